@@ -1,0 +1,168 @@
+"""Workspace and file-collection commands: init, keyholder-keygen, collect files, pseudonym,
+optout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mailstudy.cli._app import (
+    StudyOpt,
+    UserError,
+    app,
+    clean_errors,
+    collect_app,
+    console,
+    err_console,
+    is_interactive,
+)
+
+optout_app = typer.Typer(help="Record people who object to the study (GDPR art. 21).",
+                         no_args_is_help=True)
+app.add_typer(optout_app, name="optout")
+
+
+@app.command()
+@clean_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the study in.")],
+    domain: Annotated[list[str] | None, typer.Option(
+        "--domain", help="Organisation e-mail domain (repeatable).")] = None,
+    partner: Annotated[list[str] | None, typer.Option(
+        "--partner", help="Partner organisation domain (repeatable).")] = None,
+    keyholder: Annotated[str | None, typer.Option(
+        "--keyholder", help="Key holder's age public key (age1...) or a file holding it.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Name of the organisation.")] = "",
+) -> None:
+    """Create a study workspace: study.toml, secrets/pseudonym.key (0600), data/, out/."""
+    from mailstudy.study import init_study
+
+    domains = list(domain or [])
+    if not domains and is_interactive():
+        domains = [d.strip() for d in typer.prompt("Organisation domain(s), comma-separated")
+                   .split(",") if d.strip()]
+    if keyholder is None and is_interactive():
+        keyholder = typer.prompt("Key holder's public key (age1..., empty to set later)",
+                                 default="", show_default=False) or None
+    study = init_study(directory, domains, keyholder=keyholder,
+                       partner_domains=list(partner or []), name=name)
+    console.print(f"study created in {study.root}")
+    console.print(f"  domains: {', '.join(study.domains)}")
+    if not keyholder:
+        err_console.print("[yellow]warning:[/yellow] no key holder public key yet: collection "
+                          "refuses to run until secrets/keyholder.pub holds one "
+                          "(see 'mailstudy keyholder-keygen')")
+
+
+@app.command("keyholder-keygen")
+@clean_errors
+def keyholder_keygen(
+    file: Annotated[Path, typer.Argument(help="Where to write the key holder's identity.")],
+) -> None:
+    """Make the key holder's identity file (age format) and print the public recipient to give
+    to the collection operator. Keep the identity file away from the study."""
+    from anonymise.escrow import generate_identity
+
+    if file.exists():
+        raise UserError("that file exists already; choose another name")
+    recipient = generate_identity(file)
+    console.print(recipient)
+    err_console.print("identity written (mode 0600); give the line above to the operator "
+                      "(mailstudy init --keyholder ...)")
+
+
+@collect_app.command("files")
+@clean_errors
+def collect_files_cmd(
+    sources: Annotated[list[Path], typer.Argument(
+        help="Mailbox exports, one mailbox each: Maildir folders, mbox files or folders, .eml "
+             "folders, .msg folders, .pst files.")],
+    owner: Annotated[str | None, typer.Option(
+        help="The mailbox owner's address (with a single source).")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="Force the format: maildir, mbox, eml, msg or pst.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes to use (default: one per core).")] = None,
+    study: StudyOpt = None,
+) -> None:
+    """Read exported mailboxes and add their metadata, pseudonymised, to data/messages/."""
+    from mailstudy.collect.run import collect_files
+    from mailstudy.study import open_study
+
+    s = open_study(study)
+    if owner is not None and len(sources) != 1:
+        raise UserError("--owner goes with a single SOURCE")
+    with Progress(TextColumn("[bold]collect[/bold]"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} mailboxes"),
+                  TextColumn("{task.fields[msgs]} messages"), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=not err_console.is_terminal
+                  ) as progress:
+        task = progress.add_task("collect", total=len(sources), msgs=0)
+
+        def on_progress(msgs: int, boxes: int) -> None:
+            progress.update(task, completed=boxes, msgs=msgs)
+
+        summary = collect_files(s, sources, owner=owner, fmt=fmt, workers=workers,
+                                on_progress=on_progress)
+    print_summary(summary)
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+def print_summary(summary) -> None:  # summary: RunSummary
+    """Print a run summary (counts and pseudonyms only)."""
+    t = summary.totals()
+    table = Table(title="collection summary", show_header=True)
+    for col in ("mailbox", "format", "owner", "folders", "written", "present", "skipped",
+                "defects", "status"):
+        table.add_column(col)
+    for m in summary.mailboxes:
+        table.add_row(m.mailbox or f"source #{m.index + 1}", m.format, m.owner_from,
+                      str(m.folders), str(m.messages_written), str(m.already_present),
+                      str(sum(v for k, v in m.skipped.items() if k != "personal_folders")),
+                      str(sum(m.defects.values())), m.error or "ok")
+    console.print(table)
+    console.print(f"mailboxes: {t['mailboxes']} ({t['mailboxes_failed']} failed), folders: "
+                  f"{t['folders']}, messages written: {t['messages_written']}, already present: "
+                  f"{t['already_present']}, in {t['seconds']} s "
+                  f"({t['messages_per_second'] or 0} msg/s)")
+    if t["skipped"]:
+        console.print("skipped: " + ", ".join(f"{k}={v}" for k, v in t["skipped"].items()))
+    if t["defects"]:
+        console.print("defects: " + ", ".join(f"{k}={v}" for k, v in t["defects"].items()))
+    if summary.path is not None:
+        console.print(f"summary saved: {summary.path}")
+
+
+@app.command()
+@clean_errors
+def pseudonym(
+    addresses: Annotated[list[str], typer.Argument(help="Addresses to look up.")],
+    study: StudyOpt = None,
+) -> None:
+    """Print the pseudonym of each address (needs the key: operator only)."""
+    from mailstudy.study import open_study
+
+    ps = open_study(study).pseudonymiser()
+    for a in addresses:
+        console.print(ps.person(a))
+
+
+@optout_app.command("add")
+@clean_errors
+def optout_add(
+    addresses: Annotated[list[str], typer.Argument(help="Addresses of the people objecting.")],
+    study: StudyOpt = None,
+) -> None:
+    """Record opt-outs as keyed hashes: their mailboxes are never read and they are never
+    drawn."""
+    from mailstudy.optout import add_optouts
+    from mailstudy.study import open_study
+
+    added, present = add_optouts(open_study(study), addresses)
+    console.print(f"opt-outs recorded: {added} new, {present} already present")

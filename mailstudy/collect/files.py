@@ -1,0 +1,540 @@
+"""Collection from exported files: Maildir(++), mbox (mboxo/mboxrd), .eml trees, Outlook .msg,
+and PST through Debian's ``readpst``.
+
+Each SOURCE is one mailbox. A source is enumerated into :class:`Item` objects in a
+deterministic order (so a re-run meets the same items), each item is read as a stream (so an
+attachment never sits in memory) and turned into a row by :mod:`headers`; rows are committed in
+batches to the :class:`~mailstudy.store.MessageStore`, which skips items already present.
+Mailboxes are spread over processes (collection is CPU-bound parsing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailstudy.collect.headers import (
+    Context,
+    Identities,
+    RowBuilder,
+    fold,
+    folder_role,
+    personal_matcher,
+)
+from mailstudy.collect.mime import ParsedMessage, iter_lines, read_message
+from mailstudy.store import MessageStore
+
+FORMATS = ("maildir", "mbox", "eml", "msg", "pst")
+BATCH_ROWS = 5000
+ADDRESS_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+
+
+class SourceError(RuntimeError):
+    """A source cannot be read as a mailbox; the message never names the path."""
+
+
+@dataclass
+class Item:
+    """One message of a source, found but not yet read."""
+
+    folder: tuple[str, ...]
+    key: str  # locator within the source (hashed before storage)
+    open: Callable[[], Iterator[bytes]]  # yields the raw lines of the message
+    seen: bool | None = None
+    answered: bool | None = None
+    flagged: bool | None = None
+    fallback_date: dt.datetime | None = None
+    parsed: Callable[[], ParsedMessage] | None = None  # for formats that are not RFC 5322
+
+
+@dataclass
+class SourceListing:
+    items: list[Item]
+    folders: set[tuple[str, ...]] = field(default_factory=set)
+    skipped_folders: int = 0  # personal folders
+    skipped_messages: int = 0  # messages inside personal folders
+
+
+# ---------------------------------------------------------------------------------------------
+# format detection
+
+def detect_format(path: Path) -> str:
+    if path.is_dir():
+        if (path / "cur").is_dir() or (path / "new").is_dir():
+            return "maildir"
+        for p in sorted(path.rglob("*"))[:2000]:
+            if p.is_file():
+                suf = p.suffix.lower()
+                if suf == ".eml":
+                    return "eml"
+                if suf == ".msg":
+                    return "msg"
+                if suf == ".pst":
+                    return "pst"
+                if _looks_like_mbox(p):
+                    return "mbox"
+        raise SourceError("folder is neither a Maildir nor holds .eml, .msg, .pst or mbox files")
+    suf = path.suffix.lower()
+    if suf == ".pst" or suf == ".ost":
+        return "pst"
+    if suf == ".msg":
+        return "msg"
+    if suf == ".eml":
+        return "eml"
+    if _looks_like_mbox(path):
+        return "mbox"
+    raise SourceError("file is not a recognised mailbox export (mbox, .eml, .msg, .pst)")
+
+
+def _looks_like_mbox(p: Path) -> bool:
+    try:
+        with open(p, "rb") as f:
+            return f.read(5) == b"From "
+    except OSError:
+        return False
+
+
+def owner_from_name(path: Path) -> str | None:
+    """``jean.dupont@region.fr/`` or ``jean.dupont@region.fr.mbox`` -> the address."""
+    name = path.name
+    for suf in (".mbox", ".mbx", ".pst", ".ost", ".msg", ".eml"):
+        if name.lower().endswith(suf):
+            name = name[: -len(suf)]
+            break
+    return name if ADDRESS_RE.match(name) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# enumerators
+
+
+def _file_lines(path: Path) -> Callable[[], Iterator[bytes]]:
+    def opener() -> Iterator[bytes]:
+        with open(path, "rb") as f:
+            yield from iter_lines(f)
+
+    return opener
+
+
+def _decode_maildir_name(name: str) -> str:
+    from imapclient import imap_utf7
+
+    try:
+        return imap_utf7.decode(name.encode("ascii"))
+    except Exception:
+        return name
+
+
+def _maildir_flags(filename: str) -> tuple[str, str]:
+    for sep in (":2,", "!2,", ";2,"):
+        if sep in filename:
+            base, flags = filename.split(sep, 1)
+            return base, flags
+    return filename, ""
+
+
+def list_maildir(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> SourceListing:
+    listing = SourceListing(items=[])
+    folders: list[tuple[tuple[str, ...], Path]] = [(("INBOX",), root)]
+    for sub in sorted(root.iterdir()):
+        if sub.is_dir() and sub.name.startswith(".") and sub.name not in (".", ".."):
+            if (sub / "cur").is_dir() or (sub / "new").is_dir():
+                parts = tuple(_decode_maildir_name(x) for x in sub.name[1:].split(".") if x)
+                if parts and fold(parts[0]) == "inbox":
+                    parts = parts[1:] or ("INBOX",)
+                folders.append((parts, sub))
+    for folder, d in folders:
+        files: list[tuple[str, Path, bool]] = []
+        for sub, in_new in (("cur", False), ("new", True)):
+            sd = d / sub
+            if sd.is_dir():
+                files.extend((f.name, f, in_new) for f in sd.iterdir() if f.is_file())
+        if is_personal(folder):
+            listing.skipped_folders += 1
+            listing.skipped_messages += len(files)
+            continue
+        listing.folders.add(folder)
+        for name, f, in_new in sorted(files):
+            base, flags = _maildir_flags(name)
+            ts = _maildir_time(base)
+            listing.items.append(Item(
+                folder=folder, key="/".join(folder) + "\x00" + base, open=_file_lines(f),
+                seen=("S" in flags) and not in_new, answered="R" in flags, flagged="F" in flags,
+                fallback_date=ts))
+    return listing
+
+
+def _maildir_time(base: str) -> dt.datetime | None:
+    head = base.split(".", 1)[0]
+    if head.isdigit():
+        with contextlib.suppress(OverflowError, ValueError, OSError):
+            return dt.datetime.fromtimestamp(int(head), dt.UTC)
+    return None
+
+
+def _file_mtime(p: Path) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC)
+    except OSError:
+        return None
+
+
+def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
+             suffix: str = ".eml") -> SourceListing:
+    listing = SourceListing(items=[])
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == suffix)
+    for f in files:
+        rel = f.relative_to(root) if root.is_dir() else Path(f.name)
+        folder = tuple(rel.parts[:-1]) or ("INBOX",)
+        if is_personal(folder):
+            listing.skipped_messages += 1
+            listing.skipped_folders += folder not in listing.folders
+            continue
+        listing.folders.add(folder)
+        item = Item(folder=folder, key=rel.as_posix(), open=_file_lines(f),
+                    fallback_date=_file_mtime(f))
+        if suffix == ".msg":
+            item.parsed = _msg_reader(f)
+        listing.items.append(item)
+    return listing
+
+
+def _msg_reader(path: Path) -> Callable[[], ParsedMessage]:
+    def read() -> ParsedMessage:
+        from mailstudy.collect.msg import read_msg
+
+        return read_msg(path)
+
+    return read
+
+
+_FROM_LINE = re.compile(rb"^From \S*\s+(.*)$")
+
+
+def _mbox_from_date(line: bytes) -> dt.datetime | None:
+    m = _FROM_LINE.match(line.rstrip(b"\r\n"))
+    if not m:
+        return None
+    text = m.group(1).decode("ascii", "replace").strip()
+    for fmt in ("%a %b %d %H:%M:%S %Y", "%a %b  %d %H:%M:%S %Y"):
+        with contextlib.suppress(ValueError):
+            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
+    return None
+
+
+def _scan_mbox(path: Path) -> list[tuple[int, int, dt.datetime | None]]:
+    """(offset of the first header line, end offset, From_ date) of each message."""
+    spans: list[tuple[int, int, dt.datetime | None]] = []
+    start: int | None = None
+    date = None
+    prev_blank = True
+    pos = 0
+    with open(path, "rb") as f:
+        at_start = True
+        for line in iter_lines(f):
+            if at_start and prev_blank and line.startswith(b"From "):
+                if start is not None:
+                    spans.append((start, pos, date))
+                start = pos + len(line)
+                date = _mbox_from_date(line)
+            prev_blank = at_start and line in (b"\n", b"\r\n")
+            at_start = line.endswith(b"\n")
+            pos += len(line)
+    if start is not None:
+        spans.append((start, pos, date))
+    return spans
+
+
+def _mbox_lines(path: Path, start: int, end: int) -> Callable[[], Iterator[bytes]]:
+    def opener() -> Iterator[bytes]:
+        with open(path, "rb") as f:
+            f.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                line = f.readline(min(65536, remaining))
+                if not line:
+                    return
+                remaining -= len(line)
+                # the blank line before the next From_ separates messages; it is not content
+                if remaining == 0 and line in (b"\n", b"\r\n"):
+                    return
+                if line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
+                    line = line[1:]  # mboxrd/mboxo unescaping
+                yield line
+
+    return opener
+
+
+def list_mbox(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> SourceListing:
+    listing = SourceListing(items=[])
+    if root.is_file():
+        files = [(("INBOX",), root)]
+    else:
+        files = []
+        for f in sorted(p for p in root.rglob("*") if p.is_file() and _looks_like_mbox(p)):
+            rel = f.relative_to(root)
+            # Thunderbird layout: "Archives.sbd/2024" is the subfolder 2024 of Archives
+            parts = tuple(p[:-4] if p.endswith(".sbd") else p for p in rel.parts)
+            name = parts[-1]
+            for suf in (".mbox", ".mbx"):
+                if name.lower().endswith(suf):
+                    name = name[: -len(suf)]
+            folder = parts[:-1] + (name,)
+            files.append((folder if fold(folder[0]) != "inbox" or len(folder) > 1
+                          else ("INBOX",), f))
+    for folder, f in files:
+        spans = _scan_mbox(f)
+        if is_personal(folder):
+            listing.skipped_folders += 1
+            listing.skipped_messages += len(spans)
+            continue
+        listing.folders.add(folder)
+        for start, end, date in spans:
+            listing.items.append(Item(folder=folder, key=f"{'/'.join(folder)}\x00{start}",
+                                      open=_mbox_lines(f, start, end), fallback_date=date))
+    # mbox flags live in Status/X-Status headers: read by the collector from the headers
+    return listing
+
+
+class ReadpstMissing(SourceError):
+    pass
+
+
+@contextlib.contextmanager
+def pst_as_eml(path: Path) -> Iterator[Path]:
+    """Convert a PST to a private temporary tree of .eml files with readpst, then delete it."""
+    exe = shutil.which("readpst")
+    if exe is None:
+        raise ReadpstMissing("reading PST needs Debian's readpst: run "
+                             "'sudo apt-get install pst-utils' and try again")
+    with tempfile.TemporaryDirectory(prefix="mailstudy-pst-") as tmp:
+        os.chmod(tmp, 0o700)
+        proc = subprocess.run([exe, "-q", "-e", "-r", "-o", tmp, str(path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=3600, check=False)
+        if proc.returncode != 0:
+            raise SourceError(f"readpst could not convert this PST (exit code {proc.returncode})")
+        root = Path(tmp)
+        tops = [p for p in root.iterdir() if p.is_dir()]
+        # readpst puts everything under the PST's root folder: drop that level
+        yield tops[0] if len(tops) == 1 else root
+
+
+# ---------------------------------------------------------------------------------------------
+# one mailbox
+
+
+@dataclass
+class MailboxResult:
+    """Summary of one mailbox; holds counts and pseudonyms only."""
+
+    index: int
+    mailbox: str | None = None
+    format: str = ""
+    owner_from: str = ""  # option, name, inferred
+    folders: int = 0
+    messages_seen: int = 0
+    messages_written: int = 0
+    already_present: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    defects: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mailbox": self.mailbox, "source_index": self.index, "format": self.format,
+                "owner_from": self.owner_from, "folders": self.folders,
+                "messages_seen": self.messages_seen,
+                "messages_written": self.messages_written,
+                "already_present": self.already_present, "skipped": dict(self.skipped),
+                "defects": dict(self.defects), "error": self.error,
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class MailboxJob:
+    index: int
+    source: Path
+    owner: str | None
+    fmt: str | None
+    study_root: Path
+    batch_rows: int = BATCH_ROWS
+
+
+def _parse_item(item: Item) -> ParsedMessage:
+    if item.parsed is not None:
+        return item.parsed()
+    return read_message(item.open())
+
+
+def _mbox_flags(parsed: ParsedMessage, item: Item) -> None:
+    status = parsed.headers.get("Status")
+    xstatus = parsed.headers.get("X-Status")
+    if status is not None or xstatus is not None:
+        s = str(status or "")
+        x = str(xstatus or "")
+        item.seen = "R" in s
+        item.answered = "A" in x
+        item.flagged = "F" in x
+
+
+def infer_owner(listing: SourceListing, ids: Identities, sample: int = 400) -> str | None:
+    """The owner's address, from mail the mailbox sent (Sent folders), else the commonest
+    internal recipient. Addresses stay inside this function."""
+    import email.utils
+
+    sent = [it for it in listing.items if folder_role(it.folder) in ("sent", "drafts")]
+    pool = sent[:sample] if sent else listing.items[:sample]
+    header = "From" if sent else "To"
+    counts: Counter[str] = Counter()
+    for it in pool:
+        try:
+            parsed = _parse_item(it)
+        except Exception:
+            continue
+        for _, addr in email.utils.getaddresses([str(v) for v in
+                                                 parsed.headers.get_all(header) or []]):
+            if addr and ids.classify(addr) == "internal":
+                counts[ids.p.canonical_address(addr)] += 1
+    if not counts:
+        return None
+    return counts.most_common(1)[0][0]
+
+
+def collect_mailbox(job: MailboxJob, progress: Callable[[int], None] | None = None
+                    ) -> MailboxResult:
+    """Collect one source into the store. Never raises: failures become ``error``."""
+    from mailstudy.study import open_study
+
+    t0 = time.monotonic()
+    res = MailboxResult(index=job.index)
+    try:
+        study = open_study(job.study_root)
+        _collect(study, job, res, progress)
+    except SourceError as exc:
+        res.error = str(exc)
+    except OSError as exc:
+        res.error = f"cannot read the source ({exc.strerror or type(exc).__name__})"
+    except Exception as exc:  # noqa: BLE001 - one mailbox must not stop the run
+        res.error = f"unexpected {type(exc).__name__}"
+    res.seconds = time.monotonic() - t0
+    return res
+
+
+def _collect(study: Any, job: MailboxJob, res: MailboxResult,
+             progress: Callable[[int], None] | None) -> None:
+    from mailstudy.optout import load_optouts
+
+    source = Path(job.source)
+    if not source.exists():
+        raise SourceError("source does not exist")
+    fmt = job.fmt or detect_format(source)
+    if fmt not in FORMATS:
+        raise SourceError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    res.format = fmt
+    with contextlib.ExitStack() as stack:
+        root = source
+        if fmt == "pst":
+            root = stack.enter_context(pst_as_eml(source))
+        is_personal = personal_matcher(study.personal_folders)
+        listing = {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml,
+                   "pst": list_eml,
+                   "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, is_personal)
+        optouts = load_optouts(study)
+        escrow = study.escrow()
+        ids = Identities(study.pseudonymiser(), study.domains, study.partner_domains,
+                         optouts, escrow)
+        owner = job.owner
+        res.owner_from = "option"
+        if owner is None:
+            owner = owner_from_name(source)
+            res.owner_from = "name"
+        if owner is None:
+            owner = infer_owner(listing, ids)
+            res.owner_from = "inferred"
+        if owner is None:
+            raise SourceError("cannot tell whose mailbox this is: give --owner")
+        if ids.classify(owner) != "internal":
+            raise SourceError("the owner's address is not in the organisation's domains")
+        mailbox = ids.p.person(owner)
+        res.mailbox = mailbox
+        if mailbox in ids.optouts:
+            res.skipped["owner_opted_out"] += len(listing.items)
+            res.owner_from += "+optout"
+            return
+        ids.token(owner)  # seal the owner even if the mailbox turns out empty
+        res.folders = len(listing.folders)
+        res.skipped["personal_folder_messages"] += listing.skipped_messages
+        res.skipped["personal_folders"] += listing.skipped_folders
+        store = MessageStore(study.messages_dir)
+        builder = RowBuilder(ids, study.tz)
+        present = store.existing_items(mailbox)
+        source_name = "pst" if fmt == "pst" else fmt
+        batch: list[dict[str, Any]] = []
+        done_since_report = 0
+
+        def commit() -> None:
+            escrow.flush()  # identities are sealed before the rows that use them land
+            store.write_batch(mailbox, batch)
+            res.messages_written += len(batch)
+            batch.clear()
+
+        for item in listing.items:
+            res.messages_seen += 1
+            done_since_report += 1
+            if progress is not None and done_since_report >= 200:
+                progress(done_since_report)
+                done_since_report = 0
+            item_id = builder.item_id(mailbox, source_name, item.key)
+            if item_id in present:
+                res.already_present += 1
+                continue
+            try:
+                parsed = _parse_item(item)
+            except OSError:
+                res.skipped["unreadable_file"] += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - counted, never fatal
+                res.skipped[f"unparsable_{_reason(exc)}"] += 1
+                continue
+            if fmt == "mbox":
+                _mbox_flags(parsed, item)
+            ctx = Context(mailbox=mailbox, source=source_name, item_key=item.key,
+                          folder=item.folder, folder_role=folder_role(item.folder),
+                          size_bytes=parsed.size, seen=item.seen, answered=item.answered,
+                          flagged=item.flagged, fallback_date=item.fallback_date)
+            try:
+                row = builder.build(parsed.headers, parsed.outline, ctx)
+            except Exception as exc:  # noqa: BLE001
+                res.skipped[f"unparsable_{_reason(exc)}"] += 1
+                continue
+            res.defects.update(row["defects"])
+            batch.append(row)
+            present.add(item_id)
+            if len(batch) >= job.batch_rows:
+                commit()
+        if batch:
+            commit()
+        escrow.flush()
+        if progress is not None and done_since_report:
+            progress(done_since_report)
+        if not listing.items:
+            res.skipped["empty_mailbox"] += 1
+
+
+def _reason(exc: BaseException) -> str:
+    name = type(exc).__name__
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+

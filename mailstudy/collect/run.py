@@ -1,0 +1,136 @@
+"""Running a collection over many mailboxes: processes, progress, and the saved summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing as mp
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailstudy.collect.files import MailboxJob, MailboxResult, collect_mailbox
+from mailstudy.store import MessageStore
+from mailstudy.study import Study
+
+
+@dataclass
+class RunSummary:
+    """What a collection did, in counts and pseudonyms only; saved under ``data/runs/``."""
+
+    kind: str
+    started: str
+    seconds: float = 0.0
+    mailboxes: list[MailboxResult] = field(default_factory=list)
+    tmp_cleaned: int = 0
+    path: Path | None = None
+
+    @property
+    def messages_written(self) -> int:
+        return sum(m.messages_written for m in self.mailboxes)
+
+    @property
+    def failures(self) -> list[MailboxResult]:
+        return [m for m in self.mailboxes if m.error]
+
+    def totals(self) -> dict[str, Any]:
+        skipped: Counter[str] = Counter()
+        defects: Counter[str] = Counter()
+        for m in self.mailboxes:
+            skipped.update(m.skipped)
+            defects.update(m.defects)
+        seen = sum(m.messages_seen for m in self.mailboxes)
+        return {
+            "mailboxes": len(self.mailboxes),
+            "mailboxes_failed": len(self.failures),
+            "folders": sum(m.folders for m in self.mailboxes),
+            "messages_seen": seen,
+            "messages_written": self.messages_written,
+            "already_present": sum(m.already_present for m in self.mailboxes),
+            "skipped": {k: v for k, v in sorted(skipped.items()) if v},
+            "defects": {k: v for k, v in sorted(defects.items()) if v},
+            "seconds": round(self.seconds, 3),
+            "messages_per_second": round(seen / self.seconds, 1) if self.seconds else None,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "started": self.started, "totals": self.totals(),
+                "tmp_cleaned": self.tmp_cleaned,
+                "mailboxes": [m.to_json() for m in self.mailboxes]}
+
+    def save(self, runs_dir: Path) -> Path:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = self.started.replace(":", "").replace("-", "")
+        path = runs_dir / f"{stamp}-{self.kind}.json"
+        n = 1
+        while path.exists():
+            n += 1
+            path = runs_dir / f"{stamp}-{self.kind}-{n}.json"
+        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False))
+        self.path = path
+        return path
+
+
+def _run_job(job: MailboxJob, queue: Any) -> MailboxResult:
+    return collect_mailbox(job, queue.put if queue is not None else None)
+
+
+def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | None = None,
+                  fmt: str | None = None, workers: int | None = None,
+                  on_progress: Callable[[int, int], None] | None = None,
+                  batch_rows: int | None = None) -> RunSummary:
+    """Collect each SOURCE (one mailbox each) into the study's message store.
+
+    ``on_progress(messages_done, mailboxes_done)`` is called as work advances. The summary is
+    saved to ``data/runs/`` and returned; it never contains an address or a path.
+    """
+    if owner is not None and len(sources) != 1:
+        raise ValueError("--owner applies to a single source")
+    study.key()  # fail early on a missing or loose key
+    study.escrow()  # and on a missing key holder
+    summary = RunSummary(kind="collect-files",
+                         started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    summary.tmp_cleaned = MessageStore(study.messages_dir).clean_tmp()
+    jobs = [MailboxJob(index=i, source=Path(s), owner=owner, fmt=fmt, study_root=study.root,
+                       **({"batch_rows": batch_rows} if batch_rows else {}))
+            for i, s in enumerate(sources)]
+    t0 = time.monotonic()
+    n_workers = max(1, min(workers or mp.cpu_count() or 1, len(jobs)))
+    done_msgs = 0
+    if n_workers == 1:
+        def tick(n: int) -> None:
+            nonlocal done_msgs
+            done_msgs += n
+            if on_progress:
+                on_progress(done_msgs, len(summary.mailboxes))
+
+        for job in jobs:
+            summary.mailboxes.append(collect_mailbox(job, tick))
+            if on_progress:
+                on_progress(done_msgs, len(summary.mailboxes))
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager:
+            queue = manager.Queue()
+            with ProcessPoolExecutor(n_workers, mp_context=ctx) as pool:
+                futures = [pool.submit(_run_job, j, queue) for j in jobs]
+                pending = set(futures)
+                while pending:
+                    finished = [f for f in pending if f.done()]
+                    for f in finished:
+                        pending.discard(f)
+                        summary.mailboxes.append(f.result())
+                    while not queue.empty():
+                        done_msgs += queue.get()
+                    if on_progress:
+                        on_progress(done_msgs, len(summary.mailboxes))
+                    if pending:
+                        wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+    summary.mailboxes.sort(key=lambda m: m.index)
+    summary.seconds = time.monotonic() - t0
+    summary.save(study.runs_dir)
+    return summary

@@ -1,0 +1,742 @@
+"""Invitation lists for the workshops: a fair lottery over panels that meet quotas and roles.
+
+Why a lottery and not a greedy draw: Flanigan et al. (Nature 2021) showed that drawing people
+one by one against quotas gives some people a near-zero chance. We compute instead a
+probability distribution over *feasible* panels that maximises the smallest selection
+probability (maximin), then draw one panel from it with a recorded seed; every person can be
+told their probability, and the distribution's hash lets an auditor re-check the draw.
+
+Why types: people with the same (persona, level, direction, role families, service) are
+interchangeable for every constraint, so any optimal distribution can be symmetrised within a
+type without lowering the minimum. We therefore optimise over panel *compositions* (how many of
+each type) instead of over people: the master LP has one row per type and the pricing ILP one
+integer per type, which is what makes 4,000 people cheap. Service is part of the type only when
+the one-invitee-per-service rule is on (it is the one constraint that tells people apart).
+
+Everything above the "edges" section is pure: DataFrames in, DataFrames and numbers out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import highspy
+import numpy as np
+import pandas as pd
+
+NOT_PROFILED = "non profilé"
+UNKNOWN = "non renseigné"
+USAGERS = "usagers"
+FAMILIES = ("pilote", "animateur", "arbitre", "fabricants", "regards différents")
+DEFAULT_FEATURES = ("persona", "level", "direction")
+DEFAULT_SEATS: dict[str, int] = {"pilote": 1, "animateur": 1, "arbitre": 1, "fabricants": 2,
+                                 "regards différents": 2}
+# Directory role words -> workshop family. Matching ignores case and accents; a study can
+# replace any family's list in study.toml ([workshop.roles]).
+DEFAULT_ROLE_VOCABULARY: dict[str, tuple[str, ...]] = {
+    "fabricants": ("juridique", "droit", "informatique", "numerique", "si", "dsi", "norme",
+                   "normes", "qualite", "rgpd", "dpo", "archives", "archiviste", "marches",
+                   "securite"),
+    "regards différents": ("expert", "experte", "expertise", "creatif", "creative",
+                           "design", "innovation", "communication", "recherche"),
+    "pilote": ("pilote", "chef de projet", "cheffe de projet", "direction de projet"),
+    "animateur": ("animateur", "animatrice", "animation"),
+    "arbitre": ("arbitre", "facilitateur", "facilitatrice", "controleur", "controleuse",
+                "controle", "audit", "auditeur", "auditrice"),
+}
+SEP = ";"  # joins role families in one string cell
+TOL = 1e-7  # optimality tolerance of the column generation (relative to the minimum)
+
+
+class InviteError(ValueError):
+    """The lottery cannot run as configured; the message says what to change."""
+
+
+class InfeasibleError(InviteError):
+    """No panel meets every constraint. ``relaxations`` lists changes that each would work."""
+
+    def __init__(self, message: str, blocking: list[str], relaxations: list[str]) -> None:
+        super().__init__(message)
+        self.blocking = blocking
+        self.relaxations = relaxations
+
+
+@dataclass(frozen=True)
+class Quota:
+    feature: str
+    value: str
+    min: int
+    max: int
+
+
+@dataclass
+class Plan:
+    """What a panel must satisfy."""
+
+    size: int
+    quotas: list[Quota] = field(default_factory=list)
+    seats: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SEATS))
+    one_per_service: bool = True
+
+    @property
+    def features(self) -> list[str]:
+        return list(dict.fromkeys(q.feature for q in self.quotas))
+
+
+# -- pool ----------------------------------------------------------------------------------
+
+def _fold(text: str) -> str:
+    t = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return " ".join(t.lower().replace("-", " ").replace("_", " ").split())
+
+
+def role_families(roles: Iterable[str] | None,
+                  vocabulary: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The workshop families (joined by ';', sorted) a person's directory roles map to."""
+    vocab = vocabulary if vocabulary is not None else DEFAULT_ROLE_VOCABULARY
+    words = {_fold(r) for r in (roles if roles is not None else []) if isinstance(r, str)}
+    fams = sorted(f for f, terms in vocab.items()
+                  if f in FAMILIES and (words & {_fold(t) for t in terms} or _fold(f) in words))
+    return SEP.join(fams)
+
+
+def _as_list(v: Any) -> list[str]:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return []
+    if isinstance(v, str):
+        return [v]
+    return [str(x) for x in v]
+
+
+def build_pool(people: pd.DataFrame, personas: pd.DataFrame | None = None,
+               directory: pd.DataFrame | None = None, volunteers: Iterable[str] = (),
+               optouts: Iterable[str] = (), availability: pd.DataFrame | None = None,
+               sessions: Sequence[str] | None = None,
+               vocabulary: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """Everyone who may be drawn: profiled people plus volunteers, minus opt-outs.
+
+    Volunteers without mail data come from the directory with persona 'non profilé'. When an
+    availability table is given, ``available`` is True only for people who said yes to every
+    session (``sessions``, default every column but person); people who did not answer are not
+    available. Returns person, persona, level, direction, service, families, volunteer,
+    available.
+    """
+    opt = set(optouts)
+    vol = set(volunteers)
+    cols = ["person", "level", "direction", "service", "roles"]
+    base = people.reindex(columns=cols).copy()
+    base["volunteer"] = base["person"].isin(vol)
+    extra = sorted(vol - set(base["person"]))
+    if extra:
+        if directory is not None and len(directory):
+            d = directory.drop_duplicates("person").set_index("person").reindex(extra)
+            add = d.reindex(columns=cols[1:]).reset_index(names="person")
+        else:
+            add = pd.DataFrame({"person": extra})
+            for c in cols[1:]:
+                add[c] = None
+        add["volunteer"] = True
+        base = pd.concat([base, add.reindex(columns=[*cols, "volunteer"])], ignore_index=True)
+    base = base[~base["person"].isin(opt)].drop_duplicates("person").reset_index(drop=True)
+    if personas is not None and len(personas):
+        pmap = personas.drop_duplicates("person").set_index("person")["persona"]
+        base["persona"] = base["person"].map(pmap)
+    else:
+        base["persona"] = None
+    for c in ("persona", "level", "direction", "service"):
+        fill = NOT_PROFILED if c == "persona" else UNKNOWN
+        base[c] = base[c].astype(object).where(base[c].notna() & (base[c].astype(str) != ""),
+                                               fill).astype(str)
+    base["families"] = [role_families(_as_list(r), vocabulary) for r in base["roles"]]
+    if availability is not None:
+        sess = list(sessions) if sessions else [c for c in availability.columns
+                                                if c != "person"]
+        missing = [s for s in sess if s not in availability.columns]
+        if missing:
+            raise InviteError(f"availability has no column for session(s) {', '.join(missing)}")
+        av = availability.drop_duplicates("person").set_index("person")[sess]
+        ok = av.fillna(False).astype(bool).all(axis=1) if sess else pd.Series(True, av.index)
+        base["available"] = base["person"].map(ok).fillna(False).astype(bool)
+    else:
+        base["available"] = True
+    return base[["person", "persona", "level", "direction", "service", "families",
+                 "volunteer", "available"]]
+
+
+def derive_quotas(population: pd.DataFrame, size: int,
+                  features: Sequence[str] = DEFAULT_FEATURES, margin: int = 1,
+                  overrides: Mapping[str, Mapping[str, Sequence[int]]] | None = None
+                  ) -> list[Quota]:
+    """Quotas from the population's shares: floor(share*size) - margin .. ceil(...) + margin.
+
+    ``overrides`` maps feature -> value -> [min, max] and wins over the derived bounds.
+    """
+    out: list[Quota] = []
+    over = overrides or {}
+    for f in features:
+        counts = population[f].astype(str).value_counts()
+        n = int(counts.sum())
+        for v, c in sorted(counts.items()):
+            ideal = size * c / n
+            lo = max(0, math.floor(ideal) - margin)
+            hi = min(size, math.ceil(ideal) + margin)
+            if v in over.get(f, {}):
+                lo, hi = (int(x) for x in over[f][v])
+            out.append(Quota(f, str(v), lo, hi))
+    return out
+
+
+# -- types and the pricing model -----------------------------------------------------------
+
+@dataclass
+class Types:
+    """People grouped by everything the constraints can see."""
+
+    table: pd.DataFrame  # one row per type: key columns, count
+    members: list[list[str]]  # sorted pseudonyms of each type
+    keys: list[str]
+
+
+def make_types(eligible: pd.DataFrame, plan: Plan) -> Types:
+    keys = [*plan.features, "families"]
+    if plan.one_per_service:
+        keys.append("service")
+    df = eligible.sort_values("person")
+    g = df.groupby(keys, sort=True, dropna=False)["person"]
+    members = [list(v) for _, v in g]
+    table = g.size().rename("count").reset_index()
+    return Types(table, members, keys)
+
+
+class _Pricing:
+    """The ILP over compositions: n_t people of type t, y_tf of them on a seat of family f."""
+
+    def __init__(self, types: Types, plan: Plan, *, drop: frozenset[str] = frozenset(),
+                 time_limit: float | None = None) -> None:
+        tab = types.table
+        self.T = len(tab)
+        counts = tab["count"].to_numpy()
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("mip_rel_gap", 1e-9)
+        h.setOptionValue("mip_abs_gap", 1e-12)
+        h.setOptionValue("threads", 1)
+        if time_limit:
+            h.setOptionValue("time_limit", float(time_limit))
+        inf = highspy.kHighsInf
+        h.addVars(self.T, np.zeros(self.T), counts.astype(float))
+        self.seat_vars: list[tuple[int, str, int]] = []  # (type, family, column)
+        seats = {f: n for f, n in plan.seats.items() if n > 0 and f"seats:{f}" not in drop}
+        fams = tab["families"].tolist() if "families" in tab else [""] * self.T
+        col = self.T
+        for t in range(self.T):
+            for f in (x for x in fams[t].split(SEP) if x in seats):
+                self.seat_vars.append((t, f, col))
+                col += 1
+        if self.seat_vars:
+            ub = np.array([min(counts[t], seats[f]) for t, f, _ in self.seat_vars], float)
+            h.addVars(len(self.seat_vars), np.zeros(len(ub)), ub)
+        ncol = col
+        h.changeColsIntegrality(ncol, np.arange(ncol, dtype=np.int32),
+                                np.array([highspy.HighsVarType.kInteger] * ncol))
+
+        def row(lo: float, hi: float, idx: Sequence[int], val: Sequence[float]) -> None:
+            h.addRow(lo, hi, len(idx), np.asarray(idx, np.int32), np.asarray(val, float))
+
+        row(plan.size, plan.size, range(self.T), [1.0] * self.T)
+        for q in plan.quotas:
+            if f"quota:{q.feature}" in drop or f"quota:{q.feature}={q.value}" in drop:
+                continue
+            idx = np.flatnonzero(tab[q.feature].astype(str).to_numpy() == q.value)
+            row(q.min, q.max, idx, [1.0] * len(idx))
+        for f, n in seats.items():
+            idx = [c for _, ff, c in self.seat_vars if ff == f]
+            row(n, n, idx, [1.0] * len(idx))
+        by_type: dict[int, list[int]] = {}
+        for t, _, c in self.seat_vars:
+            by_type.setdefault(t, []).append(c)
+        for t, cs in by_type.items():
+            row(-inf, 0.0, [*cs, t], [*([1.0] * len(cs)), -1.0])
+        if "service" in tab and "one_per_service" not in drop:
+            svc = tab["service"].astype(str).to_numpy()
+            for s in np.unique(svc):
+                if s == UNKNOWN:
+                    continue
+                idx = np.flatnonzero(svc == s)
+                if counts[idx].sum() > 1:
+                    row(-inf, 1.0, idx, [1.0] * len(idx))
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        self.h = h
+        self.ncol = ncol
+        self.seats = seats
+
+    def solve(self, weights: np.ndarray) -> tuple[np.ndarray, dict[tuple[int, str], int]] | None:
+        """Best composition for per-type weights, or None when no panel is feasible."""
+        h = self.h
+        cost = np.zeros(self.ncol)
+        cost[: self.T] = weights
+        h.changeColsCost(self.ncol, np.arange(self.ncol, dtype=np.int32), cost)
+        h.run()
+        st = h.getModelStatus()
+        if st == highspy.HighsModelStatus.kInfeasible:
+            return None
+        sol = np.asarray(h.getSolution().col_value)
+        if st != highspy.HighsModelStatus.kOptimal:
+            if h.getInfo().primal_solution_status != 2:  # no feasible point found in time
+                raise InviteError(f"the panel solver stopped ({h.modelStatusToString(st)})")
+        n = np.rint(sol[: self.T]).astype(int)
+        y = {(t, f): int(round(sol[c])) for t, f, c in self.seat_vars if round(sol[c]) > 0}
+        return n, y
+
+
+# -- infeasibility ---------------------------------------------------------------------------
+
+def diagnose(pool: pd.DataFrame, plan: Plan) -> InfeasibleError:
+    """Explain why no panel exists: which constraint families block, and which relaxations
+    (each alone) would make a panel possible. Pure; solves a few small feasibility ILPs."""
+    eligible = pool[pool["available"]]
+    blocking: list[str] = []
+    if len(eligible) < plan.size:
+        blocking.append(f"only {len(eligible)} eligible people for {plan.size} seats")
+    for f, n in plan.seats.items():
+        have = int(eligible["families"].str.split(SEP).map(lambda x, f=f: f in x).sum())
+        if n > have:
+            blocking.append(f"role seats '{f}': {n} needed, {have} eligible")
+    for q in plan.quotas:
+        have = int((eligible[q.feature].astype(str) == q.value).sum())
+        if q.min > have:
+            blocking.append(f"quota {q.feature}={q.value}: at least {q.min}, {have} eligible")
+    mins = {}
+    for q in plan.quotas:
+        mins.setdefault(q.feature, [0, 0])
+        mins[q.feature][0] += q.min
+        mins[q.feature][1] += q.max
+    for f, (lo, hi) in mins.items():
+        if lo > plan.size or hi < plan.size:
+            blocking.append(f"quotas on {f} sum to {lo}..{hi}, panel has {plan.size} seats")
+
+    def feasible(p: pd.DataFrame, drop: frozenset[str] = frozenset()) -> bool:
+        e = p[p["available"]]
+        if len(e) < plan.size:
+            return False
+        ty = make_types(e, plan)
+        return _Pricing(ty, plan, drop=drop).solve(np.zeros(len(ty.table))) is not None
+
+    options: list[tuple[str, pd.DataFrame, frozenset[str]]] = []
+    for f in plan.features:
+        options.append((f"widen the quotas on {f}", pool, frozenset({f"quota:{f}"})))
+    for f, n in plan.seats.items():
+        if n > 0:
+            options.append((f"drop the role seats '{f}'", pool, frozenset({f"seats:{f}"})))
+    if plan.one_per_service:
+        options.append(("allow several invitees per service", pool,
+                        frozenset({"one_per_service"})))
+    if not pool["available"].all():
+        options.append(("ignore availability", pool.assign(available=True), frozenset()))
+    relax = [label for label, p, d in options if feasible(p, d)]
+    # Value-level hints for quota families that unblock.
+    for f in plan.features:
+        if f"widen the quotas on {f}" in relax:
+            for q in plan.quotas:
+                if q.feature == f and feasible(pool, frozenset({f"quota:{f}={q.value}"})):
+                    relax.append(f"  (widening only {f}={q.value}, now {q.min}..{q.max}, "
+                                 "is enough)")
+    if not blocking:
+        blocking.append("the combination of quotas, role seats and the one-per-service rule")
+    msg = (f"no panel of {plan.size} meets every constraint. Blocking: "
+           + "; ".join(blocking) + ". ")
+    msg += ("Each of these changes alone would work: " + "; ".join(relax) if relax else
+            "No single relaxation is enough: lower the panel size or widen several quotas.")
+    return InfeasibleError(msg, blocking, relax)
+
+
+# -- the lottery -----------------------------------------------------------------------------
+
+@dataclass
+class Lottery:
+    """A distribution over panel compositions and what it implies for each person."""
+
+    plan: Plan
+    types: Types
+    compositions: list[tuple[np.ndarray, dict[tuple[int, str], int]]]
+    weights: np.ndarray  # probability of each composition
+    type_probability: np.ndarray
+    person_probability: pd.Series  # indexed by person, every eligible person
+    digest: str
+    stats: dict[str, Any]
+
+    @property
+    def min_probability(self) -> float:
+        return float(self.person_probability.min()) if len(self.person_probability) else 0.0
+
+
+class _Master:
+    """Master LP: max z s.t. sum_j lambda_j * n_tj / c_t >= z for each type t, sum lambda = 1."""
+
+    def __init__(self, counts: np.ndarray, active: np.ndarray) -> None:
+        self.counts = counts.astype(float)
+        self.rows = np.flatnonzero(active)  # only types some panel can include
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        inf = highspy.kHighsInf
+        m = len(self.rows)
+        h.addCol(1.0, 0.0, 1.0, 0, np.array([], np.int32), np.array([], float))  # z
+        for _ in range(m):
+            h.addRow(0.0, inf, 1, np.array([0], np.int32), np.array([-1.0]))
+        h.addRow(1.0, 1.0, 0, np.array([], np.int32), np.array([], float))
+        self.h = h
+        self.m = m
+        self.ncols = 0
+
+    def add(self, n: np.ndarray) -> None:
+        a = n[self.rows] / self.counts[self.rows]
+        nz = np.flatnonzero(a)
+        idx = np.append(nz, self.m).astype(np.int32)
+        val = np.append(a[nz], 1.0)
+        self.h.addCol(0.0, 0.0, highspy.kHighsInf, len(idx), idx, val)
+        self.ncols += 1
+
+    def solve(self) -> tuple[float, np.ndarray, np.ndarray]:
+        h = self.h
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise InviteError("the lottery LP did not solve: "
+                              + h.modelStatusToString(h.getModelStatus()))
+        sol = h.getSolution()
+        z = float(sol.col_value[0])
+        lam = np.asarray(sol.col_value[1:])
+        w = np.abs(np.asarray(sol.row_dual[: self.m]))
+        s = w.sum()
+        w = w / s if s > 0 else np.full(self.m, 1.0 / self.m)
+        return z, lam, w
+
+
+def find_distribution(pool: pd.DataFrame, plan: Plan, *, time_limit: float | None = None,
+                      max_iterations: int = 5000) -> Lottery:
+    """Maximin lottery over panels by column generation (HiGHS LP + HiGHS MIP pricing).
+
+    Raises :class:`InfeasibleError` (with relaxations) when no panel meets the plan.
+    """
+    t0 = time.perf_counter()
+    eligible = pool[pool["available"]].reset_index(drop=True)
+    if len(eligible) < plan.size:
+        raise diagnose(pool, plan)
+    types = make_types(eligible, plan)
+    counts = types.table["count"].to_numpy()
+    T = len(counts)
+    pricing = _Pricing(types, plan)
+    first = pricing.solve(np.ones(T) / counts)
+    if first is None:
+        raise diagnose(pool, plan)
+    columns: dict[bytes, tuple[np.ndarray, dict[tuple[int, str], int]]] = {}
+
+    def keep(c: tuple[np.ndarray, dict[tuple[int, str], int]]) -> bool:
+        k = c[0].astype(np.int32).tobytes()
+        if k in columns:
+            return False
+        columns[k] = c
+        return True
+
+    keep(first)
+    covered = first[0] > 0
+    # Coverage: find panels that include types not yet seen; stop when none can.
+    while not covered.all():
+        w = np.where(covered, 0.0, 1.0 / counts) + 1e-6 / counts
+        c = pricing.solve(w)
+        assert c is not None
+        if not (c[0][~covered] > 0).any():
+            break
+        keep(c)
+        covered |= c[0] > 0
+    master = _Master(counts, covered)
+    for c in columns.values():
+        master.add(c[0])
+    it = 0
+    z = 0.0
+    lam = np.zeros(0)
+    while True:
+        it += 1
+        z, lam, w_act = master.solve()
+        w = np.zeros(T)
+        w[master.rows] = w_act
+        best = pricing.solve(w / counts)
+        assert best is not None
+        value = float((w / counts) @ best[0])
+        if value <= z * (1 + TOL) + 1e-12 or it >= max_iterations:
+            break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            break
+        if not keep(best):
+            break
+        master.add(best[0])
+    comps = list(columns.values())
+    lam = np.clip(lam, 0, None)
+    support = np.flatnonzero(lam > 1e-10)
+    comps = [comps[j] for j in support]
+    weights = lam[support] / lam[support].sum()
+    n_mat = np.array([c[0] for c in comps], float)
+    type_prob = (weights @ n_mat) / counts
+    person_prob = pd.Series(np.repeat(type_prob, counts),
+                            index=[p for m in types.members for p in m], name="probability")
+    person_prob = person_prob.sort_index()
+    digest = distribution_hash(types, comps, weights)
+    stats = {"iterations": it, "columns": len(columns), "support": len(comps), "types": T,
+             "uncoverable_people": int(counts[~covered].sum()), "lp_minimum": z,
+             "seconds": round(time.perf_counter() - t0, 3)}
+    return Lottery(plan, types, comps, weights, type_prob, person_prob, digest, stats)
+
+
+def distribution_hash(types: Types, comps: Sequence[tuple[np.ndarray, dict[tuple[int, str], int]]],
+                      weights: np.ndarray) -> str:
+    """SHA-256 of the canonical distribution: types (their members) and weighted panels."""
+    payload = {
+        "types": types.members,
+        "panels": sorted(
+            [[int(x) for x in n], sorted([t, f, k] for (t, f), k in y.items()),
+             f"{w:.12f}"] for (n, y), w in zip(comps, weights, strict=True)),
+    }
+    blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# -- drawing a panel and its reserves --------------------------------------------------------
+
+PANEL_COLUMNS = ["person", "seat", "role", "strata", "selection_probability"]
+
+
+def _strata(row: Mapping[str, Any], features: Sequence[str]) -> str:
+    return "|".join(f"{f}={row[f]}" for f in features)
+
+
+def draw_panel(lottery: Lottery, pool: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Draw one panel: a composition by its weight, then members uniformly within each type.
+
+    Columns: person, seat (S01...), role (the seat's family, or 'usagers'), strata,
+    selection_probability, plus the pool's attribute columns for later steps.
+    """
+    rng = np.random.default_rng(seed)
+    j = int(rng.choice(len(lottery.weights), p=lottery.weights))
+    n, y = lottery.compositions[j]
+    rows: list[tuple[str, str]] = []
+    for t in range(len(n)):
+        if n[t] == 0:
+            continue
+        chosen = [str(x) for x in
+                  rng.choice(lottery.types.members[t], size=int(n[t]), replace=False)]
+        for f in FAMILIES:
+            for _ in range(y.get((t, f), 0)):
+                rows.append((chosen.pop(0), f))
+        rows.extend((p, USAGERS) for p in chosen)
+    attrs = pool.set_index("person")
+    out = pd.DataFrame(rows, columns=["person", "role"])
+    out = out.join(attrs, on="person")
+    feats = lottery.plan.features
+    out["strata"] = [_strata(r, feats) for _, r in out.iterrows()]
+    order = {f: i for i, f in enumerate(FAMILIES)} | {USAGERS: len(FAMILIES)}
+    out["_o"] = out["role"].map(order)
+    out = out.sort_values(["_o", "strata", "person"]).drop(columns="_o").reset_index(drop=True)
+    out["seat"] = [f"S{i + 1:02d}" for i in range(len(out))]
+    out["selection_probability"] = out["person"].map(lottery.person_probability)
+    rest = [c for c in out.columns if c not in PANEL_COLUMNS]
+    return out[PANEL_COLUMNS + rest]
+
+
+def _swap_ok(panel: pd.DataFrame, i: int, cand: Mapping[str, Any], plan: Plan,
+             qmap: Mapping[tuple[str, str], Quota], counts: dict[tuple[str, str], int],
+             services: dict[str, int]) -> bool:
+    """Would the panel still meet the plan with candidate ``cand`` in seat ``i``?"""
+    held = panel.iloc[i]
+    if held["role"] != USAGERS and held["role"] not in str(cand["families"]).split(SEP):
+        return False
+    for f in plan.features:
+        a, b = str(held[f]), str(cand[f])
+        if a == b:
+            continue
+        qa, qb = qmap.get((f, a)), qmap.get((f, b))
+        if qa and counts[(f, a)] - 1 < qa.min:
+            return False
+        if qb and counts.get((f, b), 0) + 1 > qb.max:
+            return False
+    if plan.one_per_service:
+        s = str(cand["service"])
+        if s != UNKNOWN and s != str(held["service"]) and services.get(s, 0) > 0:
+            return False
+    return True
+
+
+def pick_reserves(panel: pd.DataFrame, pool: pd.DataFrame, lottery: Lottery, seed: int,
+                  per_seat: int = 3) -> pd.DataFrame:
+    """Ranked alternates for each seat, from the same stratum first.
+
+    A candidate is eligible for a seat when swapping them in keeps every quota, the seat's role
+    and the service rule; candidates are ranked by how many strata features they share with the
+    seat holder (all of them: same stratum), ties broken by a seeded shuffle. Each person is an
+    alternate for at most one seat, so a list can be worked through without collisions.
+    """
+    plan = lottery.plan
+    rng = np.random.default_rng([seed, 1])
+    cands = pool[pool["available"] & ~pool["person"].isin(panel["person"])]
+    cands = cands.sort_values("person").reset_index(drop=True)
+    cands = cands.iloc[rng.permutation(len(cands))].reset_index(drop=True)
+    counts = {(f, str(v)): int(c) for f in plan.features
+              for v, c in panel[f].astype(str).value_counts().items()}
+    services = panel["service"].astype(str).value_counts().to_dict()
+    ranked: list[list[int]] = []
+    feats = plan.features
+    qmap = {(q.feature, q.value): q for q in plan.quotas}
+    cand_vals = {f: cands[f].astype(str).to_numpy() for f in feats}
+    recs = cands.to_dict("records")
+    for i in range(len(panel)):
+        held = panel.iloc[i]
+        diff = np.zeros(len(cands), int)
+        for f in feats:
+            diff += cand_vals[f] != str(held[f])
+        order = np.argsort(diff, kind="stable")
+        ok: list[int] = []
+        for k in order:  # enough for the greedy below even if every earlier pick collides
+            if _swap_ok(panel, i, recs[k], plan, qmap, counts, services):
+                ok.append(int(k))
+                if len(ok) >= per_seat * (len(panel) + 1):
+                    break
+        ranked.append(ok)
+    used: set[int] = set()
+    rows: list[dict[str, Any]] = []
+    pos = [0] * len(panel)
+    for rank in range(1, per_seat + 1):
+        for i in range(len(panel)):
+            lst = ranked[i]
+            while pos[i] < len(lst) and lst[pos[i]] in used:
+                pos[i] += 1
+            if pos[i] >= len(lst):
+                continue
+            k = lst[pos[i]]
+            used.add(k)
+            rec = recs[k]
+            held = panel.iloc[i]
+            rows.append({"person": rec["person"], "seat": held["seat"], "role": held["role"],
+                         "strata": _strata(rec, feats),
+                         "selection_probability": float(
+                             lottery.person_probability.get(rec["person"], 0.0)),
+                         "rank": rank})
+    out = pd.DataFrame(rows, columns=[*PANEL_COLUMNS, "rank"])
+    return out.sort_values(["seat", "rank"]).reset_index(drop=True)
+
+
+# -- what the outputs say --------------------------------------------------------------------
+
+def gini(x: Sequence[float] | np.ndarray) -> float:
+    a = np.sort(np.asarray(x, float))
+    n = len(a)
+    if n == 0 or a.sum() == 0:
+        return 0.0
+    return float((2 * np.arange(1, n + 1) - n - 1) @ a / (n * a.sum()))
+
+
+def fairness(probabilities: pd.Series, size: int) -> dict[str, float]:
+    """Min probability over size/pool, Gini of probabilities, share of the pool below size/pool."""
+    n = len(probabilities)
+    fair = size / n if n else 0.0
+    p = probabilities.to_numpy(float)
+    return {"pool": n, "size": size, "equal_share": fair,
+            "min_probability": float(p.min()) if n else 0.0,
+            "max_probability": float(p.max()) if n else 0.0,
+            "min_over_equal_share": float(p.min() / fair) if n else 0.0,
+            "gini": gini(p),
+            "share_below_equal_share": float((p < fair * (1 - 1e-6)).mean()) if n else 0.0}
+
+
+def suppress_small(table: pd.DataFrame, count_col: str, group_col: str, min_group: int,
+                   hide: Sequence[str]) -> tuple[pd.DataFrame, int]:
+    """Blank ``hide`` columns where ``count_col`` < min_group, plus, within each group, the next
+    smallest cell when only one is hidden (so a total cannot give it back). Returns the table and
+    how many cells were suppressed."""
+    t = table.copy()
+    small = t[count_col] < min_group
+    for _, idx in t.groupby(group_col).groups.items():
+        sub = small.loc[idx]
+        if sub.sum() == 1 and len(idx) > 1:
+            rest = t.loc[idx][~sub].sort_values(count_col)
+            small.loc[rest.index[0]] = True
+    t[list(hide)] = t[list(hide)].astype(object)
+    t.loc[small, list(hide)] = None
+    return t, int(small.sum())
+
+
+def composition(panel: pd.DataFrame, population: pd.DataFrame, features: Sequence[str],
+                min_group: int) -> tuple[pd.DataFrame, int]:
+    """Panel vs population per feature value; values held by fewer than ``min_group`` people
+    in the population are suppressed (with secondary suppression)."""
+    rows = []
+    n_pop, n_pan = len(population), len(panel)
+    for f in features:
+        pc = population[f].astype(str).value_counts()
+        kc = panel[f].astype(str).value_counts()
+        for v, c in sorted(pc.items()):
+            rows.append({"feature": f, "value": v, "population": int(c),
+                         "population_share": round(c / n_pop, 4),
+                         "panel": int(kc.get(v, 0)),
+                         "panel_share": round(kc.get(v, 0) / n_pan, 4) if n_pan else 0.0})
+    t = pd.DataFrame(rows, columns=["feature", "value", "population", "population_share",
+                                    "panel", "panel_share"])
+    # Value labels stay (they are not counts); the counts of small groups go.
+    t, k = suppress_small(t, "population", "feature", min_group,
+                          ["population", "population_share", "panel", "panel_share"])
+    return t, k
+
+
+WHY = {
+    "fr": {"seat": "siège de rôle « {role} »", "strata": "strate {strata}",
+           "prob": "probabilité d'être tiré·e : {p:.1%}"},
+    "en": {"seat": "role seat '{role}'", "strata": "stratum {strata}",
+           "prob": "selection probability: {p:.1%}"},
+}
+
+
+def explain(panel: pd.DataFrame, lang: str = "fr") -> pd.DataFrame:
+    """One line per invitee: the role seat or the strata filled, and the probability."""
+    w = WHY.get(lang, WHY["fr"])
+    lines = []
+    for _, r in panel.iterrows():
+        what = (w["seat"].format(role=r["role"]) if r["role"] != USAGERS else
+                w["strata"].format(strata=r["strata"]))
+        if r["role"] != USAGERS:
+            what += ", " + w["strata"].format(strata=r["strata"])
+        lines.append(f"{what}; {w['prob'].format(p=r['selection_probability'])}")
+    return pd.DataFrame({"person": panel["person"], "seat": panel["seat"],
+                         "role": panel["role"],
+                         "selection_probability": panel["selection_probability"],
+                         "why": lines})
+
+
+@dataclass
+class Invitation:
+    panel: pd.DataFrame
+    reserves: pd.DataFrame
+    lottery: Lottery
+    fairness: dict[str, Any]
+    composition: pd.DataFrame
+    suppressed: int
+    why: pd.DataFrame
+
+
+def invite(pool: pd.DataFrame, plan: Plan, seed: int, *, min_group: int = 10,
+           reserves_per_seat: int = 3, lang: str = "fr") -> Invitation:
+    """The whole stage on tables: lottery, draw, reserves, fairness, composition, reasons."""
+    lot = find_distribution(pool, plan)
+    panel = draw_panel(lot, pool, seed)
+    reserves = pick_reserves(panel, pool, lot, seed, reserves_per_seat)
+    fair = fairness(lot.person_probability, plan.size) | {
+        "seed": seed, "distribution_sha256": lot.digest, "algorithm": "maximin",
+        "panels_in_support": len(lot.weights), **{f"solver_{k}": v for k, v in
+                                                  lot.stats.items()}}
+    comp, k = composition(panel, pool, plan.features, min_group)
+    return Invitation(panel, reserves, lot, fair, comp, k, explain(panel, lang))

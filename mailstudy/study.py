@@ -1,0 +1,278 @@
+"""The study workspace: ``study.toml``, ``secrets/``, ``data/``, ``out/``.
+
+Every command finds its study from ``--study DIR``, else ``MAILSTUDY_STUDY``, else the current
+directory. The pseudonymisation key is refused when group or others can read it (as ssh does
+with private keys): a key that leaked to another account makes every pseudonym reversible by
+dictionary attack.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+import secrets as _secrets
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from anonymise.escrow import EscrowWriter, parse_recipient
+from anonymise.pseudonym import KEY_BYTES, Pseudonymiser
+
+STUDY_FILE = "study.toml"
+KEY_FILE = "pseudonym.key"
+KEYHOLDER_FILE = "keyholder.pub"
+MIN_GROUP_FLOOR = 5
+
+
+class StudyError(RuntimeError):
+    """A problem with the workspace that the user must fix; the message says how."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "organisation": {"name": "", "domains": [], "partner_domains": [], "aliases": {}},
+    "time": {"timezone": "Europe/Paris", "workdays": ["mon", "tue", "wed", "thu", "fri"],
+             "work_start": "08:00", "work_end": "19:00", "public_holidays": "FR",
+             "extra_holidays": []},
+    "privacy": {"min_group_size": 10, "retention_until": "",
+                "personal_folders": ["Personnel", "Perso", "Privé", "Personal", "Private"]},
+    "collect": {"sources": [], "imap": {}},
+    "directory": {"file": "", "columns": {}},
+    "profile": {"min_messages": 20, "min_active_days": 10},
+    "personas": {"k": "auto", "k_min": 3, "k_max": 8, "bootstrap": 50, "seed": 20261126},
+    "workshop": {"panel_size": 20, "seed": 1, "volunteers_file": "", "availability_file": "",
+                 "sessions": []},
+    "report": {"lang": "fr"},
+}
+
+TEMPLATE = """\
+# mailstudy study configuration. Every key has a default; edit and re-run.
+
+[organisation]
+name = {name}
+# Addresses in these domains are staff: they get pseudonyms. Others keep only a class.
+domains = {domains}
+# Partner organisations: counted apart from the rest of the outside world.
+partner_domains = {partners}
+# Several addresses of one person: "alias@domain" = "main@domain"
+[organisation.aliases]
+
+[time]
+timezone = "Europe/Paris"
+# Working days and hours, used for after-hours and weekend features.
+workdays = ["mon", "tue", "wed", "thu", "fri"]
+work_start = "08:00"
+work_end = "19:00"
+# French public holidays are computed ("FR"); set "" to disable. Add days as "YYYY-MM-DD".
+public_holidays = "FR"
+extra_holidays = []
+
+[privacy]
+# Smallest group any released table or chart may show (never below 5).
+min_group_size = 10
+# After this date `mailstudy purge` deletes the data, the key and the escrow.
+retention_until = "{retention}"
+# Folders whose names match these words are never read (case and accents ignored).
+personal_folders = ["Personnel", "Perso", "Privé", "Personal", "Private"]
+
+[collect]
+# Exported mailboxes read by `mailstudy run` (paths, globs allowed).
+sources = []
+
+[directory]
+# HR directory read by `mailstudy run`; column names are recognised (FR/EN) or mapped here.
+file = ""
+[directory.columns]
+
+[profile]
+# A person is profiled when their mailbox has this much data.
+min_messages = 20
+min_active_days = 10
+
+[personas]
+k = "auto"
+k_min = 3
+k_max = 8
+bootstrap = 50
+seed = 20261126
+
+[workshop]
+panel_size = 20
+seed = 1
+volunteers_file = ""
+availability_file = ""
+# [[workshop.sessions]]
+# id = "s1"
+# start = "2027-01-14T09:30"
+# end = "2027-01-14T12:30"
+# place = "Hôtel de Région, Nantes"
+
+[report]
+lang = "fr"
+"""
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(_toml_str(i) for i in items) + "]"
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class Study:
+    root: Path
+    config: dict[str, Any] = field(default_factory=dict)
+
+    # -- layout ---------------------------------------------------------------------------
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def messages_dir(self) -> Path:
+        return self.data / "messages"
+
+    @property
+    def escrow_dir(self) -> Path:
+        return self.data / "escrow"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data / "runs"
+
+    # -- configuration --------------------------------------------------------------------
+    def section(self, name: str) -> dict[str, Any]:
+        return self.config.get(name, {})
+
+    @property
+    def domains(self) -> list[str]:
+        return [d.lower().lstrip("@") for d in self.section("organisation").get("domains", [])]
+
+    @property
+    def partner_domains(self) -> list[str]:
+        return [d.lower().lstrip("@")
+                for d in self.section("organisation").get("partner_domains", [])]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.section("time").get("timezone", "Europe/Paris"))
+
+    @property
+    def min_group_size(self) -> int:
+        n = int(self.section("privacy").get("min_group_size", 10))
+        if n < MIN_GROUP_FLOOR:
+            raise StudyError(f"privacy.min_group_size is {n}; it may not be below "
+                             f"{MIN_GROUP_FLOOR}")
+        return n
+
+    @property
+    def personal_folders(self) -> list[str]:
+        return list(self.section("privacy").get("personal_folders", []))
+
+    # -- keys -----------------------------------------------------------------------------
+    @property
+    def key_path(self) -> Path:
+        return self.secrets / KEY_FILE
+
+    def has_key(self) -> bool:
+        return self.key_path.exists()
+
+    def key(self) -> bytes:
+        p = self.key_path
+        if not p.exists():
+            raise StudyError("this command needs the pseudonymisation key "
+                             f"(secrets/{KEY_FILE}), which this copy of the study does not have: "
+                             "run it on the collection machine")
+        mode = stat.S_IMODE(p.stat().st_mode)
+        if mode & 0o077:
+            raise StudyError(f"secrets/{KEY_FILE} is readable by group or others (mode "
+                             f"{mode:04o}); run 'chmod 600 {p}' and try again")
+        data = p.read_bytes()
+        if len(data) < KEY_BYTES:
+            raise StudyError(f"secrets/{KEY_FILE} is damaged (expected {KEY_BYTES} bytes)")
+        return data
+
+    def pseudonymiser(self) -> Pseudonymiser:
+        return Pseudonymiser(self.key(), self.section("organisation").get("aliases", {}))
+
+    def keyholder_recipient(self) -> str | None:
+        p = self.secrets / KEYHOLDER_FILE
+        return p.read_text().strip() if p.exists() else None
+
+    def escrow(self) -> EscrowWriter:
+        return EscrowWriter(self.escrow_dir, self.keyholder_recipient())
+
+
+def find_study_dir(study: Path | str | None = None) -> Path:
+    if study:
+        return Path(study)
+    env = os.environ.get("MAILSTUDY_STUDY")
+    return Path(env) if env else Path.cwd()
+
+
+def open_study(study: Path | str | None = None) -> Study:
+    """Open the study at ``study`` (or MAILSTUDY_STUDY, or the current directory)."""
+    root = find_study_dir(study).resolve()
+    cfg_path = root / STUDY_FILE
+    if not cfg_path.exists():
+        raise StudyError(f"no {STUDY_FILE} in {root}: create a study with 'mailstudy init DIR' "
+                         "or point to one with --study DIR or MAILSTUDY_STUDY")
+    try:
+        cfg = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise StudyError(f"{STUDY_FILE} is not valid TOML: {exc}") from exc
+    s = Study(root, _merge(DEFAULTS, cfg))
+    s.min_group_size  # validate early  # noqa: B018
+    return s
+
+
+def init_study(directory: Path | str, domains: list[str], *, keyholder: str | None = None,
+               partner_domains: list[str] | None = None, name: str = "",
+               retention_days: int = 395, key: bytes | None = None) -> Study:
+    """Create a study workspace. Refuses to overwrite an existing key.
+
+    ``retention_days`` defaults to 13 months, Viva Insights' default retention.
+    """
+    root = Path(directory)
+    if not domains:
+        raise StudyError("at least one organisation domain is needed (--domain region.fr)")
+    root.mkdir(parents=True, exist_ok=True)
+    if (root / STUDY_FILE).exists() or (root / "secrets" / KEY_FILE).exists():
+        raise StudyError(f"{root} already holds a study; use another folder")
+    for sub in ("data", "out", "secrets"):
+        (root / sub).mkdir(exist_ok=True)
+    os.chmod(root / "secrets", 0o700)
+    retention = (dt.date.today() + dt.timedelta(days=retention_days)).isoformat()
+    (root / STUDY_FILE).write_text(TEMPLATE.format(
+        name=_toml_str(name), domains=_toml_list(domains),
+        partners=_toml_list(partner_domains or []), retention=retention), encoding="utf-8")
+    fd = os.open(root / "secrets" / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key if key is not None else _secrets.token_bytes(KEY_BYTES))
+    if keyholder:
+        recipient = parse_recipient(keyholder)
+        (root / "secrets" / KEYHOLDER_FILE).write_text(str(recipient) + "\n")
+    return open_study(root)
