@@ -195,8 +195,15 @@ PEOPLE: list[Column] = [
            "standard, always_on."),
 ]
 
+PERSONAS: list[Column] = [
+    Column("person", pa.string(), "Pseudonym of the person.", False),
+    Column("persona", pa.int16(), "Persona id, 1 = largest persona.", False),
+    Column("persona_name", pa.string(), "Persona name and epithet, as on the sheets.", False),
+]
+
 TABLES: dict[str, list[Column]] = {"messages": MESSAGES, "directory": DIRECTORY,
                                   "people": PEOPLE}
+TABLES["personas"] = PERSONAS
 
 
 def arrow_schema(table: str) -> pa.Schema:

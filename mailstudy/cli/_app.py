@@ -27,8 +27,16 @@ collect_app = typer.Typer(help="Collect message metadata, pseudonymised at the d
                           no_args_is_help=True)
 app.add_typer(collect_app, name="collect")
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _console(stderr: bool) -> Console:
+    # Messages are never wrapped mid-sentence; logs and pipes get wide tables.
+    c = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not c.is_terminal:
+        c.width = 160
+    return c
+
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
 
 StudyOpt = Annotated[
     Path | None,

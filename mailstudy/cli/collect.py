@@ -88,6 +88,9 @@ def collect_files_cmd(
         "--format", help="Force the format: maildir, mbox, eml, msg or pst.")] = None,
     workers: Annotated[int | None, typer.Option(
         help="Processes to use (default: one per core).")] = None,
+    batch_rows: Annotated[int, typer.Option(
+        help="Rows per committed batch: a kill loses at most one batch per process, which "
+             "the next run redoes.")] = 5000,
     study: StudyOpt = None,
 ) -> None:
     """Read exported mailboxes and add their metadata, pseudonymised, to data/messages/."""
@@ -108,7 +111,7 @@ def collect_files_cmd(
             progress.update(task, completed=boxes, msgs=msgs)
 
         summary = collect_files(s, sources, owner=owner, fmt=fmt, workers=workers,
-                                on_progress=on_progress)
+                                on_progress=on_progress, batch_rows=batch_rows)
     print_summary(summary)
     if summary.failures:
         raise typer.Exit(1)
@@ -135,6 +138,9 @@ def print_summary(summary) -> None:  # summary: RunSummary
         console.print("skipped: " + ", ".join(f"{k}={v}" for k, v in t["skipped"].items()))
     if t["defects"]:
         console.print("defects: " + ", ".join(f"{k}={v}" for k, v in t["defects"].items()))
+    for m in summary.failures:
+        err_console.print(f"[red]failed:[/red] {m.mailbox or f'source #{m.index + 1}'}: "
+                          f"{m.error}")
     if summary.path is not None:
         console.print(f"summary saved: {summary.path}")
 

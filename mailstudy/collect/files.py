@@ -159,7 +159,8 @@ def list_maildir(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> 
         for sub, in_new in (("cur", False), ("new", True)):
             sd = d / sub
             if sd.is_dir():
-                files.extend((f.name, f, in_new) for f in sd.iterdir() if f.is_file())
+                # a dangling link is listed too: it becomes a counted skip, never a silent drop
+                files.extend((f.name, f, in_new) for f in sd.iterdir() if not f.is_dir())
         if is_personal(folder):
             listing.skipped_folders += 1
             listing.skipped_messages += len(files)
@@ -194,7 +195,7 @@ def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
              suffix: str = ".eml") -> SourceListing:
     listing = SourceListing(items=[])
     files = [root] if root.is_file() else sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == suffix)
+        p for p in root.rglob("*") if not p.is_dir() and p.suffix.lower() == suffix)
     for f in files:
         rel = f.relative_to(root) if root.is_dir() else Path(f.name)
         folder = tuple(rel.parts[:-1]) or ("INBOX",)
@@ -491,16 +492,13 @@ def _collect(study: Any, job: MailboxJob, res: MailboxResult,
             res.messages_written += len(batch)
             batch.clear()
 
+        occurrences: Counter[tuple[tuple[str, ...], str]] = Counter()
         for item in listing.items:
             res.messages_seen += 1
             done_since_report += 1
             if progress is not None and done_since_report >= 200:
                 progress(done_since_report)
                 done_since_report = 0
-            item_id = builder.item_id(mailbox, source_name, item.key)
-            if item_id in present:
-                res.already_present += 1
-                continue
             try:
                 parsed = _parse_item(item)
             except OSError:
@@ -509,9 +507,20 @@ def _collect(study: Any, job: MailboxJob, res: MailboxResult,
             except Exception as exc:  # noqa: BLE001 - counted, never fatal
                 res.skipped[f"unparsable_{_reason(exc)}"] += 1
                 continue
+            # A message is known by its folder and its header block (n-th copy if repeated),
+            # so a re-export of the same mailbox, in any layout, adds only what is new.
+            key = item.key
+            if parsed.header_digest:
+                occurrences[(item.folder, parsed.header_digest)] += 1
+                n = occurrences[(item.folder, parsed.header_digest)]
+                key = f"{'/'.join(item.folder)}\x00{parsed.header_digest}\x00{n}"
+            item_id = builder.item_id(mailbox, source_name, key)
+            if item_id in present:
+                res.already_present += 1
+                continue
             if fmt == "mbox":
                 _mbox_flags(parsed, item)
-            ctx = Context(mailbox=mailbox, source=source_name, item_key=item.key,
+            ctx = Context(mailbox=mailbox, source=source_name, item_key=key,
                           folder=item.folder, folder_role=folder_role(item.folder),
                           size_bytes=parsed.size, seen=item.seen, answered=item.answered,
                           flagged=item.flagged, fallback_date=item.fallback_date)

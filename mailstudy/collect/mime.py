@@ -9,6 +9,7 @@ RFC822.SIZE and BODYSTRUCTURE sizes, so file and IMAP collection agree.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
@@ -33,6 +34,7 @@ class ParsedMessage:
     headers: Message
     outline: MimeOutline
     size: int  # CRLF-normalised size of the whole message
+    header_digest: str = ""  # SHA-256 of the raw header block: the message's identity in a file
 
 
 def _read_headers(lines: Iterator[bytes], defects: list[str]) -> tuple[bytes, int, bool]:
@@ -172,7 +174,7 @@ def read_message(lines: Iterator[bytes]) -> ParsedMessage:
         close_leaf()
     elif stack:
         outline.defects.append("missing_close_boundary")
-    return ParsedMessage(top, outline, size)
+    return ParsedMessage(top, outline, size, hashlib.sha256(header_bytes).hexdigest())
 
 
 def iter_lines(f) -> Iterator[bytes]:  # f: a binary file object

@@ -1,0 +1,1255 @@
+"""Collection from an IMAP server: many mailboxes, incremental, resumable, TLS by default.
+
+What is fetched, per message and in batches of UIDs (never bodies): ``BODY.PEEK[HEADER]`` (the
+whole header block, parsed by :mod:`headers` exactly as file collection parses it),
+``BODYSTRUCTURE`` (the MIME outline: attachment counts and kinds, text size), ``FLAGS``,
+``RFC822.SIZE`` and ``INTERNALDATE``. Rows are therefore those of file collection for the same
+messages, apart from the source columns and the server flags.
+
+Why a parser of our own for the FETCH responses: imapclient's generic response parser spends
+~90% of the collection's CPU on BODYSTRUCTURE (see notes/imap-and-parsing.md). imapclient still
+does everything else (TLS, STARTTLS, login, XOAUTH2, LIST, SELECT, SEARCH); only the bulk
+``UID FETCH`` goes through its imaplib connection and the small tokenizer below. A response it
+cannot parse is still collected from its headers, with a ``bad_bodystructure`` defect.
+
+Incremental and crash-safe: the message store is the checkpoint. For every folder it holds the
+UIDVALIDITY and the UIDs already committed (``imap_uidvalidity``, ``imap_uid``); a run fetches
+the UIDs the server has and the store lacks (so a re-run a week later fetches only new mail,
+and a run killed at any moment resumes after its last committed batch with no gap and no
+duplicate, even with several workers sharing a folder). A folder whose UIDVALIDITY changed has
+its old rows deleted and is collected again.
+
+Work is split into units (plan a mailbox; fetch one chunk of UIDs of one folder) run by a pool
+of processes (parsing is CPU-bound), each keeping its own connections. Errors never name an
+address, a login, a password or a folder: folders are reported by ``folder_id`` pseudonyms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import fnmatch
+import imaplib
+import ipaddress
+import multiprocessing as mp
+import os
+import random
+import re
+import shlex
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imapclient import IMAPClient, SocketTimeout
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from mailstudy.collect.files import MailboxResult
+from mailstudy.collect.headers import (
+    Context,
+    Identities,
+    MimeOutline,
+    Part,
+    RowBuilder,
+    extension_of,
+    fold,
+    folder_role,
+    parse_header_block,
+    personal_matcher,
+)
+from mailstudy.collect.run import RunSummary
+from mailstudy.store import MessageStore
+from mailstudy.study import Study
+
+SOURCE = "imap"
+BATCH_SIZE = 1000  # UIDs per FETCH and per committed Parquet file
+CHUNK_SIZE = 4000  # UIDs per unit of work given to a worker
+MAX_RETRIES = 6  # reconnections per unit of work before giving up (backoff ~0.5 s .. 16 s)
+FETCH_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])"
+MASTER_SEPARATORS = ("*",)  # Dovecot master-user syntax: mailbox*admin
+
+
+class ImapError(RuntimeError):
+    """An IMAP failure described without any address, login, password or folder name."""
+
+
+class LoginRefused(ImapError):
+    """The server refused the credentials for one mailbox: retrying will not help."""
+
+
+class TransientError(ImapError):
+    """The connection failed or dropped: reconnecting may help."""
+
+
+# ---------------------------------------------------------------------------------------------
+# settings
+
+
+@dataclass(frozen=True)
+class Account:
+    """One mailbox: its owner's address (hashed at once, never logged) and the login that
+    opens it (the address itself, or e.g. ``agent@x*admin`` for a Dovecot master user)."""
+
+    address: str
+    login: str
+
+    def __repr__(self) -> str:  # keep identities out of tracebacks and debug output
+        return "Account(<hidden>)"
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Secrets. ``passwords`` maps a login to its password (keyring look-ups done by the
+    caller); ``password`` serves every login without its own (an admin/master password).
+    ``oauth2_command`` is re-run at each (re)connection, since bearer tokens expire."""
+
+    password: str | None = None
+    passwords: dict[str, str] = field(default_factory=dict)
+    oauth2_token: str | None = None
+    oauth2_command: str | None = None
+
+    def __repr__(self) -> str:
+        return "Auth(<hidden>)"
+
+    def login(self, client: IMAPClient, login: str) -> None:
+        if self.oauth2_token is not None or self.oauth2_command is not None:
+            token = self.oauth2_token
+            if self.oauth2_command is not None:
+                token = run_token_command(self.oauth2_command)
+            client.oauth2_login(login, token or "")
+            return
+        pw = self.passwords.get(login, self.password)
+        if pw is None:
+            raise LoginRefused("no password for this mailbox")
+        client.login(login, pw)
+
+
+def run_token_command(command: str, timeout: float = 60.0) -> str:
+    """Run a command that prints a bearer token (e.g. an ``az`` or ``oauth2l`` call)."""
+    try:
+        proc = subprocess.run(shlex.split(command), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LoginRefused(f"the OAuth2 token command failed ({type(exc).__name__})") from None
+    token = proc.stdout.strip()
+    if proc.returncode != 0 or not token:
+        raise LoginRefused(f"the OAuth2 token command failed (exit code {proc.returncode})")
+    return token.splitlines()[-1].strip()
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where and how to connect. Implicit TLS on 993 unless ``starttls`` (143) or
+    ``plaintext`` (143, loopback only unless ``allow_plaintext``)."""
+
+    host: str
+    port: int | None = None
+    starttls: bool = False
+    plaintext: bool = False
+    allow_plaintext: bool = False
+    ca_file: str | None = None
+    connect_timeout: float = 15.0
+    read_timeout: float = 120.0
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 143 if (self.starttls or self.plaintext) else 993
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Certificates and host name always verified; ``ca_file`` for an internal CA."""
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError):
+            raise ImapError("cannot read the CA file given with --ca-file") from None
+
+    def check(self) -> list[str]:
+        """Refuse insecure settings; return warnings to print loudly."""
+        warnings: list[str] = []
+        if self.plaintext and self.starttls:
+            raise ImapError("--plaintext and --starttls exclude each other")
+        if self.plaintext:
+            if is_loopback(self.host):
+                warnings.append("connecting without TLS to a loopback address")
+            elif self.allow_plaintext:
+                warnings.append("PASSWORDS AND MAIL METADATA WILL CROSS THE NETWORK UNENCRYPTED "
+                                "(--allow-plaintext): use only on an isolated test network")
+            else:
+                raise ImapError("plain-text IMAP is only allowed to a loopback address; add "
+                                "--allow-plaintext to force it (strongly discouraged)")
+        elif self.allow_plaintext:
+            warnings.append("--allow-plaintext has no effect without --plaintext")
+        return warnings
+
+    def connect(self) -> IMAPClient:
+        """An unauthenticated client, TLS established and verified (or plain, if allowed)."""
+        timeout = SocketTimeout(self.connect_timeout, self.read_timeout)
+        implicit = not (self.starttls or self.plaintext)
+        try:
+            client = IMAPClient(self.host, self.effective_port, ssl=implicit,
+                                ssl_context=self.ssl_context() if implicit else None,
+                                timeout=timeout)
+            if self.starttls:
+                client.starttls(self.ssl_context())
+        except ssl.SSLCertVerificationError:
+            raise ImapError("the server's TLS certificate is not trusted (for an internal CA "
+                            "use --ca-file)") from None
+        except ssl.SSLError as exc:
+            raise TransientError(f"TLS failure ({exc.reason or 'handshake'})") from None
+        except TimeoutError:
+            raise TransientError("connection timed out") from None
+        except OSError as exc:
+            raise TransientError(f"cannot connect ({exc.strerror or type(exc).__name__})") \
+                from None
+        except IMAPClientError as exc:  # e.g. STARTTLS not offered
+            raise ImapError(f"the server refused the secure connection ({_kind(exc)})") \
+                from None
+        client.normalise_times = False
+        # imaplib formats every line for imapclient's debug logger: costly, and it would put
+        # headers in a debug log if one were enabled.
+        client._imap.debug = 0  # noqa: SLF001
+        return client
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback
+                               for i in infos)
+
+
+def _kind(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+_LOGIN_REASONS = [
+    (re.compile(rb"AUTHENTICATIONFAILED|authentication failed|invalid credentials", re.I),
+     "authentication failed (wrong login or password)"),
+    (re.compile(rb"CONTACTADMIN|locked|disabled|suspended", re.I),
+     "account locked or disabled"),
+    (re.compile(rb"AUTHORIZATIONFAILED|not authori[sz]ed", re.I),
+     "not authorised to open this mailbox"),
+    (re.compile(rb"UNAVAILABLE|try again|temporar", re.I), "server temporarily unavailable"),
+    (re.compile(rb"EXPIRED", re.I), "credentials expired"),
+]
+
+
+def login_reason(exc: BaseException) -> str:
+    """A fixed phrase for a refused login: the server's own text may echo the login."""
+    text = str(exc).encode("utf-8", "replace") if not isinstance(exc, bytes) else exc
+    for pat, reason in _LOGIN_REASONS:
+        if pat.search(text):
+            return reason
+    return "login refused"
+
+
+def open_session(server: Server, auth: Auth, login: str) -> IMAPClient:
+    client = server.connect()
+    try:
+        auth.login(client, login)
+    except LoginError as exc:
+        _close(client)
+        raise LoginRefused(login_reason(exc)) from None
+    except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError):
+        _close(client)
+        raise TransientError("connection lost during login") from None
+    except ImapError:
+        _close(client)
+        raise
+    return client
+
+
+def _close(client: IMAPClient | None) -> None:
+    if client is None:
+        return
+    with contextlib.suppress(Exception):
+        client._imap.sock.settimeout(2)  # noqa: SLF001
+    with contextlib.suppress(Exception):
+        client.logout()
+    with contextlib.suppress(Exception):
+        client.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------
+# folders
+
+
+@dataclass(frozen=True)
+class Folder:
+    name: str  # server name (never logged)
+    path: tuple[str, ...]  # components, as file collection names them
+    role: str
+
+    def __repr__(self) -> str:
+        return f"Folder(<hidden>, role={self.role})"
+
+
+def folder_path(name: str, delimiter: str | None) -> tuple[str, ...]:
+    """Path components of a server folder name, aligned with the Maildir walker: INBOX is
+    ('INBOX',) and an 'INBOX' prefix (Cyrus style 'INBOX.Sent') is dropped."""
+    parts = tuple(p for p in (name.split(delimiter) if delimiter else [name]) if p)
+    if not parts:
+        return ("INBOX",)
+    if fold(parts[0]) == "inbox":
+        parts = parts[1:] or ("INBOX",)
+    return parts
+
+
+def _pattern_matcher(patterns: Iterable[str]) -> Callable[[tuple[str, ...]], bool]:
+    pats = [fold(p).replace("\\", "/") for p in patterns if p.strip()]
+
+    def match(path: tuple[str, ...]) -> bool:
+        s = fold("/".join(path))
+        return any(fnmatch.fnmatchcase(s, p) or fnmatch.fnmatchcase(s, p + "/*") for p in pats)
+
+    return match
+
+
+def select_folders(listing: Iterable[tuple[Sequence[bytes], bytes | None, str]],
+                   include: Sequence[str] = (), exclude: Sequence[str] = (),
+                   personal: Sequence[str] = ()) -> tuple[list[Folder], Counter[str]]:
+    """Folders to collect from a LIST answer, and counts of those skipped and why.
+
+    Role from the SPECIAL-USE attribute when the server gives one, else from the name.
+    ``include``/``exclude`` are shell patterns on the path ('Archives/*'), case and accents
+    ignored; a pattern also covers the folder's subfolders.
+    """
+    inc = _pattern_matcher(include) if include else None
+    exc = _pattern_matcher(exclude)
+    is_personal = personal_matcher(personal)
+    out: list[Folder] = []
+    skipped: Counter[str] = Counter()
+    seen: set[tuple[str, ...]] = set()
+    for flags, delim, name in listing:
+        fl = {f.decode("ascii", "replace").lower() if isinstance(f, bytes) else str(f).lower()
+              for f in flags}
+        if "\\noselect" in fl or "\\nonexistent" in fl:
+            skipped["noselect_folders"] += 1
+            continue
+        d = delim.decode("ascii", "replace") if isinstance(delim, bytes) else delim
+        path = folder_path(name if isinstance(name, str) else name.decode("utf-8", "replace"), d)
+        if is_personal(path):
+            skipped["personal_folders"] += 1
+            continue
+        if (inc is not None and not inc(path)) or exc(path):
+            skipped["excluded_folders"] += 1
+            continue
+        if path in seen:  # two server names mapping to one path: keep the first
+            skipped["duplicate_folder_paths"] += 1
+            continue
+        seen.add(path)
+        special = next((f for f in fl if f in ("\\sent", "\\drafts", "\\trash", "\\junk",
+                                               "\\archive", "\\all")), None)
+        out.append(Folder(name if isinstance(name, str) else name.decode(), path,
+                          folder_role(path, special)))
+    return out, skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# FETCH responses
+
+
+_TOKEN = re.compile(rb'[ \t\r\n]*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|([^ \t\r\n()"]+))')
+_OPEN = object()
+_CLOSE = object()
+_NEW_RESPONSE = re.compile(rb"^\d+ \(")
+
+
+class ResponseError(ValueError):
+    """A FETCH response that does not parse."""
+
+
+def _lex(text: bytes, out: list[Any]) -> None:
+    pos = 0
+    append = out.append
+    for m in _TOKEN.finditer(text):
+        if m.start() != pos:
+            raise ResponseError("unexpected characters")
+        pos = m.end()
+        g = m.lastindex
+        if g == 1:
+            append(_OPEN)
+        elif g == 2:
+            append(_CLOSE)
+        elif g == 3:
+            s = m.group(3)
+            append(s.replace(b'\\"', b'"').replace(b"\\\\", b"\\") if b"\\" in s else s)
+        else:
+            a = m.group(4)
+            append(None if a == b"NIL" else a)
+    if text[pos:].strip():
+        raise ResponseError("trailing characters")
+
+
+def _tokens(entries: Sequence[Any]) -> list[Any]:
+    toks: list[Any] = []
+    for e in entries:
+        if isinstance(e, tuple):
+            head, literal = e
+            i = head.rfind(b"{")
+            if i < 0 or not head.endswith(b"}"):
+                raise ResponseError("literal without a size")
+            _lex(head[:i], toks)
+            toks.append(bytes(literal))
+        else:
+            _lex(e, toks)
+    return toks
+
+
+def _tree(toks: list[Any]) -> list[Any]:
+    root: list[Any] = []
+    stack = [root]
+    for t in toks:
+        if t is _OPEN:
+            new: list[Any] = []
+            stack[-1].append(new)
+            stack.append(new)
+        elif t is _CLOSE:
+            if len(stack) == 1:
+                raise ResponseError("unbalanced parenthesis")
+            stack.pop()
+        else:
+            stack[-1].append(t)
+    if len(stack) != 1:
+        raise ResponseError("unbalanced parenthesis")
+    return root
+
+
+def split_responses(data: Sequence[Any]) -> list[list[Any]]:
+    """Group imaplib's untagged FETCH data into one list of entries per message."""
+    groups: list[list[Any]] = []
+    for e in data:
+        if e is None:
+            continue
+        head = e[0] if isinstance(e, tuple) else e
+        if _NEW_RESPONSE.match(head) or not groups:
+            groups.append([e])
+        else:
+            groups[-1].append(e)
+    return groups
+
+
+@dataclass
+class Fetched:
+    """What one FETCH response gave for one message."""
+
+    uid: int
+    header: bytes | None = None
+    flags: tuple[bytes, ...] = ()
+    size: int | None = None
+    internaldate: dt.datetime | None = None
+    parts: list[Part] | None = None  # None: BODYSTRUCTURE missing or malformed
+    defects: list[str] = field(default_factory=list)
+
+
+_UID_RE = re.compile(rb"\bUID (\d+)")
+_SIZE_RE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_FLAGS_RE = re.compile(rb"\bFLAGS \(([^)]*)\)")
+_DATE_RE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
+
+
+def parse_fetch(entries: Sequence[Any]) -> Fetched:
+    """One message's FETCH response; falls back to a lenient scan when the response (typically
+    a broken BODYSTRUCTURE) does not parse, so the message is still collected."""
+    try:
+        tree = _tree(_tokens(entries))
+        if len(tree) != 2 or not isinstance(tree[1], list):
+            raise ResponseError("not a FETCH response")
+        items = tree[1]
+        d: dict[bytes, Any] = {}
+        for i in range(0, len(items) - 1, 2):
+            k = items[i]
+            d[k.upper() if isinstance(k, bytes) else k] = items[i + 1]
+        f = Fetched(uid=int(d[b"UID"]))
+        f.flags = tuple(x for x in d.get(b"FLAGS") or () if isinstance(x, bytes))
+        if d.get(b"RFC822.SIZE") is not None:
+            f.size = int(d[b"RFC822.SIZE"])
+        f.internaldate = parse_internaldate(d.get(b"INTERNALDATE"))
+        f.header = d.get(b"BODY[HEADER]")
+        bs = d.get(b"BODYSTRUCTURE")
+        if isinstance(bs, list):
+            try:
+                parts: list[Part] = []
+                _walk_bodystructure(bs, parts, 0)
+                f.parts = parts
+            except (ValueError, TypeError, IndexError, AttributeError, UnicodeError):
+                f.defects.append("bad_bodystructure")
+        else:
+            f.defects.append("bad_bodystructure")
+        return f
+    except (ResponseError, KeyError, ValueError, TypeError):
+        return _lenient(entries)
+
+
+def _lenient(entries: Sequence[Any]) -> Fetched:
+    text = b" ".join(e[0] if isinstance(e, tuple) else e for e in entries)
+    m = _UID_RE.search(text)
+    if not m:
+        raise ResponseError("FETCH response without a UID")
+    f = Fetched(uid=int(m.group(1)), defects=["bad_bodystructure"])
+    if (m := _SIZE_RE.search(text)) is not None:
+        f.size = int(m.group(1))
+    if (m := _FLAGS_RE.search(text)) is not None:
+        f.flags = tuple(m.group(1).split())
+    if (m := _DATE_RE.search(text)) is not None:
+        f.internaldate = parse_internaldate(m.group(1))
+    for e in entries:
+        if isinstance(e, tuple) and re.search(rb"BODY\[HEADER\] \{\d+\}$", e[0]):
+            f.header = bytes(e[1])
+    return f
+
+
+def parse_internaldate(value: Any) -> dt.datetime | None:
+    if not isinstance(value, bytes):
+        return None
+    try:
+        return dt.datetime.strptime(value.decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None
+
+
+def _s(x: Any) -> str:
+    if x is None:
+        return ""
+    return (x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x))
+
+
+def _params(lst: Any) -> dict[str, str]:
+    if not isinstance(lst, list):
+        return {}
+    return {_s(lst[i]).lower(): _s(lst[i + 1]) for i in range(0, len(lst) - 1, 2)}
+
+
+def param_value(params: dict[str, str], name: str) -> str | None:
+    """A MIME parameter, RFC 2231 forms included (``name*``, ``name*0``, ``name*0*``...),
+    decoded the way the stdlib's ``get_param`` does for the file walker."""
+    if name in params:
+        return params[name]
+    ext = params.get(name + "*")
+    if ext is not None:
+        return _rfc2231(ext)
+    pieces = []
+    i = 0
+    while True:
+        plain = params.get(f"{name}*{i}")
+        enc = params.get(f"{name}*{i}*")
+        if plain is None and enc is None:
+            break
+        pieces.append((plain, enc))
+        i += 1
+    if not pieces:
+        return None
+    out = []
+    for k, (plain, enc) in enumerate(pieces):
+        if enc is not None:
+            out.append(_rfc2231(enc) if k == 0 else _pct(enc))
+        else:
+            out.append(plain or "")
+    return "".join(out)
+
+
+def _pct(s: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(s, encoding="latin-1", errors="replace")
+
+
+def _rfc2231(value: str) -> str:
+    from urllib.parse import unquote
+
+    parts = value.split("'", 2)
+    if len(parts) == 3:
+        charset = parts[0] or "us-ascii"
+        try:
+            return unquote(parts[2], encoding=charset, errors="replace")
+        except LookupError:
+            return unquote(parts[2], encoding="latin-1", errors="replace")
+    return unquote(value, encoding="latin-1", errors="replace")
+
+
+def _walk_bodystructure(bs: list[Any], out: list[Part], depth: int) -> None:
+    """Leaves of a BODYSTRUCTURE as :class:`Part`, like the file walker's outline."""
+    if depth > 40:
+        raise ValueError("too deep")
+    if bs and isinstance(bs[0], list):  # multipart: parts, then the subtype
+        for child in bs:
+            if not isinstance(child, list):
+                break
+            _walk_bodystructure(child, out, depth + 1)
+        return
+    mtype, subtype = _s(bs[0]).lower(), _s(bs[1]).lower()
+    params = _params(bs[2])
+    size = int(bs[6]) if bs[6] is not None else 0
+    if mtype == "text":
+        ext = 8
+    elif mtype == "message" and subtype in ("rfc822", "global"):
+        ext = 10
+    else:
+        ext = 7
+    disp = bs[ext + 1] if len(bs) > ext + 1 else None
+    disposition = ""
+    dparams: dict[str, str] = {}
+    if isinstance(disp, list) and disp:
+        disposition = _s(disp[0]).strip().lower()
+        if disposition not in ("attachment", "inline"):
+            disposition = "attachment" if disposition else ""
+        dparams = _params(disp[1] if len(disp) > 1 else None)
+    fn = param_value(dparams, "filename") or param_value(params, "name")
+    out.append(Part(f"{mtype}/{subtype}", disposition, bool(fn), extension_of(fn), size))
+
+
+def uid_set(uids: Sequence[int]) -> str:
+    """A compact IMAP sequence set ('1:5,9,12:14') of exactly these UIDs."""
+    s = sorted(uids)
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[j] + 1:
+            j += 1
+        out.append(str(s[i]) if i == j else f"{s[i]}:{s[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def fetch_batch(client: IMAPClient, uids: Sequence[int]) -> list[Fetched]:
+    """One ``UID FETCH`` of metadata for ``uids``; bodies are never requested."""
+    imap = client._imap  # noqa: SLF001 - the bulk path bypasses imapclient's slow parser
+    try:
+        typ, data = imap.uid("FETCH", uid_set(uids), FETCH_ITEMS)
+    except (imaplib.IMAP4.abort, OSError) as exc:
+        raise TransientError(f"connection lost during FETCH ({_kind(exc)})") from None
+    except imaplib.IMAP4.error:
+        raise TransientError("the server rejected the FETCH") from None
+    if typ != "OK":
+        raise TransientError("the server refused the FETCH")
+    wanted = set(uids)
+    out = []
+    for group in split_responses(data or []):
+        try:
+            f = parse_fetch(group)
+        except ResponseError:
+            continue
+        if f.uid in wanted:  # servers may add unsolicited FETCH responses (flag changes)
+            out.append(f)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# work units (run in worker processes, or in-process with one worker)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    study_root: Path
+    server: Server
+    auth: Auth
+    batch_size: int = BATCH_SIZE
+    chunk_size: int = CHUNK_SIZE
+    max_retries: int = MAX_RETRIES
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    backoff: float = 0.5
+
+    def __repr__(self) -> str:
+        return "WorkerConfig(<hidden>)"
+
+
+@dataclass(frozen=True)
+class PlanJob:
+    index: int
+    account: Account
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    index: int
+    account: Account
+    folder: Folder
+    uidvalidity: int
+    uids: tuple[int, ...]
+
+
+@dataclass
+class PlanResult:
+    index: int
+    chunks: list[ChunkJob] = field(default_factory=list)
+    folders: int = 0
+    messages_on_server: int = 0
+    already_present: int = 0
+    replaced: int = 0  # rows dropped because their folder's UIDVALIDITY changed
+    skipped: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+
+
+@dataclass
+class ChunkResult:
+    index: int
+    written: int = 0
+    vanished: int = 0
+    defects: Counter[str] = field(default_factory=Counter)
+    reconnects: int = 0
+    error: str | None = None
+    not_collected: int = 0
+    uidvalidity_changed: bool = False
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+class _Worker:
+    """Per-process state: the study's row builder, the store, and open connections."""
+
+    def __init__(self, cfg: WorkerConfig, progress: Callable[[int], None] | None) -> None:
+        from mailstudy.optout import load_optouts
+        from mailstudy.study import open_study
+
+        self.cfg = cfg
+        self.progress = progress
+        study = open_study(cfg.study_root)
+        self.personal = study.personal_folders
+        self.escrow = study.escrow()
+        self.ids = Identities(study.pseudonymiser(), study.domains, study.partner_domains,
+                              load_optouts(study), self.escrow)
+        self.builder = RowBuilder(self.ids, study.tz)
+        self.store = MessageStore(study.messages_dir)
+        self.conns: OrderedDict[str, tuple[IMAPClient, str | None]] = OrderedDict()
+        self.parent = os.getppid()
+
+    # connections ----------------------------------------------------------------------------
+    def client(self, account: Account) -> IMAPClient:
+        hit = self.conns.get(account.login)
+        if hit is not None:
+            self.conns.move_to_end(account.login)
+            return hit[0]
+        while len(self.conns) >= 3:
+            _, (old, _sel) = self.conns.popitem(last=False)
+            _close(old)
+        c = open_session(self.cfg.server, self.cfg.auth, account.login)
+        self.conns[account.login] = (c, None)
+        return c
+
+    def drop(self, account: Account) -> None:
+        hit = self.conns.pop(account.login, None)
+        if hit is not None:
+            with contextlib.suppress(Exception):
+                hit[0].shutdown()
+
+    def select(self, account: Account, folder: Folder) -> dict[bytes, Any]:
+        c = self.client(account)
+        try:
+            info = c.select_folder(folder.name, readonly=True)
+        except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError) as exc:
+            raise TransientError(f"connection lost during SELECT ({_kind(exc)})") from None
+        except IMAPClientError:
+            raise ImapError("the server refused to open a folder") from None
+        self.conns[account.login] = (c, folder.name)
+        return info
+
+    def close_all(self) -> None:
+        while self.conns:
+            _, (c, _sel) = self.conns.popitem()
+            _close(c)
+
+    def retrying(self, account: Account, fn: Callable[[], Any], counter: list[int]) -> Any:
+        """Run ``fn``; on a dropped connection or timeout reconnect with exponential backoff
+        (plus jitter, so several workers do not hammer a restarting server in step)."""
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except TransientError:
+                self.drop(account)
+                attempt += 1
+                counter[0] += 1
+                if attempt > self.cfg.max_retries:
+                    raise
+                delay = self.cfg.backoff * 2 ** (attempt - 1)
+                time.sleep(delay * (1 + random.random() * 0.25))
+
+    def run(self, unit: PlanJob | ChunkJob) -> PlanResult | ChunkResult:
+        """Run one unit; an unexpected error fails that unit's mailbox, never the run."""
+        try:
+            return self.plan(unit) if isinstance(unit, PlanJob) else self.chunk(unit)
+        except Exception as exc:  # noqa: BLE001 - reported by type only (no data in it)
+            self.drop(unit.account)
+            if isinstance(unit, PlanJob):
+                return PlanResult(index=unit.index, error=f"unexpected {_kind(exc)}")
+            return ChunkResult(index=unit.index, error=f"unexpected {_kind(exc)}",
+                               not_collected=len(unit.uids))
+
+    # planning -------------------------------------------------------------------------------
+    def plan(self, job: PlanJob) -> PlanResult:
+        res = PlanResult(index=job.index)
+        mailbox = self.ids.p.person(job.account.address)
+        try:
+            counter = [0]
+            listing = self.retrying(job.account, lambda: self._list(job.account), counter)
+            folders, res.skipped = select_folders(listing, self.cfg.include, self.cfg.exclude,
+                                                  self.personal)
+            state = self._committed(mailbox)
+            for folder in folders:
+                info, uids = self.retrying(
+                    job.account, lambda f=folder: self._folder_uids(job.account, f), counter)
+                res.folders += 1
+                uidvalidity = int(info[b"UIDVALIDITY"])
+                fid = self.builder.folder_id(folder.path)
+                res.replaced += self._drop_stale(mailbox, fid, uidvalidity, state)
+                have = state.get((fid, uidvalidity), set())
+                todo = sorted(set(uids) - have)
+                res.messages_on_server += len(uids)
+                res.already_present += len(uids) - len(todo)
+                for i in range(0, len(todo), self.cfg.chunk_size):
+                    res.chunks.append(ChunkJob(job.index, job.account, folder, uidvalidity,
+                                               tuple(todo[i:i + self.cfg.chunk_size])))
+        except ImapError as exc:
+            res.error = str(exc)
+        return res
+
+    def _list(self, account: Account) -> list[Any]:
+        try:
+            return list(self.client(account).list_folders())
+        except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError) as exc:
+            raise TransientError(f"connection lost during LIST ({_kind(exc)})") from None
+
+    def _folder_uids(self, account: Account, folder: Folder) -> tuple[dict[bytes, Any], list]:
+        info = self.select(account, folder)
+        if not info.get(b"EXISTS"):
+            return info, []
+        try:
+            return info, list(self.client(account).search(["ALL"]))
+        except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError) as exc:
+            raise TransientError(f"connection lost during SEARCH ({_kind(exc)})") from None
+
+    def _committed(self, mailbox: str) -> dict[tuple[str, int], set[int]]:
+        """(folder_id, UIDVALIDITY) -> UIDs already in the store for this mailbox."""
+        t = self.store.read_columns(mailbox, ["source", "folder_id", "imap_uidvalidity",
+                                              "imap_uid"])
+        out: dict[tuple[str, int], set[int]] = {}
+        cols = [t.column(c).to_pylist() for c in ("source", "folder_id", "imap_uidvalidity",
+                                                  "imap_uid")]
+        for src, fid, v, uid in zip(*cols, strict=True):
+            if src == SOURCE and v is not None and uid is not None:
+                out.setdefault((fid, int(v)), set()).add(int(uid))
+        return out
+
+    def _drop_stale(self, mailbox: str, fid: str, uidvalidity: int,
+                    state: dict[tuple[str, int], set[int]]) -> int:
+        stale = [k for k in state if k[0] == fid and k[1] != uidvalidity]
+        if not stale:
+            return 0
+        import pyarrow.compute as pc
+
+        def pred(t: Any) -> Any:
+            return pc.and_(pc.and_(pc.equal(t["source"], SOURCE), pc.equal(t["folder_id"], fid)),
+                           pc.not_equal(t["imap_uidvalidity"], uidvalidity))
+
+        n = self.store.delete_rows(mailbox, pred)
+        for k in stale:
+            del state[k]
+        return n
+
+    # fetching -------------------------------------------------------------------------------
+    def chunk(self, job: ChunkJob) -> ChunkResult:
+        res = ChunkResult(index=job.index)
+        mailbox = self.ids.p.person(job.account.address)
+        counter = [0]
+        uids = list(job.uids)
+        done = 0
+        try:
+            for i in range(0, len(uids), self.cfg.batch_size):
+                batch = uids[i:i + self.cfg.batch_size]
+                fetched = self.retrying(job.account,
+                                        lambda b=batch: self._fetch(job, b), counter)
+                if fetched is None:
+                    res.uidvalidity_changed = True
+                    res.not_collected = len(uids) - done
+                    break
+                rows = []
+                for f in fetched:
+                    try:
+                        rows.append(self._row(mailbox, job, f))
+                    except Exception as exc:  # noqa: BLE001 - counted, never fatal
+                        res.skipped[f"unparsable_{_kind(exc)}"] += 1
+                self._commit(mailbox, rows)
+                for r in rows:
+                    res.defects.update(r["defects"])
+                res.written += len(rows)
+                res.vanished += len(batch) - len(fetched)
+                done += len(batch)
+                if self.progress is not None:
+                    self.progress(len(batch))
+        except ImapError as exc:
+            res.error = str(exc)
+            res.not_collected = len(uids) - done
+        res.reconnects = counter[0]
+        return res
+
+    def _fetch(self, job: ChunkJob, batch: list[int]) -> list[Fetched] | None:
+        c, selected = self.conns.get(job.account.login, (None, None))
+        if c is None or selected != job.folder.name:
+            info = self.select(job.account, job.folder)
+            if int(info[b"UIDVALIDITY"]) != job.uidvalidity:
+                return None
+            c = self.conns[job.account.login][0]
+        return fetch_batch(c, batch)
+
+    def _row(self, mailbox: str, job: ChunkJob, f: Fetched) -> dict[str, Any]:
+        defects = list(f.defects)
+        header = f.header
+        if header is None:
+            defects.append("missing_header")
+            header = b""
+        # The file walker reads Maildir/mbox files with LF line endings while IMAP sends CRLF:
+        # folded header values would differ by one character per fold.
+        msg = parse_header_block(header.replace(b"\r\n", b"\n"))
+        outline = MimeOutline(parts=f.parts or [], defects=defects)
+        flags = {x.lower() for x in f.flags}
+        ctx = Context(mailbox=mailbox, source=SOURCE,
+                      item_key=f"{'/'.join(job.folder.path)}\x00{job.uidvalidity}\x00{f.uid}",
+                      folder=job.folder.path, folder_role=job.folder.role,
+                      size_bytes=f.size if f.size is not None else len(header),
+                      seen=b"\\seen" in flags, answered=b"\\answered" in flags,
+                      flagged=b"\\flagged" in flags, fallback_date=f.internaldate,
+                      imap_uidvalidity=job.uidvalidity, imap_uid=f.uid)
+        return self.builder.build(msg, outline, ctx)
+
+    def _commit(self, mailbox: str, rows: list[dict[str, Any]]) -> None:
+        if os.getppid() != self.parent:  # orphaned by a killed collector: write nothing more
+            os._exit(1)
+        self.escrow.flush()  # identities are sealed before the rows that use them land
+        self.store.write_batch(mailbox, rows)
+
+
+_WORKER: _Worker | None = None
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the collector dies (kill -9 included), so no
+    orphan commits a batch while a re-run is planning."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _init_worker(cfg: WorkerConfig, queue: Any) -> None:
+    global _WORKER
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    _WORKER = _Worker(cfg, queue.put if queue is not None else None)
+
+
+def _run_unit(job: PlanJob | ChunkJob) -> PlanResult | ChunkResult:
+    assert _WORKER is not None
+    return _WORKER.run(job)
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def preflight(server: Server) -> None:
+    """Connect once (no login) so a wrong host, port or certificate fails the run at once."""
+    attempts = 3
+    for i in range(attempts):
+        try:
+            _close(server.connect())
+            return
+        except TransientError:
+            if i == attempts - 1:
+                raise
+            time.sleep(0.5 * 2 ** i)
+
+
+def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth: Auth, *,
+                 include: Sequence[str] = (), exclude: Sequence[str] = (), workers: int = 4,
+                 batch_size: int = BATCH_SIZE, chunk_size: int = CHUNK_SIZE,
+                 max_retries: int = MAX_RETRIES, backoff: float = 0.5,
+                 on_progress: Callable[[int, int, int, int], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> RunSummary:
+    """Collect the mailboxes of ``accounts`` from ``server`` into the study's message store.
+
+    ``on_progress(messages_done, messages_planned, mailboxes_done, mailboxes)`` reports
+    advance. Per-mailbox failures (refused login, lost connection after retries) are recorded
+    in the summary by mailbox pseudonym and do not stop the other mailboxes. The summary is
+    saved to ``data/runs/`` and returned; it holds counts and pseudonyms only.
+    """
+    from mailstudy.optout import load_optouts
+
+    for w in server.check():
+        if warn is not None:
+            warn(w)
+    study.key()
+    study.escrow()  # fails early without a key holder
+    ps = study.pseudonymiser()
+    ids = Identities(ps, study.domains, study.partner_domains)
+    optouts = load_optouts(study)
+    summary = RunSummary(kind="collect-imap",
+                         started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    store = MessageStore(study.messages_dir)
+    summary.tmp_cleaned = store.clean_tmp()
+    results: list[MailboxResult] = []
+    jobs: list[PlanJob] = []
+    for i, acc in enumerate(accounts):
+        r = MailboxResult(index=i, format=SOURCE, owner_from="account")
+        results.append(r)
+        if ids.classify(acc.address) != "internal":
+            r.error = "the mailbox address is not in the organisation's domains"
+            continue
+        r.mailbox = ps.person(acc.address)
+        if r.mailbox in optouts:
+            r.owner_from += "+optout"
+            r.skipped["owner_opted_out"] += 1
+            continue
+        jobs.append(PlanJob(i, acc))
+    # seal the owners' identities now, even for mailboxes that turn out empty
+    escrow = study.escrow()
+    sealer = Identities(ps, study.domains, study.partner_domains, optouts, escrow)
+    for j in jobs:
+        sealer.token(j.account.address)
+    escrow.flush()
+
+    t0 = time.monotonic()
+    if jobs:
+        preflight(server)
+    cfg = WorkerConfig(study.root, server, auth, batch_size, chunk_size, max_retries,
+                       tuple(include), tuple(exclude), backoff)
+    _Scheduler(cfg, jobs, results, max(1, workers), on_progress).run()
+    summary.mailboxes = results
+    summary.seconds = time.monotonic() - t0
+    summary.save(study.runs_dir)
+    return summary
+
+
+class _Scheduler:
+    """Hands plan and chunk units to the workers, chunks first (they finish mailboxes), and
+    folds their results into the per-mailbox summaries."""
+
+    def __init__(self, cfg: WorkerConfig, jobs: list[PlanJob], results: list[MailboxResult],
+                 workers: int, on_progress: Callable[[int, int, int, int], None] | None
+                 ) -> None:
+        self.cfg = cfg
+        self.plans = list(jobs)
+        self.chunks: list[ChunkJob] = []
+        self.results = results
+        self.workers = workers
+        self.on_progress = on_progress
+        self.outstanding: Counter[int] = Counter()  # mailbox index -> units not finished
+        self.replanned: set[int] = set()
+        self.started: dict[int, float] = {}
+        self.done_msgs = 0
+        self.planned_msgs = 0
+        self.finished = {r.index for r in results if r.index not in {j.index for j in jobs}}
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.done_msgs, self.planned_msgs, len(self.finished),
+                             len(self.results))
+
+    def _next(self) -> PlanJob | ChunkJob | None:
+        if self.chunks:
+            return self.chunks.pop(0)
+        if self.plans:
+            return self.plans.pop(0)
+        return None
+
+    def _absorb(self, unit: PlanJob | ChunkJob, out: PlanResult | ChunkResult) -> None:
+        r = self.results[unit.index]
+        self.outstanding[unit.index] -= 1
+        if isinstance(out, PlanResult):
+            if out.error:
+                r.error = out.error
+            else:
+                if unit.index not in self.replanned:
+                    r.folders = out.folders
+                    r.messages_seen = out.messages_on_server
+                    r.already_present = out.already_present
+                    r.skipped.update(out.skipped)
+                if out.replaced:
+                    r.skipped["rows_replaced_uidvalidity"] += out.replaced
+                self.chunks.extend(out.chunks)
+                self.outstanding[unit.index] += len(out.chunks)
+                self.planned_msgs += sum(len(c.uids) for c in out.chunks)
+        else:
+            r.messages_written += out.written
+            r.defects.update(out.defects)
+            r.skipped.update(out.skipped)
+            if out.vanished:
+                r.skipped["vanished_before_fetch"] += out.vanished
+            if out.reconnects:
+                r.skipped["reconnections"] += out.reconnects
+            if out.uidvalidity_changed:
+                if unit.index not in self.replanned:
+                    self.replanned.add(unit.index)
+                    self.plans.insert(0, PlanJob(unit.index, unit.account))
+                    self.outstanding[unit.index] += 1
+                elif not r.error:
+                    r.error = "a folder's UIDVALIDITY keeps changing; re-run later"
+            if out.error:
+                if not r.error:
+                    r.error = (f"{out.error}; {out.not_collected} messages not collected "
+                               "(re-run to resume)")
+        if self.outstanding[unit.index] <= 0 and unit.index not in self.finished:
+            self.finished.add(unit.index)
+            r.seconds = time.monotonic() - self.started.get(unit.index, time.monotonic())
+
+    def _progress_tick(self, n: int) -> None:
+        self.done_msgs += n
+        self._report()
+
+    def run(self) -> None:
+        for j in self.plans:
+            self.outstanding[j.index] += 1
+        if not self.plans:
+            return
+        if self.workers == 1:
+            self._run_inline()
+        else:
+            self._run_pool()
+        self._report()
+
+    def _run_inline(self) -> None:
+        w = _Worker(self.cfg, self._progress_tick)
+        try:
+            while (unit := self._next()) is not None:
+                self.started.setdefault(unit.index, time.monotonic())
+                self._absorb(unit, w.run(unit))
+                self._report()
+        finally:
+            w.close_all()
+
+    def _run_pool(self) -> None:
+        ctx = mp.get_context("spawn")
+        queue = ctx.Queue()
+        running: dict[Future[Any], PlanJob | ChunkJob] = {}
+        try:
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(self.cfg, queue)) as pool:
+                while True:
+                    while len(running) < self.workers and (unit := self._next()) is not None:
+                        self.started.setdefault(unit.index, time.monotonic())
+                        running[pool.submit(_run_unit, unit)] = unit
+                    if not running:
+                        break
+                    done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                    self._drain(queue)
+                    for fut in done:
+                        unit = running.pop(fut)
+                        self._absorb(unit, fut.result())
+                    self._report()
+        except BrokenProcessPool:
+            for r in self.results:
+                if r.index not in self.finished and not r.error:
+                    r.error = "a worker process died; re-run to resume"
+        finally:
+            self._drain(queue)
+            queue.close()
+
+    def _drain(self, queue: Any) -> None:
+        while True:
+            try:
+                n = queue.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty, or closed
+                return
+            self.done_msgs += n
+
+
+def read_accounts(path: Path) -> list[Account]:
+    """Accounts CSV: a ``mailbox`` (or ``address``/``email``) column and an optional
+    ``login`` (or ``user``) column; without a header, the columns are mailbox then login.
+    Lines starting with '#' are comments."""
+    import csv
+
+    text = Path(path).read_text(encoding="utf-8-sig")
+    rows = [r for r in csv.reader(line for line in text.splitlines()
+                                  if line.strip() and not line.lstrip().startswith("#"))]
+    if not rows:
+        return []
+    head = [c.strip().lower() for c in rows[0]]
+    mail_cols = ("mailbox", "address", "email", "mail", "adresse")
+    login_cols = ("login", "user", "username", "identifiant")
+    if any(c in mail_cols for c in head):
+        mi = next(i for i, c in enumerate(head) if c in mail_cols)
+        li = next((i for i, c in enumerate(head) if c in login_cols), None)
+        rows = rows[1:]
+    else:
+        mi, li = 0, (1 if len(rows[0]) > 1 else None)
+    out = []
+    for n, r in enumerate(rows, start=2 if li is not None or mi else 1):
+        if mi >= len(r) or not r[mi].strip():
+            raise ImapError(f"accounts file: line {n} has no mailbox address")
+        address = r[mi].strip()
+        login = r[li].strip() if li is not None and li < len(r) and r[li].strip() else address
+        out.append(Account(address, login))
+    return out
+
+
+def mailbox_of_login(login: str) -> str | None:
+    """The mailbox address inside a login: the login itself, or its part before a master-user
+    separator ('agent@x*admin')."""
+    for sep in MASTER_SEPARATORS:
+        if sep in login:
+            login = login.split(sep, 1)[0]
+    return login if "@" in login else None
+
+
+def auth_from_options(logins: Sequence[str], *, service: str = "mailstudy-imap",
+                      password_env: str | None = None, use_keyring: bool = False,
+                      oauth2_token_env: str | None = None,
+                      oauth2_token_command: str | None = None,
+                      interactive: bool = False) -> Auth:
+    """Secrets for ``logins`` from the environment, the keyring, a token command or a hidden
+    prompt, in that order of the options given. Messages never quote a secret or a login."""
+    if sum(x is not None and x is not False for x in
+           (password_env, use_keyring or None, oauth2_token_env, oauth2_token_command)) > 1:
+        raise ImapError("choose one of --password-env, --keyring, --oauth2-token-env and "
+                        "--oauth2-token-command")
+    if oauth2_token_env is not None:
+        token = os.environ.get(oauth2_token_env)
+        if not token:
+            raise ImapError(f"the environment variable {oauth2_token_env} is not set")
+        return Auth(oauth2_token=token.strip())
+    if oauth2_token_command is not None:
+        run_token_command(oauth2_token_command)  # fail now rather than in every worker
+        return Auth(oauth2_command=oauth2_token_command)
+    if password_env is not None:
+        pw = os.environ.get(password_env)
+        if pw is None or pw == "":
+            raise ImapError(f"the environment variable {password_env} is not set")
+        return Auth(password=pw)
+    if use_keyring:
+        import keyring
+        from keyring.errors import KeyringError
+
+        found: dict[str, str] = {}
+        try:
+            for login in dict.fromkeys(logins):
+                pw = keyring.get_password(service, login)
+                if pw is not None:
+                    found[login] = pw
+        except KeyringError as exc:
+            raise ImapError(f"the system keyring is not usable ({_kind(exc)})") from None
+        missing = len(set(logins) - set(found))
+        if missing:
+            raise ImapError(f"no keyring entry for {missing} login(s) under the service "
+                            f"'{service}' (add them with: keyring set {service} LOGIN)")
+        return Auth(passwords=found)
+    if interactive:
+        import getpass
+
+        pw = getpass.getpass("IMAP password (input hidden): ")
+        if not pw:
+            raise ImapError("no password given")
+        return Auth(password=pw)
+    raise ImapError("no secret given: use --password-env NAME, --keyring, --oauth2-token-env "
+                    "NAME or --oauth2-token-command CMD (or run interactively to be prompted)")

@@ -1,0 +1,332 @@
+"""Outlook .msg files (MS-OXMSG) to the same :class:`ParsedMessage` the .eml walker gives.
+
+An .msg is not RFC 5322 text but an OLE compound file of MAPI properties, read here with
+``extract_msg``. What reaches :class:`mailstudy.collect.headers.RowBuilder` is the same pair
+as for an .eml: a compat32 header block and a MIME-like outline, so both routes give the same
+row for the same message.
+
+* Header block. A received message keeps its Internet headers verbatim in
+  PR_TRANSPORT_MESSAGE_HEADERS: those are parsed with ``headers.parse_header_block`` and win;
+  MAPI properties only fill the fields they lack (defect ``msg_headers_completed``). A message
+  without them (typically a sent item or a draft) gets a block synthesised from MAPI:
+  From (PR_SENT_REPRESENTING_*, else PR_SENDER_*), To/Cc/Bcc from the recipient table and
+  its types, Date from PR_CLIENT_SUBMIT_TIME (else PR_MESSAGE_DELIVERY_TIME), Subject,
+  Message-ID, In-Reply-To, References, Importance (PR_IMPORTANCE), and the few Internet
+  headers Outlook keeps as named properties of PS_INTERNET_HEADERS (X-Mailer, List-Id, ...).
+* Outline. Approximations, documented: the text part is PR_BODY sized as UTF-8 with CRLF line
+  ends (an .eml counts its transfer-encoded octets, so quoted-printable or base64 bodies are
+  larger there); without PR_BODY, PR_HTML is counted as text/html; RTF-only bodies count 0.
+  Each attachment is one part: content type from PR_ATTACH_MIME_TAG (embedded messages
+  message/rfc822, else application/octet-stream), disposition "attachment", or "inline" when
+  Outlook hides it (PR_ATTACHMENT_HIDDEN: pictures of an HTML body, which an .eml marks
+  inline), extension from the long (else short) file name, size PR_ATTACH_SIZE.
+* ``size`` is the file's size on disk. MAPI storage has no RFC 822 size: an .msg is usually
+  larger than the .eml of the same message (UTF-16 strings, 512-byte sectors, RTF body).
+
+Names, addresses and subjects stay in the returned ``Message`` for the row builder, which
+pseudonymises them; nothing here logs or raises with them. Errors are :class:`MsgError` with
+a fixed reason (never a path or a name), so the caller can count a skip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import logging
+import struct
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import extract_msg
+from extract_msg.enums import ErrorBehavior
+from extract_msg.exceptions import InvalidFileFormatError, UnrecognizedMSGTypeError
+
+from mailstudy.collect.headers import MimeOutline, Part, extension_of, parse_header_block
+from mailstudy.collect.mime import ParsedMessage
+
+# extract_msg and olefile log internal stream paths and, at INFO/WARNING, details of the
+# content; only let through what would be a crash.
+for _name in ("extract_msg", "olefile", "RTFDE"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+PS_INTERNET_HEADERS = "{00020386-0000-0000-C000-000000000046}"
+#: Internet headers the row builder reads, as Outlook may keep them in PS_INTERNET_HEADERS.
+NAMED_HEADERS = ("X-Mailer", "User-Agent", "List-Id", "Precedence", "Auto-Submitted",
+                 "X-Priority")
+#: Message classes read as mail; contacts, tasks, notes and appointments are skipped.
+MAIL_CLASSES = ("ipm.note", "ipm.schedule.meeting", "ipm.taskrequest", "report.")
+MSGFLAG_READ, MSGFLAG_UNSENT = 0x01, 0x08
+_CFB_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_FREESECT = 0xFFFFFFFF
+MAPI_P1 = 0x10000000  # a recipient row used only for resending: not a recipient
+_TOLERANT = (ErrorBehavior.ATTACH_SUPPRESS_ALL | ErrorBehavior.STANDARDS_VIOLATION
+             | ErrorBehavior.NAMED_NAME_STREAM)
+_HEADERS_PREFIX = "Microsoft Mail Internet Headers Version 2.0"
+#: Fields MAPI fills when the transport headers lack them.
+_COMPLETED = ("From", "To", "Cc", "Date", "Subject", "Message-ID", "In-Reply-To", "References")
+
+
+class MsgError(Exception):
+    """An .msg that cannot be read as a mail message. ``reason`` names no file or person."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class MsgMessage(ParsedMessage):
+    """A :class:`ParsedMessage` plus the MAPI flags an .msg carries (for ``Context``)."""
+
+    seen: bool | None = None  # MSGFLAG_READ, None when PR_MESSAGE_FLAGS is absent
+    draft: bool = False  # MSGFLAG_UNSENT: never sent
+
+
+def read_msg(path: Path) -> MsgMessage:
+    """Read one .msg file; raise :class:`MsgError` when it is corrupt or not a mail item."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        raise MsgError("file unreadable") from None
+    _check_complete(Path(path), size)
+    try:
+        msg = extract_msg.openMsg(str(path), strict=False, delayAttachments=False,
+                                  errorBehavior=_TOLERANT)
+    except (InvalidFileFormatError, UnrecognizedMSGTypeError):
+        raise MsgError("not an Outlook message file") from None
+    except OSError:
+        raise MsgError("not an OLE compound file, or truncated") from None
+    except Exception as e:  # extract_msg raises many types on corrupt files
+        raise MsgError(f"corrupt .msg ({type(e).__name__})") from None
+    try:
+        return _parse(msg, size)
+    except MsgError:
+        raise
+    except Exception as e:
+        raise MsgError(f"corrupt .msg ({type(e).__name__})") from None
+    finally:
+        try:
+            msg.close()
+        except Exception:  # closing a broken file must not hide the real outcome
+            pass
+
+
+def _check_complete(path: Path, size: int) -> None:
+    """Raise when the FAT uses sectors past the end of the file (a cut copy).
+
+    olefile reads streams lazily and this module never reads attachment data, so a file cut
+    inside an attachment would otherwise pass. A last sector that is only partly present is
+    accepted, as olefile does (some writers do not pad it).
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(512)
+            if len(head) < 512 or head[:8] != _CFB_SIGNATURE:
+                raise MsgError("not an OLE compound file, or truncated")
+            shift, = struct.unpack_from("<H", head, 30)
+            if shift not in (9, 12):
+                raise MsgError("corrupt .msg (sector size)")
+            sector = 1 << shift
+            n_fat, = struct.unpack_from("<I", head, 44)
+            difat_next, n_difat = struct.unpack_from("<II", head, 68)
+            fat_sectors = list(struct.unpack_from("<109I", head, 76))
+            for _ in range(min(n_difat, 1 << 16)):  # bounded: a loop in the chain ends here
+                if difat_next >= 0xFFFFFFFA:
+                    break
+                f.seek(sector * (difat_next + 1))
+                block = f.read(sector)
+                if len(block) < sector:
+                    raise MsgError("truncated .msg")
+                vals = struct.unpack(f"<{sector // 4}I", block)
+                fat_sectors.extend(vals[:-1])
+                difat_next = vals[-1]
+            n_sect = (size + sector - 1) // sector - 1  # sectors present, the header excluded
+            highest = -1
+            for i, s in enumerate(fat_sectors[:n_fat]):
+                if s >= n_sect:
+                    raise MsgError("truncated .msg")
+                f.seek(sector * (s + 1))
+                block = f.read(sector)
+                vals = struct.unpack(f"<{len(block) // 4}I", block[: len(block) // 4 * 4])
+                used = [j for j, v in enumerate(vals) if v != _FREESECT]
+                if used:
+                    highest = i * (sector // 4) + used[-1]
+    except OSError:
+        raise MsgError("file unreadable") from None
+    if highest >= n_sect:
+        raise MsgError("truncated .msg")
+
+
+def _parse(msg: Any, size: int) -> MsgMessage:
+    cls = (msg.classType or "").lower()
+    if not cls.startswith(MAIL_CLASSES):
+        raise MsgError("not a mail item")
+    defects: list[str] = []
+    headers, block = _headers(msg, defects)
+    outline = MimeOutline(parts=_body_parts(msg) + _attachment_parts(msg, defects),
+                          defects=defects)
+    flags = msg.getPropertyVal("0E070003")
+    seen = None if flags is None else bool(flags & MSGFLAG_READ)
+    draft = bool(flags & MSGFLAG_UNSENT) if flags is not None else False
+    return MsgMessage(headers, outline, size, hashlib.sha256(block).hexdigest(), seen=seen,
+                      draft=draft)
+
+
+# ---------------------------------------------------------------------------------------------
+# headers
+
+def _headers(msg: Any, defects: list[str]) -> tuple[Message, bytes]:
+    """The header block, and the bytes that identify it (for ``header_digest``)."""
+    text = msg.getStringStream("__substg1.0_007D")
+    if text and text.strip():
+        text = text.lstrip("\ufeff")
+        if text.startswith(_HEADERS_PREFIX):
+            text = text[len(_HEADERS_PREFIX):].lstrip()
+        raw = text.encode("utf-8", "surrogatepass")
+        h = parse_header_block(raw)
+        if all(h.get(n) is not None for n in _COMPLETED):
+            return h, raw
+        scratch: list[str] = []  # defects of MAPI fields count only if a field is used
+        mapi = _synthesise(msg, scratch)
+        filled = [n for n in _COMPLETED if h.get(n) is None and mapi.get(n) is not None]
+        for n in filled:
+            h[n] = mapi[n]
+        if filled:
+            defects.append("msg_headers_completed")
+            defects.extend(scratch)
+        return h, raw
+    h = _synthesise(msg, defects)
+    block = "".join(f"{k}: {v}\n" for k, v in h.items())
+    return h, b"mapi\x00" + block.encode("utf-8", "surrogatepass")
+
+
+def _text(obj: Any, stream: str) -> str | None:
+    v = obj.getStringStream(stream)
+    if v is None:
+        return None
+    v = v.rstrip("\x00").strip()
+    return v or None
+
+
+def _smtp(*candidates: str | None) -> str | None:
+    """First candidate that looks like an SMTP address (not an Exchange DN)."""
+    for c in candidates:
+        if c and "@" in c and not c.startswith("/"):
+            return c
+    return None
+
+
+def _addr(name: str | None, address: str | None, defects: list[str]) -> str:
+    if not address:
+        defects.append("msg_no_smtp_address")
+    return email.utils.formataddr((name or "", address or ""))
+
+
+def _synthesise(msg: Any, defects: list[str]) -> Message:
+    h = Message()
+    # From is who the message is sent as (PR_SENT_REPRESENTING_*); PR_SENDER_* is the delegate
+    name = _text(msg, "__substg1.0_0042") or _text(msg, "__substg1.0_0C1A")
+    address = _smtp(_text(msg, "__substg1.0_5D02"), _text(msg, "__substg1.0_0065"),
+                    _text(msg, "__substg1.0_5D01"), _text(msg, "__substg1.0_0C1F"))
+    if name or address:
+        h["From"] = _addr(name, address, defects)
+
+    by_type: dict[int, list[str]] = {1: [], 2: [], 3: []}
+    for r in msg.recipients:
+        flags = r.typeFlags or 0
+        rtype = flags & 0x0F
+        if flags & MAPI_P1 or rtype not in by_type:
+            continue
+        address = _smtp(_text(r, "__substg1.0_39FE"), _text(r, "__substg1.0_3003"))
+        by_type[rtype].append(_addr(_text(r, "__substg1.0_3001"), address, defects))
+    for rtype, header in ((1, "To"), (2, "Cc"), (3, "Bcc")):
+        if by_type[rtype]:
+            h[header] = ", ".join(by_type[rtype])
+
+    date = _date(msg.getPropertyVal("00390040")) or _date(msg.getPropertyVal("0E060040"))
+    if date is not None:
+        h["Date"] = email.utils.format_datetime(date)
+    subject = msg.getStringStream("__substg1.0_0037")
+    if subject is not None:
+        h["Subject"] = subject.rstrip("\x00")
+    for header, stream in (("Message-ID", "__substg1.0_1035"), ("In-Reply-To", "__substg1.0_1042"),
+                           ("References", "__substg1.0_1039")):
+        v = _text(msg, stream)
+        if v:
+            h[header] = v
+    imp = msg.getPropertyVal("00170003")
+    if imp in (0, 2):
+        h["Importance"] = "low" if imp == 0 else "high"
+    named = msg.namedProperties
+    for header in NAMED_HEADERS:
+        v = named.get((header, PS_INTERNET_HEADERS))
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        if isinstance(v, str) and v.strip("\x00").strip():
+            h[header] = v.strip("\x00").strip()
+    return h
+
+
+def _date(v: Any) -> dt.datetime | None:
+    if not isinstance(v, dt.datetime):
+        return None  # absent, or extract_msg's null date for an unset FILETIME
+    if v.tzinfo is None:
+        v = v.replace(tzinfo=dt.UTC)
+    try:
+        return v.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# outline
+
+def _body_parts(msg: Any) -> list[Part]:
+    body = msg.getStringStream("__substg1.0_1000")
+    if body is not None:
+        raw = body.rstrip("\x00").encode("utf-8", "surrogatepass")
+        crlf = len(raw) + raw.count(b"\n") - raw.count(b"\r\n")
+        return [Part("text/plain", "", False, "", crlf)]
+    html = msg.getStream("__substg1.0_10130102")
+    if html is None:
+        s = msg.getStringStream("__substg1.0_1013")
+        html = s.encode("utf-8", "surrogatepass") if s is not None else None
+    if html is not None:
+        return [Part("text/html", "", False, "", len(html.rstrip(b"\x00")))]
+    return []
+
+
+def _attachment_parts(msg: Any, defects: list[str]) -> list[Part]:
+    parts = []
+    for att in msg.attachments:
+        kind = getattr(getattr(att, "type", None), "name", "")
+        if kind == "BROKEN":
+            defects.append("msg_broken_attachment")
+        get = getattr(att, "getStringStream", None)
+        filename = None
+        mime = None
+        if get is not None:
+            filename = get("__substg1.0_3707") or get("__substg1.0_3704")
+            mime = get("__substg1.0_370E")
+        else:  # attachments of an S/MIME signed message are MIME parts already
+            filename = getattr(att, "name", None)
+            mime = getattr(att, "mimetype", None)
+        filename = filename.rstrip("\x00") if filename else None
+        mime = (mime or "").rstrip("\x00").strip().lower()
+        if "/" not in mime:
+            mime = "message/rfc822" if kind in ("MSG", "SIGNED_EMBEDDED") else \
+                "application/octet-stream"
+        hidden = bool(getattr(att, "hidden", False))
+        ext = extension_of(filename)
+        if not ext and get is not None:
+            ext = extension_of("x" + (get("__substg1.0_3703") or "").rstrip("\x00"))
+        size = 0
+        getval = getattr(att, "getPropertyVal", None)
+        if getval is not None:
+            size = getval("0E200003") or 0
+        parts.append(Part(mime, "inline" if hidden else "attachment", bool(filename), ext,
+                          int(size)))
+    return parts
