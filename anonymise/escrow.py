@@ -85,14 +85,27 @@ class EscrowWriter:
             recipient = parse_recipient(recipient)
         self.recipient = recipient
         self.known: set[str] = set()
+        self.named: set[str] = set()  # sealed with a display name
         for ids in self.dir.glob("seg-*.ids"):
-            self.known.update(ids.read_text().split())
+            for line in ids.read_text().splitlines():
+                p, _, flag = line.partition(" ")
+                self.known.add(p)
+                if flag == "name":
+                    self.named.add(p)
         self.pending: dict[str, dict[str, str]] = {}
 
+    def wants(self, pseudonym: str, has_name: bool) -> bool:
+        """Whether sealing this identity would add anything (a new person, or a name)."""
+        if has_name:
+            return pseudonym not in self.named and "name" not in self.pending.get(pseudonym, {})
+        return pseudonym not in self.known and pseudonym not in self.pending
+
     def add(self, pseudonym: str, kind: str, identity: dict[str, str]) -> None:
-        if pseudonym in self.known or pseudonym in self.pending:
+        if not self.wants(pseudonym, "name" in identity):
             return
-        self.pending[pseudonym] = {"pseudonym": pseudonym, "kind": kind, **identity}
+        rec = self.pending.setdefault(pseudonym, {"pseudonym": pseudonym, "kind": kind})
+        for k, v in identity.items():
+            rec.setdefault(k, v)
 
     def flush(self) -> int:
         if not self.pending:
@@ -104,9 +117,11 @@ class EscrowWriter:
         sealed = pyrage.encrypt(payload.encode(), [self.recipient])
         name = f"seg-{secrets.token_hex(8)}"
         _atomic_write(self.dir / f"{name}.age", sealed)
-        _atomic_write(self.dir / f"{name}.ids", "\n".join(self.pending).encode())
+        _atomic_write(self.dir / f"{name}.ids", "\n".join(
+            p + (" name" if "name" in r else "") for p, r in self.pending.items()).encode())
         n = len(self.pending)
         self.known.update(self.pending)
+        self.named.update(p for p, r in self.pending.items() if "name" in r)
         self.pending.clear()
         return n
 

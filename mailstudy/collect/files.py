@@ -32,7 +32,13 @@ from mailstudy.collect.headers import (
     folder_role,
     personal_matcher,
 )
-from mailstudy.collect.mime import ParsedMessage, iter_lines, read_message
+from mailstudy.collect.mime import (
+    IN_MEMORY_MAX,
+    ParsedMessage,
+    iter_lines,
+    read_message,
+    read_message_bytes,
+)
 from mailstudy.store import MessageStore
 
 FORMATS = ("maildir", "mbox", "eml", "msg", "pst")
@@ -55,7 +61,7 @@ class Item:
     answered: bool | None = None
     flagged: bool | None = None
     fallback_date: dt.datetime | None = None
-    parsed: Callable[[], ParsedMessage] | None = None  # for formats that are not RFC 5322
+    parsed: Callable[[], ParsedMessage] | None = None  # the fast reader, when there is one
 
 
 @dataclass
@@ -127,6 +133,20 @@ def _file_lines(path: Path) -> Callable[[], Iterator[bytes]]:
     return opener
 
 
+def _file_reader(path: Path) -> Callable[[], ParsedMessage]:
+    """Parse a message file in memory when it is small, streamed when it is large."""
+
+    def read() -> ParsedMessage:
+        with open(path, "rb") as f:
+            data = f.read(IN_MEMORY_MAX + 1)
+            if len(data) <= IN_MEMORY_MAX:
+                return read_message_bytes(data)
+            f.seek(0)
+            return read_message(iter_lines(f))
+
+    return read
+
+
 def _decode_maildir_name(name: str) -> str:
     from imapclient import imap_utf7
 
@@ -172,7 +192,7 @@ def list_maildir(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> 
             listing.items.append(Item(
                 folder=folder, key="/".join(folder) + "\x00" + base, open=_file_lines(f),
                 seen=("S" in flags) and not in_new, answered="R" in flags, flagged="F" in flags,
-                fallback_date=ts))
+                fallback_date=ts, parsed=_file_reader(f)))
     return listing
 
 
@@ -205,9 +225,8 @@ def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
             continue
         listing.folders.add(folder)
         item = Item(folder=folder, key=rel.as_posix(), open=_file_lines(f),
-                    fallback_date=_file_mtime(f))
-        if suffix == ".msg":
-            item.parsed = _msg_reader(f)
+                    fallback_date=_file_mtime(f),
+                    parsed=_msg_reader(f) if suffix == ".msg" else _file_reader(f))
         listing.items.append(item)
     return listing
 
@@ -278,6 +297,30 @@ def _mbox_lines(path: Path, start: int, end: int) -> Callable[[], Iterator[bytes
     return opener
 
 
+_MBOX_ESCAPED = re.compile(rb"(?m)^>(>*From )")
+
+
+def _mbox_reader(path: Path, start: int, end: int) -> Callable[[], ParsedMessage]:
+    """Like :func:`_mbox_lines` + :func:`read_message`, in memory for small messages."""
+
+    def read() -> ParsedMessage:
+        if end - start > IN_MEMORY_MAX:
+            return read_message(_mbox_lines(path, start, end)())
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read(end - start)
+        # the blank line before the next From_ separates messages; it is not content
+        if data.endswith(b"\r\n\r\n"):
+            data = data[:-2]
+        elif data.endswith(b"\n\n"):
+            data = data[:-1]
+        elif data in (b"\n", b"\r\n"):
+            data = b""
+        return read_message_bytes(_MBOX_ESCAPED.sub(rb"\1", data))
+
+    return read
+
+
 def list_mbox(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> SourceListing:
     listing = SourceListing(items=[])
     if root.is_file():
@@ -304,7 +347,8 @@ def list_mbox(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> Sou
         listing.folders.add(folder)
         for start, end, date in spans:
             listing.items.append(Item(folder=folder, key=f"{'/'.join(folder)}\x00{start}",
-                                      open=_mbox_lines(f, start, end), fallback_date=date))
+                                      open=_mbox_lines(f, start, end), fallback_date=date,
+                                      parsed=_mbox_reader(f, start, end)))
     # mbox flags live in Status/X-Status headers: read by the collector from the headers
     return listing
 

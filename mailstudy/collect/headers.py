@@ -24,8 +24,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.header import decode_header
 from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +31,6 @@ from anonymise.escrow import EscrowWriter
 from anonymise.pseudonym import Pseudonymiser
 from mailstudy.schema import MARK_EXTERNAL, MARK_INVALID, MARK_OPTOUT, MARK_PARTNER
 
-_HEADER_PARSER = BytesHeaderParser(policy=compat32)
 EPOCH_MIN = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 
 
@@ -137,8 +134,58 @@ def extension_of(filename: str | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # headers
 
-def parse_header_block(header_bytes: bytes) -> Message:
-    return _HEADER_PARSER.parsebytes(header_bytes)
+_LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+
+
+class HeaderBlock:
+    """A parsed header block: ``get`` and ``get_all`` like :class:`email.message.Message`.
+
+    Why not the stdlib parser: building a ``Message`` costs more than everything else we do
+    with a message. This keeps raw values (bytes decoded as ASCII with surrogate escapes, as
+    ``compat32`` does), unfolded per RFC 5322, and counts malformed lines as defects.
+    """
+
+    __slots__ = ("_h", "defects")
+
+    def __init__(self, raw: bytes) -> None:
+        h: dict[str, list[str]] = {}
+        defects: list[str] = []
+        cur: list[str] | None = None  # the value being unfolded, as [text]
+        for line in _LINE_SPLIT.split(raw.decode("ascii", "surrogateescape")):
+            if not line:
+                continue
+            if line[0] in " \t":
+                if cur is not None:
+                    cur[0] += line
+                else:
+                    defects.append("malformed_header_line")
+                continue
+            name, sep, value = line.partition(":")
+            name = name.rstrip()
+            if not sep or not name or " " in name or line.startswith("From "):
+                defects.append("malformed_header_line")
+                cur = None
+                continue
+            cur = [value.lstrip(" \t")]
+            h.setdefault(name.lower(), []).append(cur)  # type: ignore[arg-type]
+        self._h = {k: [v[0] if isinstance(v, list) else v for v in vals]
+                   for k, vals in h.items()}
+        self.defects = defects
+
+    def get(self, name: str, default: Any = None) -> Any:
+        vals = self._h.get(name.lower())
+        return vals[0] if vals else default
+
+    def get_all(self, name: str, default: Any = None) -> Any:
+        vals = self._h.get(name.lower())
+        return list(vals) if vals else default
+
+    def keys(self) -> list[str]:
+        return list(self._h)
+
+
+def parse_header_block(header_bytes: bytes) -> HeaderBlock:
+    return HeaderBlock(header_bytes)
 
 
 def decode_text(value: Any, defects: list[str] | None = None) -> str:
@@ -313,6 +360,46 @@ def fold(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # identities
 
+_SIMPLE_LIST = re.compile(r'^[^"()\\;:\[\]]*$')
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_ADDR = re.compile(rf"^{_ATOM}(\.{_ATOM})*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_SIMPLE_NAME = re.compile(r"^[\w'=?-]+( [\w'=?-]+)*$")
+
+
+def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
+    """``Name <a@b>, c@d`` lists without quotes, comments or groups (nearly all real mail),
+    split without the stdlib's tokenizer; None when the value needs the full parser."""
+    if not _SIMPLE_LIST.match(value):
+        return None
+    out = []
+    for chunk in value.split(","):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        i = chunk.find("<")
+        if i >= 0:
+            j = chunk.find(">", i)
+            if j < 0 or chunk[j + 1:].strip() or "<" in chunk[i + 1:j] or ">" in chunk[:i]:
+                return None
+            name, addr = " ".join(chunk[:i].split()), chunk[i + 1:j].strip()
+        else:
+            if ">" in chunk:
+                return None
+            name, addr = "", chunk
+        if not _SIMPLE_ADDR.match(addr) or (name and not _SIMPLE_NAME.match(name)):
+            return None
+        out.append((name, addr))
+    return out
+
+
+def parse_addresses(values: Iterable[str]) -> list[tuple[str, str]]:
+    """(display name, address) pairs, as ``email.utils.getaddresses`` gives them."""
+    out: list[tuple[str, str]] = []
+    for v in values:
+        fast = _simple_addresses(v)
+        out.extend(fast if fast is not None else email.utils.getaddresses([v]))
+    return out
+
 class Identities:
     """Turns addresses into pseudonyms or markers, sealing new identities into the escrow.
 
@@ -327,6 +414,8 @@ class Identities:
         self.partners = tuple(d.lower() for d in partner_domains)
         self.optouts = frozenset(optouts)
         self.escrow = escrow
+        # address headers repeat a lot within a mailbox; parsing them is the costliest step
+        self._parsed: dict[tuple[str, ...], list[tuple[str, str]]] = {}
 
     @staticmethod
     def _in(domain: str, domains: tuple[str, ...]) -> bool:
@@ -356,7 +445,7 @@ class Identities:
         p = self.p.person(address)
         if p in self.optouts:
             return MARK_OPTOUT
-        if self.escrow is not None and p not in self.escrow.known:
+        if self.escrow is not None and self.escrow.wants(p, bool(display)):
             name = decode_text(display, defects) if display else ""
             ident = {"address": self.p.canonical_address(address)}
             if name and name.lower() != ident["address"]:
@@ -367,11 +456,17 @@ class Identities:
     def tokens(self, values: list[str] | None, defects: list[str]) -> list[str]:
         if not values:
             return []
-        try:
-            pairs = email.utils.getaddresses([str(v) for v in values])
-        except Exception:
-            defects.append("bad_address_header")
-            return []
+        key = tuple(str(v) for v in values)
+        pairs = self._parsed.get(key)
+        if pairs is None:
+            try:
+                pairs = parse_addresses(key)
+            except Exception:
+                defects.append("bad_address_header")
+                return []
+            if len(self._parsed) > 200_000:
+                self._parsed.clear()
+            self._parsed[key] = pairs
         out = []
         for name, addr in pairs:
             if not addr and not name:
@@ -419,7 +514,8 @@ class RowBuilder:
 
     def build(self, msg: Message, outline: MimeOutline, ctx: Context) -> dict[str, Any]:
         defects = list(outline.defects)
-        defects.extend(type(d).__name__ for d in getattr(msg, "defects", []) or [])
+        defects.extend(d if isinstance(d, str) else type(d).__name__
+                       for d in getattr(msg, "defects", []) or [])
         p = self.p
 
         from_ = self.ids.tokens(msg.get_all("From"), defects)

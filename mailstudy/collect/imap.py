@@ -710,7 +710,8 @@ class ChunkResult:
 class _Worker:
     """Per-process state: the study's row builder, the store, and open connections."""
 
-    def __init__(self, cfg: WorkerConfig, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, cfg: WorkerConfig, progress: Callable[[int], None] | None,
+                 pool_worker: bool = False) -> None:
         from mailstudy.optout import load_optouts
         from mailstudy.study import open_study
 
@@ -724,7 +725,7 @@ class _Worker:
         self.builder = RowBuilder(self.ids, study.tz)
         self.store = MessageStore(study.messages_dir)
         self.conns: OrderedDict[str, tuple[IMAPClient, str | None]] = OrderedDict()
-        self.parent = os.getppid()
+        self.parent = os.getppid() if pool_worker else None
 
     # connections ----------------------------------------------------------------------------
     def client(self, account: Account) -> IMAPClient:
@@ -925,8 +926,8 @@ class _Worker:
         return self.builder.build(msg, outline, ctx)
 
     def _commit(self, mailbox: str, rows: list[dict[str, Any]]) -> None:
-        if os.getppid() != self.parent:  # orphaned by a killed collector: write nothing more
-            os._exit(1)
+        if self.parent is not None and os.getppid() != self.parent:
+            os._exit(1)  # orphaned by a killed collector: write nothing more
         self.escrow.flush()  # identities are sealed before the rows that use them land
         self.store.write_batch(mailbox, rows)
 
@@ -946,7 +947,7 @@ def _init_worker(cfg: WorkerConfig, queue: Any) -> None:
     global _WORKER
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    _WORKER = _Worker(cfg, queue.put if queue is not None else None)
+    _WORKER = _Worker(cfg, queue.put if queue is not None else None, pool_worker=True)
 
 
 def _run_unit(job: PlanJob | ChunkJob) -> PlanResult | ChunkResult:

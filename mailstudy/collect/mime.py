@@ -10,15 +10,23 @@ RFC822.SIZE and BODYSTRUCTURE sizes, so file and IMAP collection agree.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.message import Message
+from typing import Any
 
-from mailstudy.collect.headers import MimeOutline, Part, extension_of, parse_header_block
+from mailstudy.collect.headers import (
+    HeaderBlock,
+    MimeOutline,
+    Part,
+    extension_of,
+    parse_header_block,
+)
 
 CHUNK = 65536
 MAX_HEADER = 1 << 20  # a header block larger than this is truncated (and counted)
 MAX_DEPTH = 20
+IN_MEMORY_MAX = 8 << 20  # larger messages are streamed, so memory stays bounded
 
 
 def _crlf_len(line: bytes) -> int:
@@ -31,7 +39,7 @@ def _crlf_len(line: bytes) -> int:
 
 @dataclass
 class ParsedMessage:
-    headers: Message
+    headers: HeaderBlock
     outline: MimeOutline
     size: int  # CRLF-normalised size of the whole message
     header_digest: str = ""  # SHA-256 of the raw header block: the message's identity in a file
@@ -54,37 +62,83 @@ def _read_headers(lines: Iterator[bytes], defects: list[str]) -> tuple[bytes, in
     return b"".join(buf), size, True
 
 
-def _part_from_headers(h: Message, size: int = 0) -> Part:
-    ctype = h.get_content_type()
-    disp_raw = h.get("Content-Disposition")
-    disposition = ""
-    if disp_raw is not None:
-        disposition = str(disp_raw).split(";", 1)[0].strip().lower()
-        if disposition not in ("attachment", "inline"):
-            disposition = "attachment" if disposition else ""
-    try:
-        filename = h.get_param("filename", header="content-disposition") or h.get_param("name")
-    except Exception:
-        filename = None
-    if isinstance(filename, tuple):  # RFC 2231 (charset, lang, value)
-        filename = filename[2]
-    fn = str(filename) if filename else None
-    return Part(ctype, disposition, bool(fn), extension_of(fn), size)
+def _str(v: Any) -> str | None:
+    return None if v is None else str(v)
 
 
-def _boundary(h: Message) -> bytes | None:
-    try:
-        b = h.get_param("boundary")
-    except Exception:
-        return None
-    if isinstance(b, tuple):
-        b = b[2]
-    if not b:
-        return None
-    try:
-        return str(b).strip().encode("ascii")
-    except UnicodeEncodeError:
-        return str(b).strip().encode("utf-8", "replace")
+_PARAM = re.compile(r';\s*([A-Za-z0-9_.*!#$%&\'^`|~+-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+_UNFOLD = re.compile(r"\r?\n[ \t]+")
+
+
+class PartHeaders:
+    """Content-Type and Content-Disposition of a MIME part, parsed without ``email``.
+
+    Part headers are parsed once per part and the stdlib parser costs more than the rest of
+    the reader; this needs only two fields and their parameters.
+    """
+
+    __slots__ = ("ctype", "params", "disposition", "dparams")
+
+    def __init__(self, raw: bytes) -> None:
+        text = _UNFOLD.sub(" ", raw.decode("latin-1"))
+        ct = cd = None
+        for line in text.splitlines():
+            name, sep, value = line.partition(":")
+            if not sep:
+                continue
+            lname = name.strip().lower()
+            if lname == "content-type" and ct is None:
+                ct = value.strip()
+            elif lname == "content-disposition" and cd is None:
+                cd = value.strip()
+        self.ctype, self.params = self._split(ct)
+        self.disposition, self.dparams = self._split(cd)
+        if "/" not in self.ctype or self.ctype.count("/") != 1:
+            self.ctype = "text/plain"  # RFC 2045 default, as the stdlib does
+
+    @classmethod
+    def of(cls, headers: Any) -> PartHeaders:
+        """From a header object with ``get`` (a HeaderBlock or an email Message)."""
+        ph = cls.__new__(cls)
+        ph.ctype, ph.params = cls._split(_str(headers.get("Content-Type")))
+        ph.disposition, ph.dparams = cls._split(_str(headers.get("Content-Disposition")))
+        if "/" not in ph.ctype or ph.ctype.count("/") != 1:
+            ph.ctype = "text/plain"
+        return ph
+
+    @staticmethod
+    def _split(value: str | None) -> tuple[str, dict[str, str]]:
+        if not value:
+            return "", {}
+        head = value.split(";", 1)[0].strip().lower()
+        params: dict[str, str] = {}
+        for k, v in _PARAM.findall(value):
+            v = v.strip()
+            if len(v) >= 2 and v[0] == v[-1] == '"':
+                v = v[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            k = k.lower()
+            if k.endswith("*") or "*" in k:  # RFC 2231: name*=utf-8''value, name*0=...
+                base = k.split("*", 1)[0]
+                if "''" in v:
+                    v = v.split("''", 1)[1]
+                params[base] = params.get(base, "") + v
+            else:
+                params.setdefault(k, v)
+        return head, params
+
+    def maintype(self) -> str:
+        return self.ctype.split("/", 1)[0]
+
+    def part(self, size: int = 0) -> Part:
+        disp = self.disposition
+        if disp not in ("attachment", "inline"):
+            disp = "attachment" if disp else ""
+        fn = self.dparams.get("filename") or self.params.get("name")
+        return Part(self.ctype, disp, bool(fn), extension_of(fn), size)
+
+    def boundary(self) -> bytes | None:
+        b = self.params.get("boundary", "").strip()
+        return b.encode("utf-8", "replace") if b else None
 
 
 def read_message(lines: Iterator[bytes]) -> ParsedMessage:
@@ -95,13 +149,14 @@ def read_message(lines: Iterator[bytes]) -> ParsedMessage:
     outline = MimeOutline(defects=defects)
     if ended:
         outline.defects.append("no_body")
-    top_boundary = _boundary(top) if top.get_content_maintype() == "multipart" else None
-    if top.get_content_maintype() == "multipart" and top_boundary is None:
+    top_ph = PartHeaders.of(top)
+    top_boundary = top_ph.boundary() if top_ph.maintype() == "multipart" else None
+    if top_ph.maintype() == "multipart" and top_boundary is None:
         outline.defects.append("multipart_without_boundary")
 
     # stack of open multipart boundaries; `leaf` is the part whose body we are counting
     stack: list[bytes] = [top_boundary] if top_boundary else []
-    leaf: Part | None = None if stack else _part_from_headers(top)
+    leaf: Part | None = None if stack else top_ph.part()
     leaf_size = 0
     last_nl = 0  # CRLF length of the newline that ends the previous body line
     at_line_start = True
@@ -144,23 +199,23 @@ def read_message(lines: Iterator[bytes]) -> ParsedMessage:
                 # a new part: read its headers
                 ph_bytes, ph_size, ended = _read_headers(lines, outline.defects)
                 size += ph_size
-                ph = parse_header_block(ph_bytes)
+                ph = PartHeaders(ph_bytes)
                 at_line_start = True
                 if ended:
                     outline.defects.append("truncated_part")
                     break
-                if ph.get_content_maintype() == "multipart":
-                    b = _boundary(ph)
+                if ph.maintype() == "multipart":
+                    b = ph.boundary()
                     if b is None:
                         outline.defects.append("multipart_without_boundary")
-                        leaf = _part_from_headers(ph)
+                        leaf = ph.part()
                     elif len(stack) >= MAX_DEPTH:
                         outline.defects.append("mime_too_deep")
-                        leaf = _part_from_headers(ph)
+                        leaf = ph.part()
                     else:
                         stack.append(b)
                 else:
-                    leaf = _part_from_headers(ph)
+                    leaf = ph.part()
                 last_nl = 0
                 continue
         if leaf is not None:
@@ -175,6 +230,149 @@ def read_message(lines: Iterator[bytes]) -> ParsedMessage:
     elif stack:
         outline.defects.append("missing_close_boundary")
     return ParsedMessage(top, outline, size, hashlib.sha256(header_bytes).hexdigest())
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_DELIM = re.compile(rb"^--([^\r\n]*?)[ \t]*\r?$", re.M)
+
+
+def _span(data: bytes, a: int, b: int) -> int:
+    """CRLF-normalised length of data[a:b]."""
+    if b <= a:
+        return 0
+    return (b - a) + data.count(b"\n", a, b) - data.count(b"\r\n", a, b)
+
+
+def read_message_bytes(data: bytes) -> ParsedMessage:
+    """The same result as :func:`read_message`, for a message held in memory.
+
+    Boundary lines are found by one regular-expression scan, so the Python work grows with
+    the number of MIME parts, not with the number of lines (base64 attachments have many).
+    Collectors use it for messages up to ``IN_MEMORY_MAX`` bytes and stream larger ones.
+    """
+    defects: list[str] = []
+    if data.startswith((b"\n", b"\r\n")):
+        hdr_end, body_start = 0, (1 if data[:1] == b"\n" else 2)
+    else:
+        m = _HEADER_END.search(data)
+        if m is None:
+            hdr_end = body_start = len(data)
+        else:
+            hdr_end, body_start = m.start() + (2 if data[m.start():m.start() + 1] == b"\r"
+                                               else 1), m.end()
+    header_bytes = data[:hdr_end]
+    if len(header_bytes) > MAX_HEADER:
+        header_bytes = header_bytes[:MAX_HEADER]
+        defects.append("header_truncated")
+    top = parse_header_block(header_bytes)
+    outline = MimeOutline(defects=defects)
+    size = _span(data, 0, len(data))
+    if body_start >= len(data) and hdr_end == len(data):
+        outline.defects.append("no_body")
+    digest = hashlib.sha256(header_bytes).hexdigest()
+    top_ph = PartHeaders.of(top)
+    if top_ph.maintype() != "multipart":
+        outline.parts.append(top_ph.part(_span(data, body_start, len(data))))
+        return ParsedMessage(top, outline, size, digest)
+    b0 = top_ph.boundary()
+    if b0 is None:
+        outline.defects.append("multipart_without_boundary")
+        outline.parts.append(top_ph.part(_span(data, body_start, len(data))))
+        return ParsedMessage(top, outline, size, digest)
+    stack = [b0]
+    leaf: Part | None = None
+    leaf_start = 0
+    pos = body_start
+    truncated = False
+    while True:
+        m = _next_delimiter(data, pos, stack)
+        if m is None:
+            break
+        text = m.group(1)
+        level, closing = -1, False
+        for i in range(len(stack) - 1, -1, -1):
+            if text == stack[i]:
+                level = i
+                break
+            if text == stack[i] + b"--":
+                level, closing = i, True
+                break
+        line_end = m.end()
+        if line_end < len(data) and data[line_end:line_end + 1] == b"\n":
+            line_end += 1
+        if level < 0:
+            pos = line_end if line_end > m.start() else m.start() + 1
+            continue
+        if leaf is not None:
+            # the newline before the delimiter belongs to it
+            end = m.start()
+            nl = 2 if data[end - 2:end] == b"\r\n" else (1 if data[end - 1:end] == b"\n" else 0)
+            outline.parts.append(_sized(leaf, _span(data, leaf_start, end - nl)))
+            leaf = None
+        if level < len(stack) - 1:
+            outline.defects.append("missing_close_boundary")
+            del stack[level + 1:]
+        pos = line_end
+        if closing:
+            stack.pop()
+            if not stack:
+                break
+            continue
+        hm = _HEADER_END.search(data, pos - 1 if pos > 0 else 0)
+        if data[pos:pos + 1] == b"\n" or data[pos:pos + 2] == b"\r\n":
+            ph_bytes, part_body = b"", pos + (1 if data[pos:pos + 1] == b"\n" else 2)
+        elif hm is None:
+            outline.defects.append("truncated_part")
+            truncated = True
+            break
+        else:
+            ph_bytes, part_body = data[pos:hm.start() + 1], hm.end()
+        ph = PartHeaders(ph_bytes)
+        if ph.maintype() == "multipart":
+            b = ph.boundary()
+            if b is None:
+                outline.defects.append("multipart_without_boundary")
+                leaf = ph.part()
+            elif len(stack) >= MAX_DEPTH:
+                outline.defects.append("mime_too_deep")
+                leaf = ph.part()
+            else:
+                stack.append(b)
+        else:
+            leaf = ph.part()
+        leaf_start = part_body
+        pos = part_body
+    if leaf is not None:
+        outline.parts.append(_sized(leaf, _span(data, leaf_start, len(data))))
+        outline.defects.append("missing_close_boundary")
+    elif stack and not truncated:
+        outline.defects.append("missing_close_boundary")
+    elif truncated:
+        outline.defects.append("missing_close_boundary")
+    return ParsedMessage(top, outline, size, digest)
+
+
+def _next_delimiter(data: bytes, pos: int, stack: list[bytes]) -> re.Match[bytes] | None:
+    """The next line that may be a delimiter of an open boundary, found with bytes.find (fast
+    over base64) and confirmed with the line regex."""
+    while True:
+        best = -1
+        for b in stack:
+            i = data.find(b"--" + b, pos)
+            while i > 0 and data[i - 1:i] != b"\n":
+                i = data.find(b"--" + b, i + 1)
+            if i >= 0 and (best < 0 or i < best):
+                best = i
+        if best < 0:
+            return None
+        m = _DELIM.match(data, best)
+        if m is not None:
+            return m
+        pos = best + 1
+
+
+def _sized(p: Part, size: int) -> Part:
+    return Part(p.content_type, p.disposition, p.has_filename, p.extension, size)
 
 
 def iter_lines(f) -> Iterator[bytes]:  # f: a binary file object

@@ -22,6 +22,11 @@ row for the same message.
   inline), extension from the long (else short) file name, size PR_ATTACH_SIZE.
 * ``size`` is the file's size on disk. MAPI storage has no RFC 822 size: an .msg is usually
   larger than the .eml of the same message (UTF-16 strings, 512-byte sectors, RTF body).
+* ``header_digest`` hashes the transport header block, else the synthesised one, so the same
+  message exported twice under other file names is recognised. :class:`MsgMessage` adds the
+  read and unsent flags (PR_MESSAGE_FLAGS) for the caller's ``Context``.
+* A file whose FAT points past its end (a cut copy) is refused before extract_msg sees it:
+  the attachment data, never read here, would otherwise hide the cut.
 
 Names, addresses and subjects stay in the returned ``Message`` for the row builder, which
 pseudonymises them; nothing here logs or raises with them. Errors are :class:`MsgError` with
@@ -36,15 +41,24 @@ import hashlib
 import logging
 import struct
 from dataclasses import dataclass
-from email.message import Message
+from email.header import Header
 from pathlib import Path
 from typing import Any
 
-import extract_msg
 from extract_msg.enums import ErrorBehavior
-from extract_msg.exceptions import InvalidFileFormatError, UnrecognizedMSGTypeError
+from extract_msg.exceptions import InvalidFileFormatError
+from extract_msg.msg_classes import Message as MapiMessage
+from extract_msg.msg_classes import MessageSigned
+from extract_msg.null_date import NullDate
 
-from mailstudy.collect.headers import MimeOutline, Part, extension_of, parse_header_block
+from mailstudy.collect.headers import (
+    EPOCH_MIN,
+    HeaderBlock,
+    MimeOutline,
+    Part,
+    extension_of,
+    parse_header_block,
+)
 from mailstudy.collect.mime import ParsedMessage
 
 # extract_msg and olefile log internal stream paths and, at INFO/WARNING, details of the
@@ -60,7 +74,7 @@ NAMED_HEADERS = ("X-Mailer", "User-Agent", "List-Id", "Precedence", "Auto-Submit
 MAIL_CLASSES = ("ipm.note", "ipm.schedule.meeting", "ipm.taskrequest", "report.")
 MSGFLAG_READ, MSGFLAG_UNSENT = 0x01, 0x08
 _CFB_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_FREESECT = 0xFFFFFFFF
+_MAXREGSECT, _ENDOFCHAIN = 0xFFFFFFFA, 0xFFFFFFFE
 MAPI_P1 = 0x10000000  # a recipient row used only for resending: not a recipient
 _TOLERANT = (ErrorBehavior.ATTACH_SUPPRESS_ALL | ErrorBehavior.STANDARDS_VIOLATION
              | ErrorBehavior.NAMED_NAME_STREAM)
@@ -92,16 +106,18 @@ def read_msg(path: Path) -> MsgMessage:
     except OSError:
         raise MsgError("file unreadable") from None
     _check_complete(Path(path), size)
+    # Opened as a Message directly: openMsg would parse the file twice (once to find the
+    # class). Only S/MIME signed mail needs its own class, to see its MIME attachments.
+    msg = _open(path, MapiMessage)
     try:
-        msg = extract_msg.openMsg(str(path), strict=False, delayAttachments=False,
-                                  errorBehavior=_TOLERANT)
-    except (InvalidFileFormatError, UnrecognizedMSGTypeError):
-        raise MsgError("not an Outlook message file") from None
-    except OSError:
-        raise MsgError("not an OLE compound file, or truncated") from None
-    except Exception as e:  # extract_msg raises many types on corrupt files
-        raise MsgError(f"corrupt .msg ({type(e).__name__})") from None
-    try:
+        cls = (msg.classType or "").lower()
+        if not cls:
+            raise MsgError("not an Outlook message file")
+        if not cls.startswith(MAIL_CLASSES):
+            raise MsgError("not a mail item")
+        if cls.endswith(("smime.multipartsigned", "smime")):
+            msg.close()
+            msg = _open(path, MessageSigned)
         return _parse(msg, size)
     except MsgError:
         raise
@@ -114,12 +130,24 @@ def read_msg(path: Path) -> MsgMessage:
             pass
 
 
+def _open(path: Path, cls: type[Any]) -> Any:
+    try:
+        return cls(str(path), delayAttachments=False, errorBehavior=_TOLERANT)
+    except InvalidFileFormatError:
+        raise MsgError("not an Outlook message file") from None
+    except OSError:
+        raise MsgError("not an OLE compound file, or truncated") from None
+    except Exception as e:  # extract_msg raises many types on corrupt files
+        raise MsgError(f"corrupt .msg ({type(e).__name__})") from None
+
+
 def _check_complete(path: Path, size: int) -> None:
-    """Raise when the FAT uses sectors past the end of the file (a cut copy).
+    """Raise when a stream's sectors lie past the end of the file (a cut copy).
 
     olefile reads streams lazily and this module never reads attachment data, so a file cut
-    inside an attachment would otherwise pass. A last sector that is only partly present is
-    accepted, as olefile does (some writers do not pad it).
+    inside an attachment would otherwise pass. The directory's regular streams and the mini
+    stream are followed through the FAT (not the FAT's unused slots, which some writers leave
+    dirty). A last sector only partly present is accepted, as olefile does.
     """
     try:
         with path.open("rb") as f:
@@ -130,40 +158,54 @@ def _check_complete(path: Path, size: int) -> None:
             if shift not in (9, 12):
                 raise MsgError("corrupt .msg (sector size)")
             sector = 1 << shift
-            n_fat, = struct.unpack_from("<I", head, 44)
+            n_sect = (size + sector - 1) // sector - 1  # sectors present, the header excluded
+            n_fat, first_dir = struct.unpack_from("<II", head, 44)
+            cutoff, = struct.unpack_from("<I", head, 56)
             difat_next, n_difat = struct.unpack_from("<II", head, 68)
             fat_sectors = list(struct.unpack_from("<109I", head, 76))
-            for _ in range(min(n_difat, 1 << 16)):  # bounded: a loop in the chain ends here
-                if difat_next >= 0xFFFFFFFA:
-                    break
-                f.seek(sector * (difat_next + 1))
-                block = f.read(sector)
-                if len(block) < sector:
-                    raise MsgError("truncated .msg")
-                vals = struct.unpack(f"<{sector // 4}I", block)
-                fat_sectors.extend(vals[:-1])
-                difat_next = vals[-1]
-            n_sect = (size + sector - 1) // sector - 1  # sectors present, the header excluded
-            highest = -1
-            for i, s in enumerate(fat_sectors[:n_fat]):
+
+            def read_sector(s: int) -> bytes:
                 if s >= n_sect:
                     raise MsgError("truncated .msg")
                 f.seek(sector * (s + 1))
-                block = f.read(sector)
-                vals = struct.unpack(f"<{len(block) // 4}I", block[: len(block) // 4 * 4])
-                used = [j for j, v in enumerate(vals) if v != _FREESECT]
-                if used:
-                    highest = i * (sector // 4) + used[-1]
+                return f.read(sector)
+
+            for _ in range(min(n_difat, n_sect)):
+                if difat_next >= _MAXREGSECT:
+                    break
+                vals = struct.unpack(f"<{sector // 4}I", read_sector(difat_next).ljust(sector))
+                fat_sectors.extend(vals[:-1])
+                difat_next = vals[-1]
+            fat: list[int] = []
+            for s in fat_sectors[:n_fat]:
+                fat.extend(struct.unpack(f"<{sector // 4}I", read_sector(s).ljust(sector)))
+
+            def chain(start: int, count: int | None) -> list[int]:
+                out: list[int] = []
+                s = start
+                while (count is None or len(out) < count) and s < _MAXREGSECT:
+                    if s >= n_sect or len(out) > len(fat):  # past the end, or a loop
+                        raise MsgError("truncated .msg")
+                    out.append(s)
+                    s = fat[s] if s < len(fat) else _ENDOFCHAIN
+                if count is not None and len(out) < count:
+                    raise MsgError("corrupt .msg (short stream)")
+                return out
+
+            for d in chain(first_dir, None):
+                block = read_sector(d)
+                for off in range(0, len(block) - 127, 128):
+                    etype = block[off + 66]
+                    start, length = struct.unpack_from("<IQ", block, off + 116)
+                    if sector == 512:
+                        length &= 0xFFFFFFFF  # version 3: the high half may be garbage
+                    if etype == 5 or (etype == 2 and length >= cutoff):
+                        chain(start, -(-length // sector))
     except OSError:
         raise MsgError("file unreadable") from None
-    if highest >= n_sect:
-        raise MsgError("truncated .msg")
 
 
 def _parse(msg: Any, size: int) -> MsgMessage:
-    cls = (msg.classType or "").lower()
-    if not cls.startswith(MAIL_CLASSES):
-        raise MsgError("not a mail item")
     defects: list[str] = []
     headers, block = _headers(msg, defects)
     outline = MimeOutline(parts=_body_parts(msg) + _attachment_parts(msg, defects),
@@ -178,29 +220,51 @@ def _parse(msg: Any, size: int) -> MsgMessage:
 # ---------------------------------------------------------------------------------------------
 # headers
 
-def _headers(msg: Any, defects: list[str]) -> tuple[Message, bytes]:
-    """The header block, and the bytes that identify it (for ``header_digest``)."""
+def _headers(msg: Any, defects: list[str]) -> tuple[HeaderBlock, bytes]:
+    """The header block, and the bytes that identify it (for ``header_digest``).
+
+    MAPI values are written out as header lines (RFC 2047 for non-ASCII text, as a mail client
+    would) and go through ``parse_header_block`` like any .eml header block.
+    """
     text = msg.getStringStream("__substg1.0_007D")
     if text and text.strip():
         text = text.lstrip("\ufeff")
         if text.startswith(_HEADERS_PREFIX):
             text = text[len(_HEADERS_PREFIX):].lstrip()
-        raw = text.encode("utf-8", "surrogatepass")
+        # a blank line would end the block before any completed field
+        raw = text.strip("\r\n").encode("utf-8", "surrogatepass") + b"\r\n"
         h = parse_header_block(raw)
-        if all(h.get(n) is not None for n in _COMPLETED):
+        missing = {n.lower() for n in _COMPLETED if h.get(n) is None}
+        if not missing:
             return h, raw
         scratch: list[str] = []  # defects of MAPI fields count only if a field is used
-        mapi = _synthesise(msg, scratch)
-        filled = [n for n in _COMPLETED if h.get(n) is None and mapi.get(n) is not None]
-        for n in filled:
-            h[n] = mapi[n]
-        if filled:
-            defects.append("msg_headers_completed")
-            defects.extend(scratch)
-        return h, raw
-    h = _synthesise(msg, defects)
-    block = "".join(f"{k}: {v}\n" for k, v in h.items())
-    return h, b"mapi\x00" + block.encode("utf-8", "surrogatepass")
+        extra = [(n, v) for n, v in _synthesise(msg, scratch) if n.lower() in missing]
+        if not extra:
+            return h, raw
+        defects.append("msg_headers_completed")
+        defects.extend(scratch)
+        return parse_header_block(raw + _block(extra)), raw
+    block = _block(_synthesise(msg, defects))
+    return parse_header_block(block), b"mapi\x00" + block
+
+
+def _block(lines: list[tuple[str, str]]) -> bytes:
+    return "".join(f"{n}: {v}\r\n" for n, v in lines).encode("utf-8", "surrogatepass")
+
+
+def _oneline(s: str) -> str:
+    """No CR/LF inside a value (it would end the header line); a folded header unfolds so."""
+    return " ".join(s.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
+def _encoded(s: str) -> str:
+    """Text as a mail client writes it: as is when ASCII, else one RFC 2047 encoded word."""
+    s = _oneline(s)
+    try:
+        s.encode("ascii")
+        return s
+    except UnicodeEncodeError:
+        return Header(s, "utf-8").encode(maxlinelen=0)
 
 
 def _text(obj: Any, stream: str) -> str | None:
@@ -215,24 +279,25 @@ def _smtp(*candidates: str | None) -> str | None:
     """First candidate that looks like an SMTP address (not an Exchange DN)."""
     for c in candidates:
         if c and "@" in c and not c.startswith("/"):
-            return c
+            return _oneline(c).strip()
     return None
 
 
 def _addr(name: str | None, address: str | None, defects: list[str]) -> str:
     if not address:
         defects.append("msg_no_smtp_address")
-    return email.utils.formataddr((name or "", address or ""))
+    return email.utils.formataddr((_oneline(name or ""), address or ""))
 
 
-def _synthesise(msg: Any, defects: list[str]) -> Message:
-    h = Message()
+def _synthesise(msg: Any, defects: list[str]) -> list[tuple[str, str]]:
+    """Header lines from MAPI properties, in the order a client writes them."""
+    h: list[tuple[str, str]] = []
     # From is who the message is sent as (PR_SENT_REPRESENTING_*); PR_SENDER_* is the delegate
     name = _text(msg, "__substg1.0_0042") or _text(msg, "__substg1.0_0C1A")
     address = _smtp(_text(msg, "__substg1.0_5D02"), _text(msg, "__substg1.0_0065"),
                     _text(msg, "__substg1.0_5D01"), _text(msg, "__substg1.0_0C1F"))
     if name or address:
-        h["From"] = _addr(name, address, defects)
+        h.append(("From", _addr(name, address, defects)))
 
     by_type: dict[int, list[str]] = {1: [], 2: [], 3: []}
     for r in msg.recipients:
@@ -244,41 +309,46 @@ def _synthesise(msg: Any, defects: list[str]) -> Message:
         by_type[rtype].append(_addr(_text(r, "__substg1.0_3001"), address, defects))
     for rtype, header in ((1, "To"), (2, "Cc"), (3, "Bcc")):
         if by_type[rtype]:
-            h[header] = ", ".join(by_type[rtype])
+            h.append((header, ", ".join(by_type[rtype])))
 
     date = _date(msg.getPropertyVal("00390040")) or _date(msg.getPropertyVal("0E060040"))
     if date is not None:
-        h["Date"] = email.utils.format_datetime(date)
+        h.append(("Date", email.utils.format_datetime(date)))
     subject = msg.getStringStream("__substg1.0_0037")
     if subject is not None:
-        h["Subject"] = subject.rstrip("\x00")
+        h.append(("Subject", _encoded(subject.rstrip("\x00"))))
     for header, stream in (("Message-ID", "__substg1.0_1035"), ("In-Reply-To", "__substg1.0_1042"),
                            ("References", "__substg1.0_1039")):
         v = _text(msg, stream)
         if v:
-            h[header] = v
+            h.append((header, _oneline(v)))
     imp = msg.getPropertyVal("00170003")
     if imp in (0, 2):
-        h["Importance"] = "low" if imp == 0 else "high"
-    named = msg.namedProperties
-    for header in NAMED_HEADERS:
-        v = named.get((header, PS_INTERNET_HEADERS))
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "replace")
-        if isinstance(v, str) and v.strip("\x00").strip():
-            h[header] = v.strip("\x00").strip()
+        h.append(("Importance", "low" if imp == 0 else "high"))
+    try:
+        named = msg.namedProperties
+        for header in NAMED_HEADERS:
+            v = named.get((header, PS_INTERNET_HEADERS))
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", "replace")
+            if isinstance(v, str) and v.strip("\x00").strip():
+                h.append((header, _encoded(v.strip("\x00").strip())))
+    except Exception:  # a broken named-property map costs these headers, not the message
+        defects.append("msg_bad_named_properties")
     return h
 
 
 def _date(v: Any) -> dt.datetime | None:
-    if not isinstance(v, dt.datetime):
-        return None  # absent, or extract_msg's null date for an unset FILETIME
+    """A usable FILETIME: not absent, not a null stand-in (year 4500), not 0 (year 1601)."""
+    if not isinstance(v, dt.datetime) or isinstance(v, NullDate):
+        return None
     if v.tzinfo is None:
         v = v.replace(tzinfo=dt.UTC)
     try:
-        return v.astimezone(dt.UTC)
+        v = v.astimezone(dt.UTC)
     except (OverflowError, ValueError):
         return None
+    return v if v >= EPOCH_MIN else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Benchmark: `mailstudy collect files` end to end vs a mail-parser loop, same corpus, same run.
+
+    python benchmarks/bench_collect_files.py [--agents 220] [--weeks 8] [--out bench-out]
+
+Prints messages per second for (a) the real command (parse, pseudonymise, seal the escrow,
+write Parquet; all cores) and (b) a baseline loop of ``mailparser.parse_from_bytes`` over the
+same files (one core, as the library is used), and the ratio. Then the peak memory of the
+command on two small mailboxes that differ only by attachment size (4 KB vs 8 MB), to show
+that memory does not follow attachment size. Target (issue 2): ratio >= 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from anonymise.escrow import generate_identity  # noqa: E402
+from mailstudy.study import init_study  # noqa: E402
+from mailstudy.synth import generate_council  # noqa: E402
+
+
+def new_study(root: Path, domain: str) -> Path:
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    rec = generate_identity(root / "keyholder.txt")
+    init_study(root / "study", [domain], keyholder=rec)
+    return root / "study"
+
+
+def run_collect(study: Path, sources: list[Path]) -> tuple[float, float]:
+    """(seconds, peak RSS of the children in MB) of the real command in a subprocess."""
+    cmd = [sys.executable, "-m", "mailstudy", "collect", "files", *map(str, sources),
+           "--study", str(study)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"collect failed: {proc.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return dt, peak
+
+
+def message_files(mailboxes: Path) -> list[Path]:
+    return sorted(p for p in mailboxes.rglob("*") if p.is_file() and p.parent.name in
+                  ("cur", "new"))
+
+
+def baseline(files: list[Path]) -> float:
+    import mailparser
+
+    logging.getLogger("mailparser").setLevel(logging.CRITICAL)
+    t0 = time.perf_counter()
+    for f in files:
+        m = mailparser.parse_from_bytes(f.read_bytes())
+        _ = (m.from_, m.to, m.cc, m.date, m.message_id, m.attachments, m.subject)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agents", type=int, default=220)
+    ap.add_argument("--weeks", type=int, default=8)
+    ap.add_argument("--out", type=Path, default=REPO / "bench-out" / "collect")
+    args = ap.parse_args()
+    out: Path = args.out
+    domain = "paysdelaloire.test"
+    corpus = out / "council"
+    if not (corpus / "mailboxes").exists():
+        t0 = time.perf_counter()
+        generate_council(corpus, n_agents=args.agents, weeks=args.weeks, seed=11,
+                         domain=domain, attachment_share=0.2, attachment_kb=40)
+        print(f"corpus generated in {time.perf_counter() - t0:.1f} s")
+    files = message_files(corpus / "mailboxes")
+    n = len(files)
+    size_mb = sum(f.stat().st_size for f in files) / 1e6
+    print(f"corpus: {n} messages, {size_mb:.0f} MB, {os.cpu_count()} cores")
+    if n < 20_000:
+        print("warning: fewer than 20,000 messages; raise --agents or --weeks")
+
+    # warm the page cache so both sides read from memory
+    for f in files:
+        f.read_bytes()
+    sources = sorted((corpus / "mailboxes").iterdir())
+    ours_s, peak = run_collect(new_study(out / "run", domain), sources)
+    base_s = baseline(files)
+    ours_rate, base_rate = n / ours_s, n / base_s
+    print(f"mailstudy collect files : {ours_s:7.2f} s  {ours_rate:8.0f} msg/s  "
+          f"(peak RSS {peak:.0f} MB)")
+    print(f"mailparser baseline loop: {base_s:7.2f} s  {base_rate:8.0f} msg/s")
+    print(f"ratio: {ours_rate / base_rate:.2f}x (target >= 5x)")
+
+    # memory does not follow attachment size
+    from email.message import EmailMessage
+
+    peaks = {}
+    for kb in (4, 8192):
+        box = out / f"att{kb}" / f"agent.un@{domain}"
+        shutil.rmtree(box.parent, ignore_errors=True)
+        for sub in ("cur", "new", "tmp"):
+            (box / sub).mkdir(parents=True)
+        for i in range(20):
+            m = EmailMessage()
+            m["From"] = f"agent.deux@{domain}"
+            m["To"] = f"agent.un@{domain}"
+            m["Subject"] = "pièce jointe"
+            m["Message-ID"] = f"<att{kb}-{i}@{domain}>"
+            m.set_content("voir pièce jointe")
+            m.add_attachment(os.urandom(kb * 1024), maintype="application", subtype="pdf",
+                             filename="annexe.pdf")
+            (box / "cur" / f"{1788000000 + i}.M{i}.h:2,S").write_bytes(bytes(m))
+        cmd = [sys.executable, "-c",
+               "import resource,sys,subprocess;"
+               "subprocess.run(sys.argv[1:],check=True,capture_output=True);"
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+               sys.executable, "-m", "mailstudy", "collect", "files", str(box), "--workers",
+               "1", "--study", str(new_study(out / f"attstudy{kb}", domain))]
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=True)
+        peaks[kb] = int(res.stdout.strip()) / 1024
+        print(f"20 messages with {kb:>5} KB attachments: peak RSS {peaks[kb]:.0f} MB")
+    print(f"peak memory ratio 8 MB vs 4 KB attachments: {peaks[8192] / peaks[4]:.2f} "
+          "(1.0 = independent of attachment size)")
+
+
+if __name__ == "__main__":
+    main()
