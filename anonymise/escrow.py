@@ -113,7 +113,7 @@ class EscrowWriter:
         if self.recipient is None:
             raise EscrowError("no key holder public key in the study: run "
                               "'mailstudy init --keyholder' or set secrets/keyholder.pub")
-        payload = "\n".join(json.dumps(v, ensure_ascii=False) for v in self.pending.values())
+        payload = "\n".join(json.dumps(v) for v in self.pending.values())  # ASCII-safe
         sealed = pyrage.encrypt(payload.encode(), [self.recipient])
         name = f"seg-{secrets.token_hex(8)}"
         _atomic_write(self.dir / f"{name}.age", sealed)

@@ -366,7 +366,7 @@ def pst_as_eml(path: Path) -> Iterator[Path]:
                              "'sudo apt-get install pst-utils' and try again")
     with tempfile.TemporaryDirectory(prefix="mailstudy-pst-") as tmp:
         os.chmod(tmp, 0o700)
-        proc = subprocess.run([exe, "-q", "-e", "-r", "-o", tmp, str(path)],
+        proc = subprocess.run([exe, "-q", "-e", "-te", "-b", "-o", tmp, str(path)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               timeout=3600, check=False)
         if proc.returncode != 0:
@@ -564,6 +564,8 @@ def _collect(study: Any, job: MailboxJob, res: MailboxResult,
                 continue
             if fmt == "mbox":
                 _mbox_flags(parsed, item)
+            elif fmt == "msg":
+                item.seen = getattr(parsed, "seen", item.seen)
             ctx = Context(mailbox=mailbox, source=source_name, item_key=key,
                           folder=item.folder, folder_role=folder_role(item.folder),
                           size_bytes=parsed.size, seen=item.seen, answered=item.answered,

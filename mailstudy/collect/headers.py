@@ -188,11 +188,19 @@ def parse_header_block(header_bytes: bytes) -> HeaderBlock:
     return HeaderBlock(header_bytes)
 
 
+def utf8(text: str) -> str:
+    """Raw 8-bit header bytes (kept as surrogate escapes) read as UTF-8 (RFC 6532), the rest
+    as U+FFFD, so that no lone surrogate reaches a file."""
+    if not any("\udc80" <= c <= "\udcff" for c in text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def decode_text(value: Any, defects: list[str] | None = None) -> str:
     """Decode RFC 2047 encoded words in any charset; undecodable bytes become U+FFFD."""
     if value is None:
         return ""
-    raw = str(value)
+    raw = utf8(str(value))
     try:
         chunks = decode_header(raw)
     except Exception:  # malformed encoded words
@@ -447,7 +455,7 @@ class Identities:
             return MARK_OPTOUT
         if self.escrow is not None and self.escrow.wants(p, bool(display)):
             name = decode_text(display, defects) if display else ""
-            ident = {"address": self.p.canonical_address(address)}
+            ident = {"address": utf8(self.p.canonical_address(address))}
             if name and name.lower() != ident["address"]:
                 ident["name"] = name
             self.escrow.add(p, "person", ident)

@@ -2,15 +2,18 @@
 
 An .msg is not RFC 5322 text but an OLE compound file of MAPI properties, read here with
 ``extract_msg``. What reaches :class:`mailstudy.collect.headers.RowBuilder` is the same pair
-as for an .eml: a compat32 header block and a MIME-like outline, so both routes give the same
-row for the same message.
+as for an .eml: a header block parsed by ``headers.parse_header_block`` and a MIME-like
+outline, so both routes give the same row for the same message.
 
 * Header block. A received message keeps its Internet headers verbatim in
-  PR_TRANSPORT_MESSAGE_HEADERS: those are parsed with ``headers.parse_header_block`` and win;
-  MAPI properties only fill the fields they lack (defect ``msg_headers_completed``). A message
-  without them (typically a sent item or a draft) gets a block synthesised from MAPI:
+  PR_TRANSPORT_MESSAGE_HEADERS: those are parsed and win; MAPI properties only fill the
+  fields they lack, Bcc excepted (defect ``msg_headers_completed``). A message without them
+  (typically a sent item or a draft) gets a block written from MAPI the way a mail client
+  would (RFC 2047 for non-ASCII text, line breaks inside values unfolded, so no value can
+  forge a header):
   From (PR_SENT_REPRESENTING_*, else PR_SENDER_*), To/Cc/Bcc from the recipient table and
-  its types, Date from PR_CLIENT_SUBMIT_TIME (else PR_MESSAGE_DELIVERY_TIME), Subject,
+  its types (MAPI_P1 resend rows skipped), Date from PR_CLIENT_SUBMIT_TIME (else
+  PR_MESSAGE_DELIVERY_TIME; null and year-1601 FILETIMEs count as absent), Subject,
   Message-ID, In-Reply-To, References, Importance (PR_IMPORTANCE), and the few Internet
   headers Outlook keeps as named properties of PS_INTERNET_HEADERS (X-Mailer, List-Id, ...).
 * Outline. Approximations, documented: the text part is PR_BODY sized as UTF-8 with CRLF line
@@ -25,10 +28,10 @@ row for the same message.
 * ``header_digest`` hashes the transport header block, else the synthesised one, so the same
   message exported twice under other file names is recognised. :class:`MsgMessage` adds the
   read and unsent flags (PR_MESSAGE_FLAGS) for the caller's ``Context``.
-* A file whose FAT points past its end (a cut copy) is refused before extract_msg sees it:
+* A file whose streams run past its end (a cut copy) is refused before extract_msg sees it:
   the attachment data, never read here, would otherwise hide the cut.
 
-Names, addresses and subjects stay in the returned ``Message`` for the row builder, which
+Names, addresses and subjects stay in the returned header block for the row builder, which
 pseudonymises them; nothing here logs or raises with them. Errors are :class:`MsgError` with
 a fixed reason (never a path or a name), so the caller can count a skip.
 """
