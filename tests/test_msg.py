@@ -431,5 +431,7 @@ def test_collecting_msg_files_matches_collecting_their_eml(tmp_path: Path) -> No
     rows = {r["source"]: r for r in df.to_dict("records")}
     assert set(rows) == {"msg", "eml"}
     differ = {k for k in rows["msg"] if repr(rows["msg"][k]) != repr(rows["eml"][k])}
-    assert differ == {"source", "item_id", "size_bytes"}
+    # .eml files carry no read flag; Outlook's is kept
+    assert differ == {"source", "item_id", "size_bytes", "seen"}
+    assert rows["eml"]["seen"] is None and rows["msg"]["seen"] is not None
     assert_no_leak(rows["msg"])
