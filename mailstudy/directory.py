@@ -168,14 +168,12 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if path.suffix.lower() == ".xls":
         raise DirectoryError("old .xls files are not supported: save as .xlsx or .csv")
     text = _decode(path.read_bytes())
-    sample = text[:20000]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        dialect = csv.excel
-        if first.count(";") > first.count(","):
-            dialect = type("semi", (csv.excel,), {"delimiter": ";"})
+    # The delimiter is read from the header line, which holds no free text: the sniffer can
+    # be fooled by commas inside cells ("juridique, expert") of a semicolon file.
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    counts = {d: first.count(d) for d in (";", ",", "\t")}
+    delim = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    dialect: Any = type("directory_csv", (csv.excel,), {"delimiter": delim})
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     rows: list[tuple[int, list[str]]] = []
     header: list[str] | None = None

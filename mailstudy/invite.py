@@ -52,6 +52,8 @@ DEFAULT_ROLE_VOCABULARY: dict[str, tuple[str, ...]] = {
                 "controle", "audit", "auditeur", "auditrice"),
 }
 SEP = ";"  # joins role families in one string cell
+WARM_TYPES = 250  # above this many types, warm up with multiplicative weights
+WARM_RATE = 0.3
 TOL = 1e-7  # optimality tolerance of the column generation (relative to the minimum)
 
 
@@ -146,7 +148,9 @@ def build_pool(people: pd.DataFrame, personas: pd.DataFrame | None = None,
         base = pd.concat([base, add.reindex(columns=[*cols, "volunteer"])], ignore_index=True)
     base = base[~base["person"].isin(opt)].drop_duplicates("person").reset_index(drop=True)
     if personas is not None and len(personas):
-        pmap = personas.drop_duplicates("person").set_index("person")["persona"]
+        # schema.PERSONAS: persona is an id, persona_name the label people read
+        label = "persona_name" if "persona_name" in personas else "persona"
+        pmap = personas.drop_duplicates("person").set_index("person")[label].astype(str)
         base["persona"] = base["person"].map(pmap)
     else:
         base["persona"] = None
@@ -205,7 +209,9 @@ class Types:
 
 
 def make_types(eligible: pd.DataFrame, plan: Plan) -> Types:
-    keys = [*plan.features, "families"]
+    keys = list(plan.features)
+    if any(n > 0 for n in plan.seats.values()):
+        keys.append("families")
     if plan.one_per_service:
         keys.append("service")
     df = eligible.sort_values("person")
@@ -346,8 +352,7 @@ def diagnose(pool: pd.DataFrame, plan: Plan) -> InfeasibleError:
         if f"widen the quotas on {f}" in relax:
             for q in plan.quotas:
                 if q.feature == f and feasible(pool, frozenset({f"quota:{f}={q.value}"})):
-                    relax.append(f"  (widening only {f}={q.value}, now {q.min}..{q.max}, "
-                                 "is enough)")
+                    relax.append(f"widen only {f}={q.value} (now {q.min}..{q.max})")
     if not blocking:
         blocking.append("the combination of quotas, role seats and the one-per-service rule")
     msg = (f"no panel of {plan.size} meets every constraint. Blocking: "
@@ -386,6 +391,8 @@ class _Master:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
+        h.setOptionValue("presolve", "off")  # keep the basis: each solve warm-starts
+        h.setOptionValue("simplex_strategy", 4)  # primal: a new column keeps it feasible
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         inf = highspy.kHighsInf
         m = len(self.rows)
@@ -420,9 +427,97 @@ class _Master:
         return z, lam, w
 
 
+Column = tuple[np.ndarray, dict[tuple[int, str], int]]
+
+
+class _LocalSearch:
+    """Cheap pricing heuristic: improve a feasible panel by single-seat swaps.
+
+    Why: the optimal distribution needs about one panel per type in its support, so column
+    generation needs hundreds of improving panels; a HiGHS MIP costs milliseconds each, a swap
+    search over (seat, type) pairs a fraction of that. The MIP is still called whenever the
+    heuristic finds nothing, so the final answer is proven optimal, not heuristic.
+    """
+
+    def __init__(self, types: Types, plan: Plan) -> None:
+        tab = types.table
+        self.T = len(tab)
+        self.counts = tab["count"].to_numpy()
+        qs = [q for q in plan.quotas]
+        self.Q = np.zeros((len(qs), self.T))  # float: matrix products go through BLAS
+        for r, q in enumerate(qs):
+            self.Q[r] = tab[q.feature].astype(str).to_numpy() == q.value
+        self.qmin = np.array([q.min for q in qs], np.int32)
+        self.qmax = np.array([q.max for q in qs], np.int32)
+        self.fams = [f for f, n in plan.seats.items() if n > 0]
+        fams_t = tab["families"].tolist() if "families" in tab else [""] * self.T
+        self.fam_mask = np.array([[f in x.split(SEP) for x in fams_t] for f in self.fams],
+                                 bool).reshape(len(self.fams), self.T)
+        if "service" in tab and plan.one_per_service:
+            svc = tab["service"].astype(str)
+            codes, uniq = pd.factorize(svc)
+            codes = np.where(svc.to_numpy() == UNKNOWN, -1, codes)
+            self.svc = codes
+            self.nsvc = len(uniq)
+        else:
+            self.svc = np.full(self.T, -1)
+            self.nsvc = 0
+
+    def improve(self, col: Column, v: np.ndarray, max_moves: int = 200) -> Column:
+        n, y = col
+        types: list[int] = []
+        seats: list[int] = []
+        for (t, f), k in y.items():
+            types += [t] * k
+            seats += [self.fams.index(f)] * k
+        for t in np.flatnonzero(n):
+            k = int(n[t]) - sum(y.get((int(t), f), 0) for f in self.fams)
+            types += [int(t)] * k
+            seats += [-1] * k
+        A = np.array(types)
+        S = np.array(seats)
+        n = n.copy()
+        Q = self.Q
+        notQ = 1 - Q
+        ar = np.arange(self.T)
+        for _ in range(max_moves):
+            cnt = Q @ n
+            # A swap a -> b breaks a quota row only if it lowers a row already at its min
+            # (a in the row, b not) or raises a row already at its max (b in, a not).
+            at_min = (cnt <= self.qmin).astype(float)
+            at_max = (cnt >= self.qmax).astype(float)
+            Qa = Q[:, A]
+            ok = ((Qa * at_min[:, None]).T @ notQ == 0) & (notQ[:, A].T @ (Q * at_max[:, None])
+                                                             == 0)
+            same = A[:, None] == ar[None, :]
+            ok &= (n[None, :] + 1 - same) <= self.counts[None, :]
+            if self.nsvc:
+                has = self.svc >= 0
+                sc = np.bincount(self.svc[has].repeat(n[has]), minlength=self.nsvc)
+                sb = self.svc[None, :]
+                same_s = self.svc[A][:, None] == sb
+                ok &= (sb < 0) | ((sc[np.maximum(sb, 0)] + 1 - same_s) <= 1)
+            if len(self.fams):
+                ok &= np.where(S[:, None] >= 0, self.fam_mask[np.maximum(S, 0)], True)
+            gain = np.where(ok & ~same, v[None, :] - v[A][:, None], -np.inf)
+            i, b = np.unravel_index(int(np.argmax(gain)), gain.shape)
+            if gain[i, b] <= 1e-12 * max(float(v.max()), 1e-300):
+                break
+            n[A[i]] -= 1
+            n[b] += 1
+            A[i] = b
+        y2: dict[tuple[int, str], int] = {}
+        for t, si in zip(A, S, strict=True):
+            if si >= 0:
+                key = (int(t), self.fams[si])
+                y2[key] = y2.get(key, 0) + 1
+        return n, y2
+
+
 def find_distribution(pool: pd.DataFrame, plan: Plan, *, time_limit: float | None = None,
-                      max_iterations: int = 5000) -> Lottery:
-    """Maximin lottery over panels by column generation (HiGHS LP + HiGHS MIP pricing).
+                      max_iterations: int = 20000) -> Lottery:
+    """Maximin lottery over panels by column generation (HiGHS LP master; pricing by local
+    search, then by HiGHS MIP to prove that no better panel exists).
 
     Raises :class:`InfeasibleError` (with relaxations) when no panel meets the plan.
     """
@@ -434,12 +529,13 @@ def find_distribution(pool: pd.DataFrame, plan: Plan, *, time_limit: float | Non
     counts = types.table["count"].to_numpy()
     T = len(counts)
     pricing = _Pricing(types, plan)
+    search = _LocalSearch(types, plan)
     first = pricing.solve(np.ones(T) / counts)
     if first is None:
         raise diagnose(pool, plan)
-    columns: dict[bytes, tuple[np.ndarray, dict[tuple[int, str], int]]] = {}
+    columns: dict[bytes, Column] = {}
 
-    def keep(c: tuple[np.ndarray, dict[tuple[int, str], int]]) -> bool:
+    def keep(c: Column) -> bool:
         k = c[0].astype(np.int32).tobytes()
         if k in columns:
             return False
@@ -451,29 +547,66 @@ def find_distribution(pool: pd.DataFrame, plan: Plan, *, time_limit: float | Non
     # Coverage: find panels that include types not yet seen; stop when none can.
     while not covered.all():
         w = np.where(covered, 0.0, 1.0 / counts) + 1e-6 / counts
-        c = pricing.solve(w)
-        assert c is not None
+        c = search.improve(first, w)
         if not (c[0][~covered] > 0).any():
-            break
+            c = pricing.solve(w)
+            assert c is not None
+            if not (c[0][~covered] > 0).any():
+                break
         keep(c)
         covered |= c[0] > 0
+    if T > WARM_TYPES:
+        # Many types: each LP solve is costly, so first gather diverse panels cheaply with
+        # multiplicative weights (types that keep being drawn lose weight), as the library
+        # does per person; the LP then starts close to its optimum.
+        wt = np.where(covered, 1.0, 0.0) / max(int(covered.sum()), 1)
+        fair = plan.size / counts[covered].sum()
+        cur = first
+        for _ in range(min(T, 3000)):
+            cur = search.improve(cur, wt / counts)
+            keep(cur)
+            wt = wt * np.exp(-WARM_RATE * (cur[0] / counts) / fair)
+            wt = wt / wt.sum()
     master = _Master(counts, covered)
     for c in columns.values():
         master.add(c[0])
-    it = 0
+    upper = plan.size / counts[covered].sum()  # nobody can beat the equal share
+    it = mips = 0
     z = 0.0
     lam = np.zeros(0)
+    bound = float(upper)  # best proven upper bound on the maximin value
+    proven = False
     while True:
         it += 1
         z, lam, w_act = master.solve()
+        if z >= upper * (1 - 1e-9):
+            proven = True
+            break
+        if it >= max_iterations or (time_limit is not None
+                                    and time.perf_counter() - t0 > time_limit):
+            break
         w = np.zeros(T)
         w[master.rows] = w_act
-        best = pricing.solve(w / counts)
+        v = w / counts
+        threshold = z * (1 + TOL) + 1e-12
+        cols = list(columns.values())
+        nmat = np.array([c[0] for c in cols], float)
+        # the best panels so far are good starts for the swap search
+        start = np.argsort(-(nmat @ v))[:4]
+        found = 0
+        for j in start:
+            c = search.improve(cols[j], v)
+            if float(v @ c[0]) > threshold and keep(c):
+                master.add(c[0])
+                found += 1
+        if found:
+            continue
+        mips += 1
+        best = pricing.solve(v)
         assert best is not None
-        value = float((w / counts) @ best[0])
-        if value <= z * (1 + TOL) + 1e-12 or it >= max_iterations:
-            break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+        bound = min(bound, float(v @ best[0]))  # LP duality: no distribution beats this
+        if float(v @ best[0]) <= threshold:
+            proven = True
             break
         if not keep(best):
             break
@@ -489,8 +622,10 @@ def find_distribution(pool: pd.DataFrame, plan: Plan, *, time_limit: float | Non
                             index=[p for m in types.members for p in m], name="probability")
     person_prob = person_prob.sort_index()
     digest = distribution_hash(types, comps, weights)
-    stats = {"iterations": it, "columns": len(columns), "support": len(comps), "types": T,
+    stats = {"iterations": it, "pricing_mips": mips, "columns": len(columns),
+             "support": len(comps), "types": T,
              "uncoverable_people": int(counts[~covered].sum()), "lp_minimum": z,
+             "optimal": proven, "upper_bound": bound,
              "seconds": round(time.perf_counter() - t0, 3)}
     return Lottery(plan, types, comps, weights, type_prob, person_prob, digest, stats)
 
@@ -517,25 +652,32 @@ def _strata(row: Mapping[str, Any], features: Sequence[str]) -> str:
     return "|".join(f"{f}={row[f]}" for f in features)
 
 
+def sample(lottery: Lottery, rng: np.random.Generator) -> list[tuple[str, str]]:
+    """One draw: a composition by its weight, then members uniformly within each type.
+
+    Returns (person, seat family or 'usagers'). Uniform within a type is what makes every
+    member's probability exactly E[n_t] / c_t.
+    """
+    j = int(rng.choice(len(lottery.weights), p=lottery.weights))
+    n, y = lottery.compositions[j]
+    rows: list[tuple[str, str]] = []
+    for t in np.flatnonzero(n):
+        chosen = [str(x) for x in
+                  rng.choice(lottery.types.members[t], size=int(n[t]), replace=False)]
+        for f in FAMILIES:
+            for _ in range(y.get((int(t), f), 0)):
+                rows.append((chosen.pop(0), f))
+        rows.extend((p, USAGERS) for p in chosen)
+    return rows
+
+
 def draw_panel(lottery: Lottery, pool: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Draw one panel: a composition by its weight, then members uniformly within each type.
+    """Draw one panel with a seeded RNG.
 
     Columns: person, seat (S01...), role (the seat's family, or 'usagers'), strata,
     selection_probability, plus the pool's attribute columns for later steps.
     """
-    rng = np.random.default_rng(seed)
-    j = int(rng.choice(len(lottery.weights), p=lottery.weights))
-    n, y = lottery.compositions[j]
-    rows: list[tuple[str, str]] = []
-    for t in range(len(n)):
-        if n[t] == 0:
-            continue
-        chosen = [str(x) for x in
-                  rng.choice(lottery.types.members[t], size=int(n[t]), replace=False)]
-        for f in FAMILIES:
-            for _ in range(y.get((t, f), 0)):
-                rows.append((chosen.pop(0), f))
-        rows.extend((p, USAGERS) for p in chosen)
+    rows = sample(lottery, np.random.default_rng(seed))
     attrs = pool.set_index("person")
     out = pd.DataFrame(rows, columns=["person", "role"])
     out = out.join(attrs, on="person")
@@ -654,23 +796,6 @@ def fairness(probabilities: pd.Series, size: int) -> dict[str, float]:
             "share_below_equal_share": float((p < fair * (1 - 1e-6)).mean()) if n else 0.0}
 
 
-def suppress_small(table: pd.DataFrame, count_col: str, group_col: str, min_group: int,
-                   hide: Sequence[str]) -> tuple[pd.DataFrame, int]:
-    """Blank ``hide`` columns where ``count_col`` < min_group, plus, within each group, the next
-    smallest cell when only one is hidden (so a total cannot give it back). Returns the table and
-    how many cells were suppressed."""
-    t = table.copy()
-    small = t[count_col] < min_group
-    for _, idx in t.groupby(group_col).groups.items():
-        sub = small.loc[idx]
-        if sub.sum() == 1 and len(idx) > 1:
-            rest = t.loc[idx][~sub].sort_values(count_col)
-            small.loc[rest.index[0]] = True
-    t[list(hide)] = t[list(hide)].astype(object)
-    t.loc[small, list(hide)] = None
-    return t, int(small.sum())
-
-
 def composition(panel: pd.DataFrame, population: pd.DataFrame, features: Sequence[str],
                 min_group: int) -> tuple[pd.DataFrame, int]:
     """Panel vs population per feature value; values held by fewer than ``min_group`` people
@@ -687,10 +812,23 @@ def composition(panel: pd.DataFrame, population: pd.DataFrame, features: Sequenc
                          "panel_share": round(kc.get(v, 0) / n_pan, 4) if n_pan else 0.0})
     t = pd.DataFrame(rows, columns=["feature", "value", "population", "population_share",
                                     "panel", "panel_share"])
-    # Value labels stay (they are not counts); the counts of small groups go.
-    t, k = suppress_small(t, "population", "feature", min_group,
-                          ["population", "population_share", "panel", "panel_share"])
-    return t, k
+    # Each feature is a line whose total (the population) is public: anonymise.disclosure
+    # hides the small cells and enough others that none is the difference of shown ones.
+    # Value labels stay (they are not counts); the counts of hidden cells go.
+    from anonymise.disclosure import TOTAL, suppress_linked
+
+    hidden = pd.Series(False, index=t.index)
+    for _, grp in t.groupby("feature"):
+        cells = pd.concat([grp[["value", "population"]],
+                           pd.DataFrame({"value": [TOTAL], "population": [n_pop]})])
+        cells.index = [*grp.index, -1]
+        res = suppress_linked(cells, ["value"], "population", min_group)
+        hidden.loc[grp.index] = res.suppressed.loc[grp.index].to_numpy(dtype=bool)
+    cols = ["population", "population_share", "panel", "panel_share"]
+    t[cols] = t[cols].astype("float64")
+    t.loc[hidden, cols] = np.nan
+    t["suppressed"] = hidden
+    return t, int(hidden.sum())
 
 
 WHY = {
@@ -729,9 +867,10 @@ class Invitation:
 
 
 def invite(pool: pd.DataFrame, plan: Plan, seed: int, *, min_group: int = 10,
-           reserves_per_seat: int = 3, lang: str = "fr") -> Invitation:
+           reserves_per_seat: int = 3, lang: str = "fr",
+           time_limit: float | None = None) -> Invitation:
     """The whole stage on tables: lottery, draw, reserves, fairness, composition, reasons."""
-    lot = find_distribution(pool, plan)
+    lot = find_distribution(pool, plan, time_limit=time_limit)
     panel = draw_panel(lot, pool, seed)
     reserves = pick_reserves(panel, pool, lot, seed, reserves_per_seat)
     fair = fairness(lot.person_probability, plan.size) | {
@@ -740,3 +879,275 @@ def invite(pool: pd.DataFrame, plan: Plan, seed: int, *, min_group: int = 10,
                                                   lot.stats.items()}}
     comp, k = composition(panel, pool, plan.features, min_group)
     return Invitation(panel, reserves, lot, fair, comp, k, explain(panel, lang))
+
+
+# == edges: the study workspace (I/O) ========================================================
+# Everything below reads or writes files; the functions above never do.
+
+PEOPLE_FILE = "people.parquet"
+PERSONAS_FILE = "personas.parquet"
+VOLUNTEERS_FILE = "volunteers.parquet"
+AVAILABILITY_FILE = "availability.parquet"
+INVITATIONS_DIR = "invitations"
+ADDRESS_HEADERS = ("email", "e mail", "courriel", "mail", "adresse", "adresse mail",
+                   "adresse e mail", "adresse electronique", "adresse courriel", "address",
+                   "email address")
+YES = frozenset({"yes", "y", "oui", "o", "1", "x", "true", "vrai"})
+NO = frozenset({"no", "n", "non", "0", "", "false", "faux"})
+
+
+def _read_address_file(study: Any, path: Any) -> tuple[list[str], list[tuple[int, list[str]]],
+                                                        int]:
+    """Header, rows and the address column of a volunteers/availability file."""
+    from mailstudy.directory import DirectoryError, norm_header, read_rows
+
+    try:
+        header, rows = read_rows(path)
+    except DirectoryError as exc:
+        raise InviteError(str(exc).replace("directory file", "file")) from None
+    normed = [norm_header(h) for h in header]
+    col = next((i for i, h in enumerate(normed) if h in ADDRESS_HEADERS), None)
+    if col is None:
+        raise InviteError("no address column found; expected a header among: email, "
+                          "courriel, mail, adresse (accents and case ignored)")
+    return header, rows, col
+
+
+def _pseudonymise_rows(study: Any, rows: list[tuple[int, list[str]]], col: int,
+                       summary: Any) -> list[tuple[int, str, list[str]]]:
+    """(line, person, cells) for rows with a valid address; addresses go to the escrow only."""
+    from mailstudy.directory import _domain_ok, _valid_address
+
+    ps = study.pseudonymiser()
+    escrow = study.escrow() if study.keyholder_recipient() else None
+    out: list[tuple[int, str, list[str]]] = []
+    seen: set[str] = set()
+    for line, cells in rows:
+        summary.rows += 1
+        raw = cells[col].strip() if col < len(cells) else ""
+        addr = ps.canonical_address(raw) if raw else ""
+        if not addr:
+            summary.reject("empty address", line)
+            continue
+        if not _valid_address(addr):
+            summary.reject("not an e-mail address", line)
+            continue
+        if not _domain_ok(addr, study.domains):
+            summary.reject("address outside the organisation's domains", line)
+            continue
+        person = ps.person(addr)
+        if person in seen:
+            summary.reject("same person as an earlier line (later line kept)", line)
+            out = [r for r in out if r[1] != person]
+        seen.add(person)
+        if escrow is not None:
+            escrow.add(person, "person", {"address": addr})
+        out.append((line, person, cells))
+    if escrow is not None:
+        summary.sealed = escrow.flush()
+    return out
+
+
+def import_volunteers(study: Any, path: Any) -> Any:
+    """Pseudonymise a volunteers file into ``data/volunteers.parquet`` (column person).
+
+    Addresses are sealed in the escrow (so `reveal` can name a volunteer without mail data) and
+    never written anywhere else. Returns a summary with counts and rejected line numbers.
+    """
+    from mailstudy.directory import ImportSummary
+    from mailstudy.optout import load_optouts
+
+    _, rows, col = _read_address_file(study, path)
+    summary = ImportSummary()
+    good = _pseudonymise_rows(study, rows, col, summary)
+    opt = load_optouts(study)
+    people = [p for _, p, _ in good if p not in opt]
+    summary.opted_out = len(good) - len(people)
+    df = pd.DataFrame({"person": pd.Series(sorted(set(people)), dtype="string")})
+    _write_parquet(study, df, VOLUNTEERS_FILE, "volunteers")
+    summary.imported = len(df)
+    return summary
+
+
+def import_availability(study: Any, path: Any, sessions: Sequence[str] | None = None) -> Any:
+    """Pseudonymise an availability file: person + one bool column per session id.
+
+    Session ids come from ``[[workshop.sessions]]`` (or ``sessions``); without them every
+    column but the address is a session. Answers: yes/no, oui/non, 1/0, x/empty.
+    """
+    from mailstudy.directory import ImportSummary, norm_header
+    from mailstudy.optout import load_optouts
+
+    header, rows, col = _read_address_file(study, path)
+    if sessions is None:
+        sessions = [str(s["id"]) for s in study.section("workshop").get("sessions", [])]
+    normed = [norm_header(h) for h in header]
+    if sessions:
+        idx = {}
+        for sid in sessions:
+            if norm_header(sid) not in normed:
+                raise InviteError(f"no column for session {sid!r}; the file's columns are: "
+                                  + ", ".join(h for i, h in enumerate(header) if i != col))
+            idx[sid] = normed.index(norm_header(sid))
+    else:
+        idx = {h.strip(): i for i, h in enumerate(header) if i != col and h.strip()}
+    summary = ImportSummary()
+    good = _pseudonymise_rows(study, rows, col, summary)
+    opt = load_optouts(study)
+    recs: list[dict[str, Any]] = []
+    for line, person, cells in good:
+        if person in opt:
+            summary.opted_out += 1
+            continue
+        rec: dict[str, Any] = {"person": person}
+        bad = False
+        for sid, i in idx.items():
+            ans = _fold(cells[i]) if i < len(cells) else ""
+            if ans in YES:
+                rec[sid] = True
+            elif ans in NO:
+                rec[sid] = False
+            else:  # the answer is not quoted: a free-text cell may hold anything
+                summary.reject(f"session {sid}: answer not understood (yes/no, oui/non, "
+                               "1/0, x)", line)
+                bad = True
+                break
+        if not bad:
+            recs.append(rec)
+    df = pd.DataFrame(recs, columns=["person", *idx])
+    df["person"] = df["person"].astype("string")
+    for sid in idx:
+        df[sid] = df[sid].astype(bool)
+    _write_parquet(study, df, AVAILABILITY_FILE, "availability")
+    summary.imported = len(df)
+    return summary
+
+
+def _write_parquet(study: Any, df: pd.DataFrame, name: str, table: str) -> None:
+    from mailstudy import schema
+
+    schema.check(df, table)
+    study.data.mkdir(parents=True, exist_ok=True)
+    tmp = study.data / f".{name}.tmp"
+    df.to_parquet(tmp, index=False)
+    tmp.replace(study.data / name)
+
+
+def _read_optional(study: Any, name: str) -> pd.DataFrame | None:
+    p = study.data / name
+    return pd.read_parquet(p) if p.exists() else None
+
+
+def plan_from_config(ws: Mapping[str, Any], population: pd.DataFrame, size: int,
+                     features: Sequence[str]) -> Plan:
+    """Plan from ``[workshop]``: quota_margin, quotas (feature -> value -> [min, max]), seats,
+    one_per_service."""
+    quotas = derive_quotas(population, size, features, int(ws.get("quota_margin", 1)),
+                           ws.get("quotas"))
+    try:
+        seats = dict(DEFAULT_SEATS) | {str(k): int(v) for k, v in ws.get("seats", {}).items()}
+    except (TypeError, ValueError):
+        raise InviteError("[workshop.seats] values must be whole numbers of seats") from None
+    unknown = [f for f in seats if f not in FAMILIES]
+    if unknown:
+        raise InviteError(f"[workshop.seats]: unknown role famil(y/ies) {', '.join(unknown)}; "
+                          f"known: {', '.join(FAMILIES)}")
+    return Plan(size, quotas, seats, bool(ws.get("one_per_service", True)))
+
+
+def load_pool(study: Any) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The pool from the study's tables; returns (pool, quota features, notes for the user)."""
+    from mailstudy.optout import load_optouts
+
+    notes: list[str] = []
+    people = _read_optional(study, PEOPLE_FILE)
+    if people is None:
+        raise InviteError("data/people.parquet is missing: run 'mailstudy profile' first")
+    personas = _read_optional(study, PERSONAS_FILE)
+    directory = _read_optional(study, "directory.parquet")
+    ws = study.section("workshop")
+    vol = _read_optional(study, VOLUNTEERS_FILE)
+    if vol is None and ws.get("volunteers_file") and study.has_key():
+        import_volunteers(study, study.root / ws["volunteers_file"])
+        vol = _read_optional(study, VOLUNTEERS_FILE)
+    av = _read_optional(study, AVAILABILITY_FILE)
+    if av is None and ws.get("availability_file") and study.has_key():
+        import_availability(study, study.root / ws["availability_file"])
+        av = _read_optional(study, AVAILABILITY_FILE)
+    sessions = [str(s["id"]) for s in ws.get("sessions", [])] or None
+    vocab = {f: tuple(ws.get("roles", {}).get(f, terms))
+             for f, terms in DEFAULT_ROLE_VOCABULARY.items()}
+    pool = build_pool(people, personas, directory,
+                      vol["person"].tolist() if vol is not None else (),
+                      load_optouts(study), av, sessions, vocab)
+    features = [str(f) for f in ws.get("quota_features", DEFAULT_FEATURES)]
+    if personas is None and "persona" in features:
+        features.remove("persona")
+        notes.append("no personas yet (data/personas.parquet): no quota on persona")
+    if av is None:
+        notes.append("no availability file: everyone counts as available")
+    return pool, features, notes
+
+
+def run_invite(study: Any, size: int | None = None, seed: int | None = None,
+               lang: str | None = None, time_limit: float | None = None
+               ) -> tuple[Invitation, list[str]]:
+    """`mailstudy invite`: draw the panel and write ``out/invitations/`` (pseudonymised)."""
+    ws = study.section("workshop")
+    size = int(size if size is not None else ws.get("panel_size", 20))
+    seed = int(seed if seed is not None else ws.get("seed", 1))
+    lang = lang or study.section("report").get("lang", "fr")
+    if time_limit is None:
+        time_limit = float(ws.get("time_limit", 300))
+    pool, features, notes = load_pool(study)
+    plan = plan_from_config(ws, pool, size, features)
+    inv = invite(pool, plan, seed, min_group=study.min_group_size,
+                 reserves_per_seat=int(ws.get("reserves_per_seat", 3)), lang=lang,
+                 time_limit=time_limit)
+    if not inv.lottery.stats["optimal"]:
+        notes.append(f"time limit reached: minimum probability "
+                     f"{inv.fairness['min_probability']:.4f}, proven upper bound "
+                     f"{inv.lottery.stats['upper_bound']:.4f}")
+    write_invitation(study, inv)
+    return inv, notes
+
+
+def write_invitation(study: Any, inv: Invitation) -> Any:
+    from mailstudy import schema
+
+    schema.check(inv.panel, "panel")
+    schema.check(inv.reserves, "reserves")
+    out = study.out / INVITATIONS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    inv.panel[PANEL_COLUMNS].to_csv(out / "panel.csv", index=False)
+    inv.reserves.to_csv(out / "reserves.csv", index=False)
+    inv.composition.to_csv(out / "composition.csv", index=False)
+    inv.why.to_csv(out / "why.csv", index=False)
+    (out / "why.txt").write_text("".join(f"{r.person} ({r.seat}): {r.why}\n"
+                                         for r in inv.why.itertuples()), encoding="utf-8")
+    fair = dict(inv.fairness)
+    fair["suppressed_cells"] = inv.suppressed
+    fair["panel_sha256"] = panel_hash(inv.panel)
+    (out / "fairness.json").write_text(json.dumps(fair, indent=2, ensure_ascii=False),
+                                       encoding="utf-8")
+    # The distribution itself (pseudonyms by type) stays in data/: it is what an auditor
+    # re-hashes to check fairness.json, and it lists the whole pool.
+    audit = study.data / INVITATIONS_DIR
+    audit.mkdir(parents=True, exist_ok=True)
+    lot = inv.lottery
+    # "Why was I not invited?": every eligible person's probability, answered from data/.
+    lot.person_probability.rename_axis("person").reset_index().to_csv(
+        audit / "probabilities.csv", index=False)
+    (audit / "distribution.json").write_text(json.dumps({
+        "sha256": lot.digest, "seed": fair["seed"], "types": lot.types.members,
+        "panels": [{"counts": [int(x) for x in n], "seats": [[t, f, k] for (t, f), k in
+                                                            y.items()], "probability": w}
+                   for (n, y), w in zip(lot.compositions, lot.weights, strict=True)],
+    }, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def panel_hash(panel: pd.DataFrame) -> str:
+    """SHA-256 of the drawn panel (sorted person, seat, role): what a reveal is tied to."""
+    rows = sorted(zip(panel["person"], panel["seat"], panel["role"], strict=True))
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()

@@ -205,6 +205,27 @@ TABLES: dict[str, list[Column]] = {"messages": MESSAGES, "directory": DIRECTORY,
                                   "people": PEOPLE}
 TABLES["personas"] = PERSONAS
 
+# Workshop invitations (mailstudy/invite.py). Availability has one bool column per session id
+# besides person; only person is fixed.
+VOLUNTEERS: list[Column] = [
+    Column("person", pa.string(), "Pseudonym of a person who asked to take part.", False),
+]
+AVAILABILITY: list[Column] = [
+    Column("person", pa.string(), "Pseudonym of the person who answered.", False),
+]
+PANEL: list[Column] = [
+    Column("person", pa.string(), "Pseudonym of the invitee.", False),
+    Column("seat", pa.string(), "Seat id (S01...).", False),
+    Column("role", pa.string(), "Role seat family, or 'usagers'.", False),
+    Column("strata", pa.string(), "Quota strata of the person (feature=value|...).", False),
+    Column("selection_probability", pa.float64(),
+           "Probability that the lottery selects this person.", False),
+]
+RESERVES: list[Column] = [*PANEL, Column("rank", pa.int16(), "Rank among the seat's alternates.",
+                                         False)]
+TABLES.update({"volunteers": VOLUNTEERS, "availability": AVAILABILITY, "panel": PANEL,
+               "reserves": RESERVES})
+
 
 def arrow_schema(table: str) -> pa.Schema:
     """The Arrow schema of a table, used to write Parquet with stable types."""
@@ -236,3 +257,17 @@ def check(df: pd.DataFrame, table: str, *, extra_ok: bool = True) -> pd.DataFram
             raise SchemaError(f"table {table!r}: column {c.name!r} has missing values")
     return df
 
+
+
+def markdown(tables: list[str] | None = None) -> str:
+    """The column definitions as Markdown: docs/columns.md is this text, checked by a test."""
+    out = ["# Column definitions", "",
+           "Generated from `mailstudy/schema.py` by `mailstudy columns`; do not edit by hand.",
+           ""]
+    for t in tables or list(TABLES):
+        out += [f"## `{t}`", "", "| column | type | definition |", "| --- | --- | --- |"]
+        for c in TABLES[t]:
+            doc = c.doc.replace("|", "\\|")
+            out.append(f"| `{c.name}` | {c.type} | {doc} |")
+        out.append("")
+    return "\n".join(out)

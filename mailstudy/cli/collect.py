@@ -172,3 +172,19 @@ def optout_add(
 
     added, present = add_optouts(open_study(study), addresses)
     console.print(f"opt-outs recorded: {added} new, {present} already present")
+
+
+@app.command()
+@clean_errors
+def columns(
+    table: Annotated[list[str] | None, typer.Argument(
+        help="Tables to describe (default: all).")] = None,
+) -> None:
+    """Print the definition of every column (the text of docs/columns.md)."""
+    from mailstudy import schema
+
+    unknown = [t for t in table or [] if t not in schema.TABLES]
+    if unknown:
+        raise UserError(f"unknown table(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(schema.TABLES)}")
+    print(schema.markdown(table or None))

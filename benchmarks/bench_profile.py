@@ -1,0 +1,226 @@
+"""Benchmark ``mailstudy profile`` against pandas merely reading the columns it needs.
+
+    python benchmarks/bench_profile.py [--rows 10000000] [--people 5000] [--cache DIR]
+
+Generates (once, cached in a temp folder) a synthetic hive-partitioned messages dataset with
+numpy, straight into Arrow buffers, plus a directory; then, each in its own subprocess so peak
+memory (ru_maxrss) is measured alone: (1) ``pd.read_parquet`` of exactly the columns profile
+reads, (2) the ``mailstudy profile`` command. Prints times, peaks and the ratio.
+Targets (issue 4): profile within 3x of the read, peak under 3 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mailstudy import schema  # noqa: E402
+from mailstudy.profile import NEEDED_COLUMNS  # noqa: E402
+
+LEVELS = ["DGS", "DGA", "directeur", "chef de service", "chef de projet / chargé de mission",
+          "gestionnaire / assistant", "agent"]
+_HEXC = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def hex_ids(prefix: str, values: np.ndarray) -> pa.Array:
+    """'p' + 16 hex of each uint64, built as raw Arrow buffers (no Python strings)."""
+    n = len(values)
+    v = values.astype(np.uint64)
+    chars = np.empty((n, 17), dtype=np.uint8)
+    chars[:, 0] = ord(prefix)
+    for i in range(16):
+        chars[:, 16 - i] = _HEXC[((v >> np.uint64(4 * i)) & np.uint64(15)).astype(np.int64)]
+    offsets = np.arange(0, 17 * n + 1, 17, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
+                                                  pa.py_buffer(chars.tobytes())])
+
+
+def chunk_table(rng: np.random.Generator, people: pa.Array, first: int, last: int,
+                per: np.ndarray, row0: int) -> pa.Table:
+    """Messages of mailboxes [first, last): numpy columns, then one Arrow table."""
+    counts = per[first:last]
+    n = int(counts.sum())
+    owner_idx = np.repeat(np.arange(first, last), counts)
+    owner = people.take(pa.array(owner_idx))
+    sent = rng.random(n) < 0.3
+    role_p = rng.random(n)
+    role = np.where(sent, np.where(role_p < 0.97, "sent", "drafts"),
+                    np.where(role_p < 0.6, "inbox", np.where(role_p < 0.9, "archive",
+                             np.where(role_p < 0.95, "trash", "junk"))))
+    mids = np.arange(row0, row0 + n, dtype=np.uint64) * np.uint64(2654435761) + np.uint64(7)
+    # about a third of sent messages reply to a received message of the same mailbox
+    irt = np.zeros(n, dtype=np.uint64)
+    rep = sent & (rng.random(n) < 0.35)
+    back = np.maximum(np.arange(n) - rng.integers(1, 40, n), 0)
+    irt[rep] = mids[back[rep]]
+    t0 = np.datetime64("2025-09-01T00:00", "us").astype(np.int64)
+    day = rng.integers(0, 300, n)
+    minute = np.clip(rng.normal(13 * 60, 180, n), 0, 1439).astype(np.int64)
+    local = t0 + day * 86_400_000_000 + minute * 60_000_000 + rng.integers(0, 60_000_000, n)
+    utc = local - 3_600_000_000
+    n_to = rng.integers(1, 4, n).astype(np.int32)
+    n_cc = (rng.random(n) < 0.3) * rng.integers(1, 4, n).astype(np.int32)
+    pool = pa.concat_arrays([people, pa.array(["ext", "partner"])])
+    n_pool = len(pool)
+
+    def lists(sizes: np.ndarray, self_first: np.ndarray) -> pa.Array:
+        offs = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(sizes, out=offs[1:])
+        vals = rng.integers(0, n_pool, int(offs[-1]))
+        firsts = offs[:-1][(sizes > 0) & self_first]
+        vals[firsts] = owner_idx[(sizes > 0) & self_first]
+        return pa.ListArray.from_arrays(pa.array(offs), pool.take(pa.array(vals)))
+
+    in_to = ~sent & (rng.random(n) < 0.7)
+    in_cc = ~sent & ~in_to & (rng.random(n) < 0.8)
+    n_cc = np.where(in_cc, np.maximum(n_cc, 1), n_cc).astype(np.int32)
+    n_ext = rng.binomial(n_to + n_cc, 0.2).astype(np.int32)
+    client = np.where(rng.random(n) < 0.15, "mobile_ios", "outlook")
+    empty = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)),
+                                     pa.array([], pa.string()))
+    cols = {
+        "mailbox": owner, "source": pa.array(np.full(n, "imap")),
+        "item_id": hex_ids("i", mids ^ np.uint64(99)),
+        "folder_id": hex_ids("f", owner_idx.astype(np.uint64) * np.uint64(31)
+                             + rng.integers(0, 12, n).astype(np.uint64)),
+        "folder_role": pa.array(role), "folder_depth": pa.array(np.zeros(n, np.int16)),
+        "message_id": hex_ids("m", mids),
+        "direction": pa.array(np.where(sent, "sent", "received")),
+        "sender": people.take(pa.array(rng.integers(0, len(people), n))),
+        "to": lists(n_to, in_to), "cc": lists(n_cc, in_cc), "bcc": empty,
+        "n_to": pa.array(n_to), "n_cc": pa.array(n_cc),
+        "n_bcc": pa.array(np.zeros(n, np.int32)),
+        "n_internal": pa.array((n_to + n_cc - n_ext).astype(np.int32)),
+        "n_external": pa.array(n_ext),
+        "date_utc": pa.array(utc, pa.timestamp("us", tz="UTC")),
+        "date_local": pa.array(local, pa.timestamp("us")),
+        "size_bytes": pa.array(rng.integers(2_000, 2_000_000, n)),
+        "text_bytes": pa.array(rng.integers(200, 20_000, n)),
+        "n_attachments": pa.array((rng.random(n) < 0.2).astype(np.int32)),
+        "attachment_kinds": empty,
+        "is_reply": pa.array(rep | (~sent & (rng.random(n) < 0.3))),
+        "is_forward": pa.array(rng.random(n) < 0.05),
+        "in_reply_to": pa.Array.from_pandas(
+            np.where(irt > 0, hex_ids("m", irt).to_numpy(zero_copy_only=False), None)),
+        "thread_root": hex_ids("m", mids),
+        "subject_len": pa.array(rng.integers(0, 80, n).astype(np.int32)),
+        "n_prefixes": pa.array(rng.integers(0, 3, n).astype(np.int16)),
+        "is_bulk": pa.array(~sent & (rng.random(n) < 0.2)),
+        "client_family": pa.array(np.where(sent, client, None)),
+        "importance": pa.array(np.full(n, "normal")),
+        "seen": pa.array(rng.random(n) < 0.85), "answered": pa.array(rng.random(n) < 0.2),
+        "flagged": pa.array(rng.random(n) < 0.05), "defects": empty,
+        "imap_uidvalidity": pa.nulls(n, pa.int64()), "imap_uid": pa.nulls(n, pa.int64()),
+    }
+    return pa.table(cols, schema=schema.arrow_schema("messages"))
+
+
+def generate(root: Path, rows: int, n_people: int, seed: int = 20261126) -> None:
+    """Write ``rows`` messages over ``n_people`` mailboxes (sizes vary) and a directory."""
+    rng = np.random.default_rng(seed)
+    people = hex_ids("p", rng.integers(1, 2**63, n_people, dtype=np.uint64))
+    w = rng.lognormal(0, 0.6, n_people)
+    per = np.maximum(np.round(w / w.sum() * rows).astype(np.int64), 1)
+    per[-1] += rows - per.sum()
+    msgs = root / "data" / "messages"
+    part = ds.partitioning(pa.schema([("mailbox", pa.string())]), flavor="hive")
+    row0 = 0
+    step = 250
+    for first in range(0, n_people, step):
+        last = min(first + step, n_people)
+        t = chunk_table(rng, people, first, last, per, row0)
+        row0 += len(t)
+        ds.write_dataset(t, msgs, format="parquet", partitioning=part,
+                         basename_template=f"c{first}-{{i}}.parquet",
+                         existing_data_behavior="overwrite_or_ignore", max_partitions=10_000)
+    lv = rng.choice(len(LEVELS), n_people, p=[.001, .004, .02, .08, .2, .35, .345])
+    directory = pa.table({
+        "person": people, "title": pa.nulls(n_people, pa.string()),
+        "category": pa.nulls(n_people, pa.string()),
+        "level": pa.array([LEVELS[i] for i in lv]), "level_rank": pa.array(lv.astype(np.int16)),
+        "direction": pa.array([f"Direction {i}" for i in rng.integers(0, 25, n_people)]),
+        "service": pa.nulls(n_people, pa.string()),
+        "roles": pa.array([[] for _ in range(n_people)], pa.list_(pa.string())),
+        "manager": pa.nulls(n_people, pa.string()), "fte": pa.array(np.ones(n_people)),
+    }, schema=schema.arrow_schema("directory"))
+    pq.write_table(directory, root / "data" / "directory.parquet")
+
+
+READ_SNIPPET = """
+import sys, time, pandas as pd
+t = time.perf_counter()
+df = pd.read_parquet(sys.argv[1], columns=sys.argv[2].split(","))
+print(len(df), time.perf_counter() - t)
+"""
+# Each child reports its own peak (ru_maxrss of RUSAGE_SELF, KB on Linux) when it exits.
+PEAK_PRELUDE = (
+    "import atexit, resource, sys\n"
+    "atexit.register(lambda: sys.stderr.write('MAXRSS %d\\n' % "
+    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+)
+
+
+def run_measured(code: str, args: list[str]) -> tuple[float, float, str]:
+    """Wall time, peak RSS (GB) of the child alone, and its stdout."""
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", PEAK_PRELUDE + code, *args],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"child failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    kb = max(int(line.split()[1]) for line in proc.stderr.splitlines()
+             if line.startswith("MAXRSS "))
+    return wall, kb / 1024 / 1024, proc.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--people", type=int, default=5_000)
+    ap.add_argument("--cache", type=Path, default=None)
+    args = ap.parse_args()
+    cache = args.cache or Path(tempfile.gettempdir()) / (
+        f"mailstudy-bench-profile-{args.rows}-{args.people}-v1")
+    if not (cache / "data" / "directory.parquet").exists():
+        shutil.rmtree(cache, ignore_errors=True)
+        t = time.perf_counter()
+        generate(cache, args.rows, args.people)
+        print(f"generated {args.rows:,} rows / {args.people:,} mailboxes in "
+              f"{time.perf_counter() - t:.1f} s -> {cache}")
+    study = Path(tempfile.mkdtemp(prefix="mailstudy-bench-study-"))
+    (study / "data").mkdir()
+    (study / "data" / "messages").symlink_to(cache / "data" / "messages")
+    shutil.copy(cache / "data" / "directory.parquet", study / "data" / "directory.parquet")
+    (study / "study.toml").write_text('[organisation]\ndomains = ["region.fr"]\n')
+    msgs = str(cache / "data" / "messages")
+    rt, rpeak, rout = run_measured(READ_SNIPPET, [msgs, ",".join(NEEDED_COLUMNS)])
+    pt, ppeak, pout = run_measured("from mailstudy.cli import main\nmain()",
+                                   ["profile", "--study", str(study)])
+    n_read, read_inner = rout.split()
+    print(f"pandas read of the {len(NEEDED_COLUMNS)} needed columns: {float(read_inner):.1f} s "
+          f"({rt:.1f} s with interpreter start), peak {rpeak:.2f} GB, {int(n_read):,} rows")
+    print(f"mailstudy profile (whole command, charts included): {pt:.1f} s, "
+          f"peak {ppeak:.2f} GB")
+    print(f"ratio profile / read: {pt / rt:.2f}x (target <= 3x); peak target < 3 GB: "
+          f"{'met' if ppeak < 3 else 'NOT met'}")
+    print(pout.strip())
+    shutil.rmtree(study, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""``mailstudy invite``, ``reveal``, ``volunteers import``, ``availability import``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console
+
+volunteers_app = typer.Typer(help="Import the volunteers file (pseudonymised on import).",
+                             no_args_is_help=True)
+availability_app = typer.Typer(help="Import who can attend which session (pseudonymised).",
+                               no_args_is_help=True)
+app.add_typer(volunteers_app, name="volunteers")
+app.add_typer(availability_app, name="availability")
+
+FileArg = Annotated[Path, typer.Argument(help="CSV (comma or semicolon, UTF-8 or "
+                                         "Windows-1252) or .xlsx with an address column "
+                                         "(email, courriel, mail, adresse).")]
+
+
+def _print_summary(summary: Any) -> None:
+    console.print(f"rows read: {summary.rows}; imported: {summary.imported}; "
+                  f"rejected: {summary.n_rejected}; opted out (dropped): {summary.opted_out}; "
+                  f"identities sealed: {summary.sealed}")
+    for reason, lines in summary.rejected.items():
+        shown = ", ".join(str(x) for x in lines[:20]) + (" ..." if len(lines) > 20 else "")
+        console.print(f"  rejected ({reason}): {len(lines)} on line(s) {shown}")
+
+
+def _user_errors(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from mailstudy.invite import InviteError
+
+    try:
+        return fn(*args, **kwargs)
+    except InviteError as exc:
+        raise UserError(str(exc)) from None
+
+
+@volunteers_app.command("import")
+@clean_errors
+def volunteers_import(file: FileArg, study: StudyOpt = None) -> None:
+    """Pseudonymise volunteers into data/volunteers.parquet; addresses go to the escrow."""
+    from mailstudy.invite import import_volunteers
+    from mailstudy.study import open_study
+
+    _print_summary(_user_errors(import_volunteers, open_study(study), file))
+
+
+@availability_app.command("import")
+@clean_errors
+def availability_import(file: FileArg, study: StudyOpt = None) -> None:
+    """Pseudonymise availability (one yes/no column per session id) into
+    data/availability.parquet."""
+    from mailstudy.invite import import_availability
+    from mailstudy.study import open_study
+
+    _print_summary(_user_errors(import_availability, open_study(study), file))
+
+
+@app.command("invite")
+@clean_errors
+def invite_cmd(
+    size: Annotated[int | None, typer.Option("--size", help="Panel size (default: "
+                                             "[workshop] panel_size).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Lottery seed (default: "
+                                             "[workshop] seed).")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="fr or en.")] = None,
+    study: StudyOpt = None,
+) -> None:
+    """Draw a fair panel (maximin lottery) and its reserves into out/invitations/."""
+    from mailstudy.invite import run_invite
+    from mailstudy.study import open_study
+
+    s = open_study(study)
+    inv, notes = _user_errors(run_invite, s, size, seed, lang)
+    f = inv.fairness
+    for n in notes:
+        console.print(f"note: {n}")
+    console.print(f"panel of {f['size']} drawn from a pool of {f['pool']} (seed {f['seed']}); "
+                  f"{len(inv.reserves)} reserves")
+    console.print(f"minimum selection probability {f['min_probability']:.4f} = "
+                  f"{f['min_over_equal_share']:.2f} x size/pool; Gini {f['gini']:.3f}; "
+                  f"share below size/pool {f['share_below_equal_share']:.1%}")
+    console.print(f"distribution sha256 {f['distribution_sha256']}")
+    console.print(f"written: {s.out / 'invitations'} (panel.csv, reserves.csv, "
+                  "composition.csv, fairness.json, why.csv)")
+
+
+@app.command("reveal")
+@clean_errors
+def reveal_cmd(
+    identity: Annotated[Path, typer.Option("--identity", help="The key holder's age identity "
+                                           "file (AGE-SECRET-KEY-...).")],
+    lang: Annotated[str | None, typer.Option("--lang", help="fr or en.")] = None,
+    study: StudyOpt = None,
+) -> None:
+    """Key holder only: name the panel and reserves, write .ics invitations, log the reveal."""
+    from mailstudy.reveal import reveal
+    from mailstudy.study import open_study
+
+    s = open_study(study)
+    r = _user_errors(reveal, s, identity, lang=lang)
+    console.print(f"named {r.named} people ({r.panel} on the panel, {r.reserves} reserves); "
+                  f"not in the escrow: {r.missing}")
+    console.print(f"written under {s.out / 'invitations' / 'named'}: "
+                  + ", ".join(p.name for p in r.files))
+    console.print("logged in data/reidentification.log")

@@ -1,0 +1,63 @@
+"""``mailstudy personas``: stable, named personas and their printable sheets (no key needed)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, err_console
+
+
+@app.command("personas")
+@clean_errors
+def personas_cmd(
+    study: StudyOpt = None,
+    k: Annotated[str | None, typer.Option(
+        "--k", help="Number of personas, or 'auto' to choose it from silhouette and "
+        "bootstrap stability (default: study.toml, auto).")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Sheet language: fr or en.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: study.toml)."
+                                             )] = None,
+) -> None:
+    """Cluster data/people.parquet into personas; write data/personas.parquet,
+    out/personas/model.json and the sheets (out/personas/personas.html and .pdf)."""
+    from mailstudy.personas import PersonaError, run_personas
+    from mailstudy.study import open_study
+
+    if lang is not None and lang not in ("fr", "en"):
+        raise UserError("--lang must be fr or en")
+    if k is not None and k != "auto" and not (k.isdigit() and int(k) >= 2):
+        raise UserError("--k must be 'auto' or a whole number of at least 2")
+    try:
+        model, paths = run_personas(open_study(study), k=k, lang=lang, seed=seed)
+    except PersonaError as exc:
+        raise UserError(str(exc)) from None
+    card = model.card
+    d = model.diagnostics
+    console.print(f"k tried: {', '.join(str(int(v)) for v in d.k)}")
+    for r in d.itertuples():
+        console.print(f"  k={int(r.k)}: silhouette {r.silhouette:.2f}, stability median "
+                      f"{r.stability_median:.2f}, p10 {r.stability_p10:.2f}")
+    console.print(f"personas: {card['k']} (k {card['k_mode']} = {card['k_chosen']}, "
+                  f"{card['merged_small_clusters']} small group(s) merged); silhouette "
+                  f"{card['silhouette']:.2f}")
+    for p in card["personas"]:
+        console.print(f"  {p['persona']}. {p['name']}: {p['size']} people "
+                      f"({100 * p['share']:.0f}%), stability (Jaccard) {p['jaccard']:.2f}")
+    if not model.structure_ok:
+        err_console.print(
+            f"[red]warning: the data hold no stable structure[/red] (silhouette "
+            f"{card['silhouette_chosen_k']:.2f}, needs >= {card['thresholds']['silhouette']}; "
+            f"stability p10 {card['stability_p10']:.2f}, needs >= "
+            f"{card['thresholds']['stability_p10']}): these personas are rough landmarks, not "
+            "real groups; the sheets say so.")
+    weak = [str(p["persona"]) for p in card["personas"]
+            if p["jaccard"] < card["thresholds"]["jaccard_target"]]
+    if weak:
+        err_console.print(f"[yellow]note:[/yellow] persona(s) {', '.join(weak)} less stable "
+                          f"(Jaccard < {card['thresholds']['jaccard_target']})")
+    if "pdf" not in paths:
+        err_console.print("[yellow]note:[/yellow] PDF not written")
+    console.print("wrote data/personas.parquet, out/personas/model.json, "
+                  "out/personas/personas.html and personas.pdf")

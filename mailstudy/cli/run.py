@@ -1,0 +1,163 @@
+"""``mailstudy run``, ``demo``, ``report`` and ``purge``: batch runs and the end of a campaign."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, err_console
+
+STATUS_STYLE = {"ran": "green", "skipped": "cyan", "not configured": "dim", "failed": "red",
+                "not run": "yellow", "not selected": "dim"}
+
+
+def _printer() -> tuple[Any, Any]:
+    """Progress callbacks: one line per stage; a live line for long stages on a terminal."""
+    live = err_console.is_terminal
+    status_box: dict[str, Any] = {}
+
+    def on_event(stage: str, status: str, result: Any) -> None:
+        if status == "start":
+            if live:
+                status_box["s"] = err_console.status(f"[bold]{stage}[/bold] …")
+                status_box["s"].start()
+            else:
+                err_console.print(f"{stage}: running")
+            return
+        s = status_box.pop("s", None)
+        if s is not None:
+            s.stop()
+        style = STATUS_STYLE.get(status, "")
+        extra = f" ({result.seconds:.1f} s)" if result is not None and result.seconds else ""
+        msg = f": {escape(result.message)}" if result is not None and result.message else ""
+        err_console.print(f"{stage}: [{style}]{status}[/{style}]{extra}{msg}")
+
+    def progress(stage: str, done: int, total: int | None, unit: str) -> None:
+        s = status_box.get("s")
+        if s is not None:
+            s.update(f"[bold]{stage}[/bold] {done}/{total if total is not None else '?'} {unit}")
+
+    return progress, on_event
+
+
+def print_run(report: Any) -> None:
+    """The final summary: one row per stage (counts only, never an identity)."""
+    table = Table(title="pipeline summary")
+    for col in ("stage", "status", "seconds", "details"):
+        table.add_column(col)
+    for r in report.stages:
+        style = STATUS_STYLE.get(r.status, "")
+        details = r.message or ", ".join(f"{k}={v}" for k, v in r.summary.items()
+                                         if not isinstance(v, dict | list))
+        table.add_row(r.name, f"[{style}]{r.status}[/{style}]",
+                      f"{r.seconds:.1f}" if r.seconds else "", escape(details))
+    console.print(table)
+    ran = sum(r.status == "ran" for r in report.stages)
+    skipped = sum(r.status == "skipped" for r in report.stages)
+    failed = [r.name for r in report.stages if r.status == "failed"]
+    console.print(f"{ran} stage(s) ran, {skipped} unchanged (skipped), in {report.seconds:.1f} s"
+                  + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+
+
+@app.command("run")
+@clean_errors
+def run_cmd(
+    from_stage: Annotated[str | None, typer.Option(
+        "--from", help="Run this stage and every later one, even if unchanged.")] = None,
+    only: Annotated[str | None, typer.Option(
+        "--only", help="Run only this stage, even if unchanged.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Run every stage, changed or not."
+                                        )] = False,
+    study: StudyOpt = None,
+) -> None:
+    """Run every stage study.toml configures (collect, imap, directory, profile, personas,
+    invite, report), skipping those whose inputs have not changed. Exit code 0 only when
+    every stage succeeded."""
+    from mailstudy.pipeline import run_pipeline
+    from mailstudy.study import open_study
+
+    progress, on_event = _printer()
+    report = run_pipeline(open_study(study), from_stage=from_stage, only=only, force=force,
+                          progress=progress, on_event=on_event)
+    print_run(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("report")
+@clean_errors
+def report_cmd(
+    lang: Annotated[str | None, typer.Option("--lang", help="fr (default) or en.")] = None,
+    study: StudyOpt = None,
+) -> None:
+    """Write the audit report: out/report/rapport.html and .pdf (report.* with --lang en)."""
+    from mailstudy.report import run_report
+    from mailstudy.study import open_study
+
+    if lang is not None and lang not in ("fr", "en"):
+        raise UserError("--lang must be fr or en")
+    paths = run_report(open_study(study), lang=lang)
+    console.print(f"report: {paths['html']}")
+    if "pdf" in paths:
+        console.print(f"        {paths['pdf']}")
+
+
+@app.command("demo")
+@clean_errors
+def demo_cmd(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo (created).")] = Path(
+        "mailstudy-demo"),
+    agents: Annotated[int, typer.Option(help="Agents in the synthetic council.")] = 120,
+    weeks: Annotated[int, typer.Option(help="Weeks of mail traffic.")] = 6,
+    seed: Annotated[int, typer.Option(help="Random seed of the council.")] = 7,
+    lang: Annotated[str, typer.Option("--lang", help="fr or en.")] = "fr",
+) -> None:
+    """Generate a synthetic regional council, run the whole pipeline on it, reveal the panel
+    with the key holder's identity, and print where to open the report."""
+    from mailstudy.demo import run_demo
+
+    progress, on_event = _printer()
+    res = run_demo(directory, agents=agents, weeks=weeks, seed=seed, lang=lang,
+                   progress=progress, on_event=on_event, say=err_console.print)
+    print_run(res.run)
+    if not res.run.ok:
+        raise typer.Exit(1)
+    if res.revealed is not None:
+        console.print(f"reveal (key holder): {res.revealed.named} people named in "
+                      f"{res.study.out / 'invitations' / 'named'}")
+    console.print(f"open the report: {res.report_html.resolve()}")
+    console.print(f"             PDF: {res.report_pdf.resolve()}")
+    console.print(f"persona sheets:  {(res.study.out / 'personas' / 'personas.html').resolve()}")
+
+
+@app.command("purge")
+@clean_errors
+def purge_cmd(
+    all_: Annotated[bool, typer.Option(
+        "--all", help="End the campaign: destroy the data, outputs, pseudonymisation key and "
+        "escrow now.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    study: StudyOpt = None,
+) -> None:
+    """Delete what is past the study's retention date ([privacy] retention_until); with
+    --all, everything, keys included (asks for confirmation)."""
+    from mailstudy.purge import purge
+    from mailstudy.study import open_study
+
+    s = open_study(study)
+    if all_ and not yes:
+        typer.confirm("Destroy the data, the outputs, the pseudonymisation key and the escrow "
+                      "of this study? This cannot be undone", abort=True)
+    rep = purge(s, all=all_)
+    if not rep.deleted:
+        console.print("nothing is past its retention date: "
+                      + ", ".join(f"{k} until {v}" for k, v in rep.kept.items()))
+        return
+    console.print("deleted: " + ", ".join(f"{k} ({v} file(s))" for k, v in rep.deleted.items()))
+    if rep.kept:
+        console.print("kept: " + ", ".join(f"{k} until {v}" for k, v in rep.kept.items()))
+    console.print(f"logged in {rep.log}")

@@ -1,0 +1,174 @@
+"""``mailstudy demo``: the whole audit on a synthetic council, in one command.
+
+Why: a newcomer must see every stage work, and every privacy promise hold, without real
+mailboxes. The demo plays the three roles in their own folders, as a real campaign would:
+
+- ``DIR/council/``: what the organisation hands over (Maildir exports, HR directory, the
+  volunteers and availability files). It holds real-looking names: it is the *input*.
+- ``DIR/keyholder/``: the key holder's age identity, outside the study folder.
+- ``DIR/study/``: the operator's and analyst's workspace, where no raw identity ever lands
+  (except sealed in the escrow, and in ``out/invitations/named/`` after ``reveal``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailstudy.pipeline import ProgressFn, RunReport, run_pipeline
+from mailstudy.study import Study, StudyError, init_study
+
+DEFAULT_DIR = Path("mailstudy-demo")
+DEFAULT_AGENTS = 120
+DEFAULT_WEEKS = 6
+DEFAULT_SEED = 7
+#: Planned workshop sessions (three in a row, as the Fabrique des mandats asks).
+SESSIONS = (("s1", "2027-01-14T09:30", "2027-01-14T12:30"),
+            ("s2", "2027-02-11T09:30", "2027-02-11T12:30"),
+            ("s3", "2027-03-11T09:30", "2027-03-11T12:30"))
+PLACE = "Hôtel de Région, Nantes"
+
+
+@dataclass
+class DemoResult:
+    root: Path
+    study: Study
+    identity: Path
+    council: Any  # mailstudy.synth.Council (raw identities: never print it)
+    run: RunReport
+    revealed: Any | None  # mailstudy.reveal.RevealSummary
+    report_html: Path
+    report_pdf: Path
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _configure(study: Study, council: Any, *, agents: int, weeks: int, seed: int,
+               lang: str, volunteers: Path, availability: Path) -> None:
+    """Point study.toml at the council's files and plan three sessions.
+
+    The thresholds are scaled to the demo's size: a two-week demo has at most ten working
+    days, and a small council cannot fill a panel of twenty with one invitee per service.
+    """
+    cfg = study.root / "study.toml"
+    text = cfg.read_text(encoding="utf-8")
+    sources = _toml_str(str(council.mailboxes.resolve() / "*"))
+    text = text.replace("sources = []", f"sources = [{sources}]", 1)
+    text = text.replace('file = ""', f"file = {_toml_str(str(council.directory_csv.resolve()))}",
+                        1)
+    active = max(3, min(10, weeks * 5 - 3))
+    text = text.replace("min_active_days = 10", f"min_active_days = {active}", 1)
+    panel = max(8, min(20, agents // 6))
+    text = text.replace("panel_size = 20", f"panel_size = {panel}", 1)
+    text = text.replace("seed = 1\n", f"seed = {seed}\n", 1)
+    text = text.replace('volunteers_file = ""',
+                        f"volunteers_file = {_toml_str(str(volunteers.resolve()))}", 1)
+    text = text.replace('availability_file = ""',
+                        f"availability_file = {_toml_str(str(availability.resolve()))}", 1)
+    text = text.replace('lang = "fr"', f'lang = "{lang}"', 1)
+    # A real council has far more services and people per level than seats; a small demo
+    # loosens the one-invitee-per-service rule and widens the quotas by one more person.
+    loosen = ""
+    if agents < 150:
+        loosen += "one_per_service = false\n"
+    if agents < 100:
+        loosen += "quota_margin = 2\n"
+    text = text.replace("[workshop]\n", "[workshop]\n" + loosen, 1)
+    text = text.replace("[report]\n", "[report]\n"
+                        "controller = \"Conseil régional (démonstration)\"\n"
+                        "dpo = \"dpo@demo.invalid\"\n"
+                        "contact = \"audit-messagerie@demo.invalid\"\n"
+                        "keyholder_role = \"la déléguée à la protection des données\"\n", 1)
+    for sid, start, end in SESSIONS:
+        text += (f"\n[[workshop.sessions]]\nid = \"{sid}\"\nstart = \"{start}\"\n"
+                 f"end = \"{end}\"\nplace = {_toml_str(PLACE)}\n")
+    cfg.write_text(text, encoding="utf-8")
+
+
+def _write_inputs(council: Any, seed: int) -> tuple[Path, Path, list[str]]:
+    """Volunteers (a few staff), availability (most can attend all three sessions) and one
+    opt-out, as the organisation would hand them over. Returns the opt-out addresses."""
+    rng = random.Random(seed)
+    staff = list(council.addresses)
+    optouts = [staff[rng.randrange(len(staff))]]
+    rest = [a for a in staff if a not in optouts]
+    volunteers = rng.sample(rest, k=min(len(rest), max(2, len(rest) // 20)))
+    vol = council.root / "volontaires.csv"
+    vol.write_text("courriel\n" + "".join(f"{a}\n" for a in volunteers), encoding="utf-8")
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\n")
+    w.writerow(["courriel", *[s[0] for s in SESSIONS]])
+    for a in rest:
+        all_three = rng.random() < 0.9
+        w.writerow([a, *[("oui" if all_three or rng.random() < 0.5 else "non")
+                         for _ in SESSIONS]])
+    av = council.root / "disponibilites.csv"
+    av.write_text(buf.getvalue(), encoding="utf-8")
+    return vol, av, optouts
+
+
+def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENTS,
+             weeks: int = DEFAULT_WEEKS, seed: int = DEFAULT_SEED, lang: str = "fr",
+             reveal: bool = True, progress: ProgressFn | None = None,
+             on_event: Callable[..., None] | None = None,
+             say: Callable[[str], None] | None = None) -> DemoResult:
+    """Generate a synthetic council under ``directory``, run the whole pipeline on it, and
+    reveal the panel with the key holder's identity. Refuses a folder that holds a demo."""
+    from anonymise.escrow import generate_identity
+    from mailstudy.optout import add_optouts
+    from mailstudy.synth import generate_council
+
+    say = say or (lambda _m: None)
+    if lang not in ("fr", "en"):
+        raise StudyError("--lang must be fr or en")
+    root = Path(directory)
+    if agents < 30:
+        raise StudyError("the demo needs at least 30 agents (panels and personas need "
+                         "groups of 10)")
+    for sub in ("study", "council", "keyholder"):
+        if (root / sub).exists():
+            raise StudyError(f"{root / sub} exists already: remove it or choose another folder")
+    root.mkdir(parents=True, exist_ok=True)
+    say(f"generating a synthetic council: {agents} agents, {weeks} weeks (seed {seed})")
+    council = generate_council(root / "council", n_agents=agents, weeks=weeks, seed=seed)
+    say(f"  {council.n_messages} message files, directory and ground truth in {root / 'council'}")
+    identity = root / "keyholder" / "identity.age"
+    identity.parent.mkdir(parents=True)
+    os_chmod_private(identity.parent)
+    recipient = generate_identity(identity)
+    say(f"key holder identity in {identity} (outside the study)")
+    study = init_study(root / "study", [council.domain], keyholder=recipient,
+                       partner_domains=list(council.partner_domains),
+                       name="Conseil régional (synthétique)")
+    vol, av, optouts = _write_inputs(council, seed)
+    _configure(study, council, agents=agents, weeks=weeks, seed=seed, lang=lang,
+               volunteers=vol, availability=av)
+    from mailstudy.study import open_study
+
+    study = open_study(study.root)
+    add_optouts(study, optouts)
+    say(f"study in {study.root}; {len(optouts)} opt-out recorded; running the pipeline")
+    run = run_pipeline(study, progress=progress, on_event=on_event)
+    revealed = None
+    if run.ok and reveal and (study.out / "invitations" / "panel.csv").exists():
+        from mailstudy.reveal import reveal as do_reveal
+
+        revealed = do_reveal(study, identity, lang=lang)
+    from mailstudy.report import report_paths
+
+    paths = report_paths(study, lang)
+    return DemoResult(root, study, identity, council, run, revealed, paths["html"],
+                      paths["pdf"])
+
+
+def os_chmod_private(path: Path) -> None:
+    import os
+
+    os.chmod(path, 0o700)

@@ -1,0 +1,330 @@
+"""The report stage: gathers what the other stages wrote into one context, and renders it.
+
+Why the numbers are gathered here and not in ``reports/``: rendering computes nothing. The
+only numbers no stage writes are the scope of the audit (mailboxes, period, coverage by
+direction and level); :func:`scope_summary` computes them from the pseudonymised tables, with
+the same disclosure control as every released table, and writes them to
+``out/report/scope.json`` so that they can be checked apart from the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anonymise import disclosure
+from mailstudy import schema
+from mailstudy.study import Study, StudyError
+
+UNKNOWN = "non renseigné"
+REPORT_NAMES = {"fr": "rapport", "en": "report"}
+PROFILE_TABLES = ("level", "direction", "habit", "level_habit", "work_pattern")
+#: Features shown in the report's summary tables (every feature stays in the CSV files).
+SUMMARY_FEATURES = ("sent_per_day", "received_per_day", "after_hours_share", "reply_delay_h",
+                    "mobile_share")
+
+
+def report_paths(study: Study, lang: str = "fr") -> dict[str, Path]:
+    """Where the report in ``lang`` is written (rapport.* in French, report.* in English)."""
+    base = study.out / "report" / REPORT_NAMES.get(lang, "rapport")
+    return {"html": base.with_suffix(".html"), "pdf": base.with_suffix(".pdf")}
+
+
+# -- numbers no stage writes -----------------------------------------------------------------
+def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
+    return pd.read_parquet(path, columns=columns) if path.exists() else None
+
+
+def _coverage(union: pd.DataFrame, dim: str, min_group: int,
+              order: list[str] | None = None) -> tuple[pd.DataFrame, int]:
+    """Per value of ``dim``: people known (directory or mailbox), in the directory, with a
+    mailbox collected, profiled; rows under ``min_group`` known people hidden, with their
+    complements against the total row."""
+    g = union.groupby(dim, dropna=False)
+    cells = pd.DataFrame({
+        "known": g.size(),
+        "in_directory": g["in_directory"].sum(),
+        "collected": g["collected"].sum(),
+        "profiled": g["profiled"].sum(),
+    }).reset_index()
+    total = pd.DataFrame([{dim: disclosure.TOTAL, "known": len(union),
+                           "in_directory": int(union["in_directory"].sum()),
+                           "collected": int(union["collected"].sum()),
+                           "profiled": int(union["profiled"].sum())}])
+    cells = pd.concat([cells, total], ignore_index=True)
+    res = disclosure.suppress_linked(cells, [dim], "known", min_group)
+    cells = disclosure.apply_suppression(cells, res,
+                                         ["known", "in_directory", "collected", "profiled"])
+    if order is not None:
+        rank = {v: i for i, v in enumerate(order)}
+        cells["_r"] = cells[dim].map(lambda v: rank.get(v, len(order) if v != disclosure.TOTAL
+                                                         else len(order) + 1))
+        cells = cells.sort_values(["_r", dim]).drop(columns="_r")
+    else:
+        cells["_t"] = cells[dim] == disclosure.TOTAL
+        cells = cells.sort_values(["_t", dim]).drop(columns="_t")
+    cells[dim] = cells[dim].replace(disclosure.TOTAL, "Total")
+    return cells.reset_index(drop=True), res.n_primary + res.n_secondary
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in df.to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and np.isnan(v) else
+                        int(v) if isinstance(v, float) and k != "share" and v.is_integer()
+                        else v.item() if isinstance(v, np.generic) else v)
+                    for k, v in rec.items()})
+    return out
+
+
+def scope_summary(study: Study) -> dict[str, Any]:
+    """Mailboxes, period, messages and coverage by direction and level (suppressed).
+
+    Counts only; what a released table may not show (a direction of three people) is hidden
+    as in the group profiles, and the number of hidden cells is returned.
+    """
+    from mailstudy.directory import load_directory
+    from mailstudy.optout import load_optouts
+    from mailstudy.store import read_messages
+
+    k = study.min_group_size
+    out: dict[str, Any] = {"min_group_size": k}
+    cols = ["mailbox", "direction", "date_local", "message_id", "is_bulk"]
+    msgs = (read_messages(study.messages_dir, columns=cols)
+            if study.messages_dir.exists() and any(study.messages_dir.glob("mailbox=*"))
+            else pd.DataFrame(columns=cols))
+    out["mailboxes"] = int(msgs["mailbox"].nunique())
+    out["message_rows"] = int(len(msgs))
+    out["messages_unique"] = int(msgs["message_id"].nunique())
+    out["rows_by_direction"] = {str(d): int(n) for d, n in
+                                msgs["direction"].value_counts().sort_index().items()}
+    out["bulk_rows"] = int(msgs["is_bulk"].fillna(False).astype(bool).sum())
+    dates = pd.to_datetime(msgs["date_local"]).dropna()
+    if len(dates):
+        # The period holds the bulk of the traffic: stray old messages (archives) are counted
+        # apart rather than stretching it.
+        lo, hi = dates.quantile(0.005), dates.max()
+        out["period"] = {"first": lo.date().isoformat(), "last": hi.date().isoformat(),
+                         "weeks": round((hi - lo).days / 7, 1),
+                         "rows_before_first": int((dates < lo.normalize()).sum())}
+    else:
+        out["period"] = None
+    directory = load_directory(study)
+    people = _read_parquet(study.data / "people.parquet", ["person", "level", "level_rank",
+                                                            "direction"])
+    optouts = load_optouts(study)
+    out["optouts"] = len(optouts)
+    profiled = set(people["person"]) if people is not None else set()
+    boxes = set(msgs["mailbox"].unique())
+    d = directory[["person", "level", "level_rank", "direction"]].copy()
+    d["in_directory"] = True
+    extra = sorted(boxes - set(d["person"]))
+    union = pd.concat([d, pd.DataFrame({"person": extra, "level": UNKNOWN, "level_rank": -1,
+                                        "direction": UNKNOWN, "in_directory": False})],
+                      ignore_index=True)
+    union = union[~union["person"].isin(optouts)]
+    union["direction"] = union["direction"].fillna(UNKNOWN)
+    union["level"] = union["level"].fillna(UNKNOWN)
+    union["collected"] = union["person"].isin(boxes)
+    union["profiled"] = union["person"].isin(profiled)
+    out["people_known"] = int(len(union))
+    out["directory_people"] = int(union["in_directory"].sum())
+    out["profiled"] = len(profiled)
+    out["mailboxes_without_directory"] = len(extra)
+    out["directory_without_mailbox"] = int((union["in_directory"] & ~union["collected"]).sum())
+    out["collected_not_profiled"] = int((union["collected"] & ~union["profiled"]).sum())
+    ranks = (union[union["level_rank"] >= 0].groupby("level")["level_rank"].min()
+             .sort_values())
+    by_dir, n1 = _coverage(union, "direction", k)
+    by_level, n2 = _coverage(union, "level", k, order=[*ranks.index, UNKNOWN])
+    out["coverage_by_direction"] = _records(by_dir)
+    out["coverage_by_level"] = _records(by_level)
+    out["cells_suppressed"] = n1 + n2
+    return out
+
+
+# -- what the stages wrote -------------------------------------------------------------------
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _collect_runs(study: Study) -> dict[str, Any]:
+    """Totals over the saved collection summaries (each run counts what it saw)."""
+    runs = sorted(study.runs_dir.glob("*-collect-*.json")) if study.runs_dir.exists() else []
+    last: dict[str, Any] = {}
+    kinds: dict[str, int] = {}
+    for p in runs:
+        d = _read_json(p)
+        if not isinstance(d, dict):
+            continue
+        kinds[d.get("kind", "?")] = kinds.get(d.get("kind", "?"), 0) + 1
+        last[d.get("kind", "?")] = d.get("totals", {})
+    skipped: dict[str, int] = {}
+    defects: dict[str, int] = {}
+    for t in last.values():
+        for key, dst in (("skipped", skipped), ("defects", defects)):
+            for name, v in (t.get(key) or {}).items():
+                dst[name] = dst.get(name, 0) + int(v)
+    return {"runs": sum(kinds.values()), "kinds": kinds, "last_skipped": skipped,
+            "last_defects": defects}
+
+
+def _profile_section(study: Study) -> dict[str, Any]:
+    base = study.out / "profiles"
+    tables: dict[str, Any] = {}
+    for name in PROFILE_TABLES:
+        df = _csv(base / f"by_{name}.csv")
+        if df is None:
+            continue
+        dims = list(df.columns[: list(df.columns).index("n_people")])
+        feats = [f for f in SUMMARY_FEATURES if f"{f}_median" in df.columns]
+        rows = []
+        for rec in df.to_dict("records"):
+            hidden = bool(rec.get("suppressed")) if not pd.isna(rec.get("suppressed")) \
+                else False
+            rows.append({"group": [str(rec[d]) for d in dims],
+                         "n_people": None if pd.isna(rec["n_people"]) else int(rec["n_people"]),
+                         "hidden": hidden,
+                         "values": [None if pd.isna(rec[f"{f}_median"])
+                                    else float(rec[f"{f}_median"]) for f in feats]})
+        chart = base / f"by_{name}.png"
+        tables[name] = {"dims": dims, "features": feats, "rows": rows,
+                        "n_hidden": sum(r["hidden"] for r in rows),
+                        "chart": f"../profiles/{chart.name}" if chart.exists() else None,
+                        "csv": f"../profiles/by_{name}.csv"}
+    sup = _csv(base / "suppression.csv")
+    suppression = {"primary": int(sup["primary"].sum()), "secondary": int(sup["secondary"].sum()),
+                   "blanked_statistics": int(sup["blanked_statistics"].sum())} \
+        if sup is not None else None
+    return {"tables": tables, "suppression": suppression}
+
+
+def _personas_section(study: Study) -> dict[str, Any] | None:
+    base = study.out / "personas"
+    card = _read_json(base / "model.json")
+    if not isinstance(card, dict):
+        return None
+    return {
+        "k": card.get("k"), "k_mode": card.get("k_mode"), "k_range": card.get("k_range"),
+        "n_boot": card.get("n_boot"), "n_people": card.get("n_people"),
+        "silhouette": card.get("silhouette"), "stability_median": card.get("stability_median"),
+        "stability_p10": card.get("stability_p10"), "structure_ok": card.get("structure_ok"),
+        "warnings": card.get("warnings") or [], "thresholds": card.get("thresholds") or {},
+        "features_used": card.get("features_used") or [],
+        "personas": [{"id": p.get("persona"), "name": p.get("name"), "size": p.get("size"),
+                      "share": p.get("share"), "jaccard": p.get("jaccard")}
+                     for p in card.get("personas", [])],
+        "sheets_html": "../personas/personas.html" if (base / "personas.html").exists()
+        else None,
+        "sheets_pdf": "../personas/personas.pdf" if (base / "personas.pdf").exists() else None,
+    }
+
+
+def _panel_section(study: Study) -> dict[str, Any] | None:
+    base = study.out / "invitations"
+    fair = _read_json(base / "fairness.json")
+    panel = _csv(base / "panel.csv")
+    if not isinstance(fair, dict) or panel is None:
+        return None
+    comp = _csv(base / "composition.csv")
+    reserves = _csv(base / "reserves.csv")
+    roles = panel["role"].value_counts().sort_index() if "role" in panel else pd.Series()
+    return {
+        "size": int(len(panel)), "reserves": int(len(reserves)) if reserves is not None else 0,
+        "roles": {str(k): int(v) for k, v in roles.items()},
+        "fairness": fair,
+        "composition": _records(comp) if comp is not None else [],
+        "sessions": [{"id": str(s.get("id", "")), "start": str(s.get("start", "")),
+                      "end": str(s.get("end", "")), "place": str(s.get("place", ""))}
+                     for s in study.section("workshop").get("sessions", [])],
+    }
+
+
+def _habit_rules(study: Study) -> dict[str, Any]:
+    from mailstudy.profile import ProfileConfig
+
+    cfg = ProfileConfig.from_config(study)
+    return {"habits": [{"label": r.label, "rule": r.text} for r in cfg.rules()],
+            "work_pattern": dict(cfg.work_pattern),
+            "min_messages": cfg.min_messages, "min_active_days": cfg.min_active_days}
+
+
+def _study_section(study: Study) -> dict[str, Any]:
+    org, t, priv = study.section("organisation"), study.section("time"), study.section("privacy")
+    rep = study.section("report")
+    recipient = study.keyholder_recipient()
+    return {
+        "name": org.get("name") or "",
+        "domains": study.domains, "partner_domains": study.partner_domains,
+        "timezone": t.get("timezone"), "workdays": t.get("workdays"),
+        "work_start": t.get("work_start"), "work_end": t.get("work_end"),
+        "public_holidays": t.get("public_holidays"),
+        "min_group_size": study.min_group_size,
+        "retention_until": priv.get("retention_until") or "",
+        "personal_folders": study.personal_folders,
+        "keyholder": (recipient[:12] + "…" + recipient[-6:]) if recipient else None,
+        # Contacts the notice needs; study.toml [report] may give them, else placeholders.
+        "controller": rep.get("controller", ""), "dpo": rep.get("dpo", ""),
+        "contact": rep.get("contact", ""), "keyholder_role": rep.get("keyholder_role", ""),
+        "purpose": rep.get("purpose", ""),
+    }
+
+
+def report_context(study: Study, lang: str = "fr") -> dict[str, Any]:
+    """Everything the report shows, read from the stage outputs (plus the scope)."""
+    scope = scope_summary(study)
+    return {
+        "lang": lang,
+        "generated": dt.date.today().isoformat(),
+        "study": _study_section(study),
+        "scope": scope,
+        "collection": _collect_runs(study),
+        "features": {c.name: c.doc for c in schema.FEATURES},
+        "people_columns": schema.describe("people"),
+        "feature_names": list(schema.FEATURE_NAMES),
+        "message_columns": schema.describe("messages"),
+        "rules": _habit_rules(study),
+        "profiles": _profile_section(study),
+        "personas": _personas_section(study),
+        "panel": _panel_section(study),
+        "reveals": _count_lines(study.data / "reidentification.log"),
+    }
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    except OSError:
+        return 0
+
+
+def run_report(study: Study, lang: str | None = None, *, pdf: bool = True) -> dict[str, Path]:
+    """``mailstudy report``: ``out/report/rapport.html`` and ``.pdf`` (``report.*`` in
+    English), the scope figures in ``out/report/scope.json`` and the annexes as HTML."""
+    from reports.audit import write_audit
+
+    lang = lang or study.section("report").get("lang", "fr")
+    if lang not in REPORT_NAMES:
+        raise StudyError("the report language must be fr or en")
+    if not (study.data / "people.parquet").exists():
+        raise StudyError("no data/people.parquet yet: run 'mailstudy profile' first")
+    ctx = report_context(study, lang)
+    out = study.out / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scope.json").write_text(json.dumps(ctx["scope"], indent=2, ensure_ascii=False),
+                                    encoding="utf-8")
+    paths = report_paths(study, lang)
+    written = write_audit(ctx, out, paths["html"], paths["pdf"] if pdf else None)
+    return {"scope": out / "scope.json", **written}

@@ -1,0 +1,575 @@
+"""A real, self-contained Dovecot IMAP server for tests and benchmarks.
+
+Why a real server: the IMAP collector must survive what real servers do (TLS, master users,
+SPECIAL-USE, UIDVALIDITY changes, dropped connections, restarts); a mock of the protocol would
+only test our own idea of it. Dovecot starts in ~0.05 s, so each test session can own one.
+
+Everything lives in a temp directory under /tmp (not under a 0700 parent: Dovecot's
+unprivileged processes must reach it): configuration, a test CA and a server certificate made
+with ``openssl``, a passwd-file with users and a master user, Maildir homes, logs, sockets.
+The server runs with ``dovecot -F`` in its own session, so :meth:`DovecotServer.kill` can
+SIGKILL its whole process group to simulate a crash and :meth:`pause` can freeze it (SIGSTOP)
+to provoke client read timeouts.
+
+Running as root (CI, containers), Dovecot refuses to run its login processes as root and uid
+0 mail users, so the internal/login users are ``dovecot``/``dovenull`` and mail belongs to
+``mail``; as another user everything runs as that user.
+
+Usage::
+
+    srv = DovecotServer.create(users={"alice": "pw"}, master=("admin", "secret"))
+    srv.add_messages("alice", "INBOX", [raw_bytes, ...])
+    srv.start()
+    ...  # IMAPClient("127.0.0.1", srv.imaps_port, ssl_context=ssl.create_default_context(
+         #     cafile=srv.ca_file))
+    srv.stop(); srv.cleanup()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+DH_FILE = Path("/usr/share/dovecot/dh.pem")
+MASTER_SEPARATOR = "*"
+
+#: SPECIAL-USE attributes announced for these folder names (Dovecot ``mailbox`` blocks).
+DEFAULT_SPECIAL_USE = {
+    "Sent": r"\Sent",
+    "Drafts": r"\Drafts",
+    "Trash": r"\Trash",
+    "Junk": r"\Junk",
+    "Archive": r"\Archive",
+}
+
+
+class DovecotError(RuntimeError):
+    """The test server could not be set up or did not start."""
+
+
+def available() -> str | None:
+    """None when a test Dovecot can run here, else the reason it cannot."""
+    if not Path(DOVECOT).exists():
+        return "dovecot is not installed (Debian package dovecot-imapd)"
+    if not Path(OPENSSL).exists():
+        return "openssl is not installed"
+    if os.geteuid() == 0:
+        for name in ("dovecot", "dovenull", "mail"):
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                return f"running as root needs the system user {name!r}"
+    return None
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Pids of the non-zombie processes in group ``pgid`` (zombies wait for init to reap)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (a tiny race, acceptable for tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(args: list[str], cwd: Path) -> None:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode:
+        raise DovecotError(f"{args[0]} failed: {proc.stderr.strip()[-500:]}")
+
+
+def make_certificates(directory: Path, hostname: str = "localhost") -> tuple[Path, Path, Path]:
+    """Create a test CA and a server certificate it signs (EC P-256, valid 2 days).
+
+    Returns (ca_cert, server_cert, server_key). A real CA plus a leaf (rather than one
+    self-signed leaf) is what an internal PKI looks like and what strict verifiers expect.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _run([OPENSSL, "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+          "-subj", "/CN=mailstudy test CA",
+          "-addext", "basicConstraints=critical,CA:TRUE",
+          "-addext", "keyUsage=critical,keyCertSign,cRLSign"], d)
+    _run([OPENSSL, "req", "-new", *ec, "-keyout", "server.key", "-out", "server.csr",
+          "-subj", f"/CN={hostname}"], d)
+    (d / "server.ext").write_text(
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\n"
+        f"subjectAltName=DNS:{hostname},IP:127.0.0.1\n")
+    _run([OPENSSL, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+          "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"], d)
+    for name in ("ca.pem", "server.pem", "server.key"):
+        os.chmod(d / name, 0o644)  # read by Dovecot's unprivileged processes (test only)
+    return d / "ca.pem", d / "server.pem", d / "server.key"
+
+
+def folder_dirname(folder: str) -> str:
+    """Maildir++ directory of an IMAP folder name ('INBOX' -> '', 'A/B' or 'A.B' -> '.A.B').
+
+    Only ASCII names are supported here (Maildir++ stores others in modified UTF-7).
+    """
+    if folder.upper() == "INBOX":
+        return ""
+    if not folder.isascii():
+        raise ValueError("test helper folders must have ASCII names")
+    return "." + folder.replace("/", ".")
+
+
+class DovecotServer:
+    """One Dovecot instance owned by a test session (see module docstring)."""
+
+    def __init__(self, root: Path, *, master: tuple[str, str] | None = ("admin", "masterpw"),
+                 special_use: Mapping[str, str] | None = None) -> None:
+        self.root = Path(root)
+        self.master = master
+        self.special_use = dict(DEFAULT_SPECIAL_USE if special_use is None else special_use)
+        self.users: dict[str, str] = {}
+        self.locked: set[str] = set()
+        self.imap_port = free_port()
+        self.imaps_port = free_port()
+        self.host = "127.0.0.1"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._msg_counter = 0
+        if os.geteuid() == 0:
+            self._internal, self._login, self._mailuser = "dovecot", "dovenull", "mail"
+        else:
+            me = pwd.getpwuid(os.geteuid()).pw_name
+            self._internal = self._login = self._mailuser = me
+        pw = pwd.getpwnam(self._mailuser)
+        self._uid, self._gid = pw.pw_uid, pw.pw_gid
+        self.ca_file, self.cert_file, self.key_file = make_certificates(self.root / "tls")
+        (self.root / "home").mkdir(exist_ok=True)
+        (self.root / "run").mkdir(exist_ok=True)
+        self._write_config()
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def create(cls, users: Mapping[str, str] | None = None, **kwargs: object) -> DovecotServer:
+        """A server in a fresh world-traversable temp dir, with ``users`` (login -> password)."""
+        reason = available()
+        if reason:
+            raise DovecotError(reason)
+        root = Path(tempfile.mkdtemp(prefix="mailstudy-dovecot-", dir="/tmp"))
+        os.chmod(root, 0o755)
+        srv = cls(root, **kwargs)  # type: ignore[arg-type]
+        for name, password in (users or {}).items():
+            srv.add_user(name, password)
+        return srv
+
+    @property
+    def conf_file(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "dovecot.log"
+
+    def _write_config(self) -> None:
+        r = self.root
+        mailboxes = "\n".join(
+            f'  mailbox "{name}" {{\n    special_use = {attr}\n    auto = no\n  }}'
+            for name, attr in self.special_use.items())
+        master_db = (f"passdb {{\n  driver = passwd-file\n  master = yes\n"
+                     f"  args = {r}/master-users\n  result_success = continue\n}}\n"
+                     if self.master else "")
+        first_uid = min(self._uid, 500)
+        first_gid = min(self._gid, 500)
+        conf = f"""\
+instance_name = mailstudy-test-{r.name}
+base_dir = {r}/run
+state_dir = {r}/state
+log_path = {self.log_file}
+info_log_path = {self.log_file}
+listen = {self.host}
+protocols = imap
+default_internal_user = {self._internal}
+default_login_user = {self._login}
+first_valid_uid = {first_uid}
+first_valid_gid = {first_gid}
+mail_location = maildir:~/Maildir
+mail_fsync = never
+mail_uid = {self._uid}
+mail_gid = {self._gid}
+ssl = yes
+ssl_cert = <{self.cert_file}
+ssl_key = <{self.key_file}
+ssl_dh = <{DH_FILE}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_master_user_separator = {MASTER_SEPARATOR}
+auth_failure_delay = 0
+mail_max_userip_connections = 100
+imap_max_line_length = 64k
+namespace inbox {{
+  inbox = yes
+  separator = /
+{mailboxes}
+}}
+{master_db}passdb {{
+  driver = passwd-file
+  args = {r}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {r}/users
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = {self.host}
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = {self.host}
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+  process_min_avail = 0
+}}
+service anvil {{
+  chroot =
+  # no brute-force penalty: tests fail logins on purpose, one after another
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service stats {{
+  unix_listener stats-reader {{
+    user = {self._internal}
+    mode = 0666
+  }}
+  unix_listener stats-writer {{
+    user = {self._internal}
+    mode = 0666
+  }}
+}}
+"""
+        self.conf_file.write_text(conf)
+        self._write_passwd()
+
+    def _write_passwd(self) -> None:
+        lines = []
+        for name, password in self.users.items():
+            extra = "nologin reason=account-locked" if name in self.locked else ""
+            lines.append(f"{name}:{{PLAIN}}{password}:{self._uid}:{self._gid}::"
+                         f"{self.home(name)}::{extra}")
+        users = self.root / "users"
+        users.write_text("\n".join(lines) + "\n")
+        os.chmod(users, 0o644)
+        if self.master:
+            m = self.root / "master-users"
+            m.write_text(f"{self.master[0]}:{{PLAIN}}{self.master[1]}\n")
+            os.chmod(m, 0o644)
+        if self.running:
+            # Dovecot's auth process checks the passwd-file's mtime at most once a second:
+            # wait that long so the change is certain to apply to the next login.
+            time.sleep(1.1)
+
+    # -- users and mail -------------------------------------------------------------------
+    def home(self, user: str) -> Path:
+        return self.root / "home" / user
+
+    def maildir(self, user: str, folder: str = "INBOX") -> Path:
+        return self.home(user) / "Maildir" / folder_dirname(folder)
+
+    def add_user(self, name: str, password: str) -> None:
+        """Add (or re-password) a user; the passwd-file is re-read on each login."""
+        if ":" in name or ":" in password:
+            raise ValueError("':' is not allowed in test logins or passwords")
+        self.users[name] = password
+        md = self.home(name) / "Maildir"
+        for sub in ("cur", "new", "tmp"):
+            (md / sub).mkdir(parents=True, exist_ok=True)
+        self._chown_tree(self.home(name))
+        self._write_passwd()
+
+    def set_locked(self, name: str, locked: bool = True) -> None:
+        """Refuse (or allow again) logins to ``name``, as a locked account would."""
+        (self.locked.add if locked else self.locked.discard)(name)
+        self._write_passwd()
+
+    def set_password(self, name: str, password: str) -> None:
+        self.users[name] = password
+        self._write_passwd()
+
+    def login_as(self, mailbox_user: str) -> str:
+        """The master-user login that opens ``mailbox_user``'s mailbox."""
+        if not self.master:
+            raise DovecotError("this server has no master user")
+        return f"{mailbox_user}{MASTER_SEPARATOR}{self.master[0]}"
+
+    def _chown_tree(self, path: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        for dirpath, _dirs, filenames in os.walk(path):
+            os.chown(dirpath, self._uid, self._gid)
+            for f in filenames:
+                os.chown(os.path.join(dirpath, f), self._uid, self._gid)
+
+    def create_folder(self, user: str, folder: str) -> Path:
+        d = self.maildir(user, folder)
+        for sub in ("cur", "new", "tmp"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        if folder.upper() != "INBOX":
+            (d / "maildirfolder").touch()
+        self._chown_tree(self.home(user))
+        return d
+
+    def add_messages(self, user: str, folder: str, messages: Iterable[bytes],
+                     flags: str | Iterable[str] = "") -> list[Path]:
+        """Write raw messages into ``folder`` as Maildir files (fastest way to load mail).
+
+        ``flags`` is Maildir info letters (e.g. "RS"), one string for all or one per message.
+        Dovecot assigns UIDs, in file-name order, when it next lists the folder.
+        """
+        d = self.create_folder(user, folder)
+        out = []
+        flag_iter = iter(flags) if not isinstance(flags, str) else None
+        stamp = int(time.time())
+        for raw in messages:
+            self._msg_counter += 1
+            f = next(flag_iter) if flag_iter is not None else flags
+            name = f"{stamp}.M{self._msg_counter:08d}P{os.getpid()}.test,S={len(raw)}"
+            p = d / "cur" / f"{name}:2,{''.join(sorted(f))}"
+            p.write_bytes(raw)
+            os.utime(p, (stamp, stamp))  # INTERNALDATE = mtime = the name's timestamp
+            out.append(p)
+        self._chown_tree(d)
+        return out
+
+    def load_maildir(self, user: str, source: Path) -> int:
+        """Copy a Maildir (Maildir++ folders '.X.Y' included) into ``user``'s mailbox.
+
+        Returns the number of message files copied. Existing content is kept.
+        """
+        source = Path(source)
+        dest = self.home(user) / "Maildir"
+        n = 0
+        for sub in [source, *sorted(p for p in source.iterdir()
+                                    if p.is_dir() and p.name.startswith("."))]:
+            target = dest / sub.relative_to(source)
+            for part in ("cur", "new", "tmp"):
+                (target / part).mkdir(parents=True, exist_ok=True)
+            if sub != source:
+                (target / "maildirfolder").touch()
+            for part in ("cur", "new"):
+                if (sub / part).is_dir():
+                    for f in (sub / part).iterdir():
+                        if f.is_file():
+                            shutil.copy2(f, target / part / f.name)
+                            n += 1
+        self._chown_tree(dest)
+        return n
+
+    def change_uidvalidity(self, user: str, folder: str) -> None:
+        """Give ``folder`` a new UIDVALIDITY (and new UIDs), as after a server-side rebuild.
+
+        Dovecot keeps UIDVALIDITY in dovecot-uidlist and its indexes; removing them while the
+        server is stopped and writing a uidlist header with a larger value is what a mailbox
+        restore looks like to clients. Restarts the server if it was running.
+        """
+        was_running = self.running
+        if was_running:
+            self.stop()
+        d = self.maildir(user, folder)
+        uidlist = d / "dovecot-uidlist"
+        old = 0
+        if uidlist.exists():
+            m = re.search(rb"\bV(\d+)", uidlist.read_bytes().split(b"\n", 1)[0])
+            old = int(m.group(1)) if m else 0
+        for f in d.glob("dovecot.index*"):
+            f.unlink()
+        new = max(old + 1, int(time.time()))
+        uidlist.write_text(f"3 V{new} N1\n")
+        self._chown_tree(d)
+        if was_running:
+            self.start()
+
+    # -- process control ------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start Dovecot in the foreground, in its own session, and wait for its greeting."""
+        if self.running:
+            return
+        log = open(self.root / "dovecot.stderr", "ab")  # noqa: SIM115 - closed with the proc
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf_file)],
+                                     stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise DovecotError("dovecot exited at start: " + self._log_tail())
+            try:
+                with socket.create_connection((self.host, self.imap_port), timeout=1) as s:
+                    s.settimeout(2)
+                    if s.recv(200).startswith(b"* OK"):
+                        return
+            except OSError:
+                time.sleep(0.02)
+        self.kill()
+        raise DovecotError("dovecot did not greet in time: " + self._log_tail())
+
+    def _signal_group(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful stop: SIGTERM to the process group, then SIGKILL if it lingers."""
+        if self.proc is None:
+            return
+        self._signal_group(signal.SIGCONT)
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.proc.wait(timeout)
+        self._wait_group_gone()
+        self.proc = None
+
+    def kill(self) -> None:
+        """Crash: SIGKILL the whole process group (connections drop without a goodbye)."""
+        if self.proc is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        self.proc.wait(10)
+        self._wait_group_gone()
+        self.proc = None
+        # A killed master leaves its pid file and sockets; a new start cleans them itself.
+
+    def _wait_group_gone(self, timeout: float = 5.0) -> None:
+        """Children (imap, auth) may outlive the master by a moment: wait for the group."""
+        if self.proc is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _live_members(self.proc.pid):
+                return
+            time.sleep(0.02)
+        self._signal_group(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def pause(self) -> None:
+        """Freeze every server process (SIGSTOP): clients see a silent, open connection."""
+        self._signal_group(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal_group(signal.SIGCONT)
+
+    def _log_tail(self, n: int = 1500) -> str:
+        text = ""
+        for f in (self.log_file, self.root / "dovecot.stderr"):
+            if f.exists():
+                text += f.read_text(errors="replace")[-n:]
+        return text.strip()
+
+    def cleanup(self) -> None:
+        """Stop the server and delete its directory."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> DovecotServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+class RewritingProxy:
+    """A loopback TCP proxy that can rewrite what the server sends, line by line.
+
+    Used (on the plain-text port) to inject what real servers sometimes send and Dovecot never
+    does, such as a malformed BODYSTRUCTURE: the server stays real, only bytes are altered.
+    ``rewrite(line)`` gets each server line (CRLF included) and returns its replacement.
+    """
+
+    def __init__(self, target: tuple[str, int],
+                 rewrite: Callable[[bytes], bytes] | None = None) -> None:
+        self.target = target
+        self.rewrite = rewrite or (lambda line: line)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            threading.Thread(target=self._pump, args=(client, upstream, False),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True),
+                             daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, rewrite: bool) -> None:
+        buf = b""
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if not rewrite:
+                    dst.sendall(data)
+                    continue
+                buf += data
+                *lines, buf = buf.split(b"\r\n")
+                if lines:
+                    dst.sendall(b"".join(self.rewrite(line + b"\r\n") for line in lines))
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._stop = True
+        self.sock.close()

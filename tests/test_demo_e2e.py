@@ -1,0 +1,195 @@
+"""End to end: ``mailstudy demo`` at a small size, then what the issue promises of its outputs.
+
+One demo run (about 40 agents, 2 weeks) is shared by the module: every output exists and
+renders, no identity of the synthetic council leaks outside the sealed escrow and the named
+folder, a re-run does no work, --only/--from run what they say, and the English report.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mailstudy.cli import app
+from mailstudy.demo import run_demo
+from mailstudy.pipeline import NOT_SELECTED, SKIPPED, run_pipeline
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("demo")
+    res = run_demo(root / "d", agents=40, weeks=2, seed=3)
+    assert res.run.ok, [r.to_json() for r in res.run.stages if not r.ok]
+    return res
+
+
+class _Checker(HTMLParser):
+    """Balanced tags (void elements aside) and the local files the page points at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "img" and a.get("src"):
+            self.links.append(a["src"] or "")
+        if tag == "link" and a.get("rel") == "stylesheet":
+            self.links.append(a.get("href") or "")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> (open: {self.stack[-3:]})")
+            if tag in self.stack:
+                while self.stack and self.stack.pop() != tag:
+                    pass
+        else:
+            self.stack.pop()
+
+
+def check_html(path: Path) -> list[str]:
+    c = _Checker()
+    text = path.read_text(encoding="utf-8")
+    assert text.lstrip().lower().startswith("<!doctype html>"), path.name
+    c.feed(text)
+    c.close()
+    errors = c.errors + ([f"unclosed: {c.stack}"] if c.stack else [])
+    for link in c.links:
+        if link.startswith(("data:", "http:", "https:")):
+            continue
+        if not (path.parent / link).exists():
+            errors.append(f"missing file {link}")
+    return errors
+
+
+def pdf_pages(path: Path) -> int:
+    out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    return int(next(line.split()[-1] for line in out.stdout.splitlines()
+                    if line.startswith("Pages:")))
+
+
+def test_every_output_exists_and_renders(demo) -> None:
+    out = demo.study.out
+    expected = [
+        "report/rapport.html", "report/rapport.pdf", "report/scope.json", "report/audit.css",
+        "report/annexe-notice.html", "report/annexe-register.html", "report/annexe-dpia.html",
+        "profiles/by_level.csv", "profiles/by_level.png", "profiles/suppression.csv",
+        "personas/model.json", "personas/personas.html", "personas/personas.pdf",
+        "invitations/panel.csv", "invitations/reserves.csv", "invitations/fairness.json",
+        "invitations/composition.csv", "invitations/named/panel.csv",
+    ]
+    missing = [p for p in expected if not (out / p).exists()]
+    assert not missing
+    for pdf in (out / "report/rapport.pdf", out / "personas/personas.pdf"):
+        assert pdf_pages(pdf) >= 2, pdf.name
+    for html in [*(out / "report").glob("*.html"), out / "personas/personas.html"]:
+        assert check_html(html) == [], html.name
+    html = (out / "report/rapport.html").read_text(encoding="utf-8")
+    # The report shows the profile charts and links the persona sheets.
+    assert 'src="../profiles/by_level.png"' in html
+    assert 'href="../personas/personas.html"' in html
+    text = subprocess.run(["pdftotext", str(out / "report/rapport.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    for heading in ("Périmètre", "Méthode", "Protection des données", "Personas",
+                    "Panel des ateliers", "Limites des données", "RGPD, art. 13", "art. 30",
+                    "AIPD"):
+        assert heading in text, heading
+    # Every feature's definition is in the method section.
+    from mailstudy.schema import FEATURES
+
+    for col in FEATURES:
+        assert col.name in html
+
+
+def _readable(path: Path) -> str:
+    """The text a person could read out of a file (decoded tables, extracted PDF text)."""
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path).to_csv()
+    if path.suffix == ".pdf":
+        return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                              check=True).stdout
+    return path.read_bytes().decode("utf-8", errors="ignore")
+
+
+def test_canary_no_identity_outside_escrow_and_named(demo) -> None:
+    council = demo.council
+    canaries = [a.lower() for a in council.addresses] + [n.lower() for n in council.names
+                                                          if " " in n]
+    named = demo.study.out / "invitations" / "named"
+    found_named = False
+    scanned = 0
+    for top in (demo.study.data, demo.study.out):
+        for p in top.rglob("*"):
+            if not p.is_file():
+                continue
+            text = _readable(p).lower()
+            hits = [c for c in canaries if c in text]
+            if named in p.parents:
+                found_named |= bool(hits)
+                continue
+            if p.parent == demo.study.escrow_dir and p.suffix == ".age":
+                continue
+            scanned += 1
+            assert not hits, f"{p.relative_to(demo.study.root)} holds {len(hits)} identities"
+    assert scanned > 20
+    # The scan can see identities where they are expected: reveal named the panel.
+    assert found_named
+    assert demo.revealed is not None and demo.revealed.named > 0
+
+
+def test_rerun_with_nothing_changed_does_no_work(demo) -> None:
+    rep = run_pipeline(demo.study)
+    assert rep.ok
+    assert rep.ran == []
+    assert rep.status("collect") == SKIPPED and rep.status("report") == SKIPPED
+
+
+def test_only_and_from(demo) -> None:
+    rep = run_pipeline(demo.study, only="report")
+    assert rep.ran == ["report"]
+    assert all(r.status == NOT_SELECTED for r in rep.stages if r.name != "report")
+    rep = run_pipeline(demo.study, from_stage="invite")
+    assert rep.ran == ["invite", "report"]
+    assert rep.status("profile") == NOT_SELECTED
+    # and the pipeline is quiet again afterwards
+    assert run_pipeline(demo.study).ran == []
+
+
+def test_report_in_english(demo) -> None:
+    res = CliRunner().invoke(app, ["report", "--lang", "en", "--study", str(demo.study.root)])
+    assert res.exit_code == 0, res.output
+    html = demo.study.out / "report" / "report.html"
+    assert check_html(html) == []
+    assert "Limits of the data" in html.read_text(encoding="utf-8")
+    assert pdf_pages(demo.study.out / "report" / "report.pdf") >= 2
+    assert "Limites des données" in (demo.study.out / "report/rapport.html").read_text(
+        encoding="utf-8")
+
+
+def test_run_cli_exit_code_and_summary(demo) -> None:
+    res = CliRunner().invoke(app, ["run", "--study", str(demo.study.root)])
+    assert res.exit_code == 0, res.output
+    assert "0 stage(s) ran" in res.output
+    res = CliRunner().invoke(app, ["run", "--only", "nosuchstage",
+                                   "--study", str(demo.study.root)])
+    assert res.exit_code == 2 and "unknown stage" in res.output
+
+
+def test_state_records_no_identity(demo) -> None:
+    state = (demo.study.runs_dir / "state.json").read_text(encoding="utf-8").lower()
+    assert not any(a.lower() in state for a in demo.council.addresses)
+    assert str(demo.council.root).lower() not in state  # no path to the exports
