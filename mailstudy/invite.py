@@ -94,6 +94,27 @@ class Plan:
 
 # -- pool ----------------------------------------------------------------------------------
 
+
+def _new_highs() -> highspy.Highs:
+    """A silent HiGHS instance. Its C++ core prints a licence banner on stdout when the first
+    instance of a process is built, which would pollute the command's output: fd 1 is
+    pointed at /dev/null for that moment."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    h.setOptionValue("output_flag", False)
+    return h
+
 def _fold(text: str) -> str:
     t = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
     return " ".join(t.lower().replace("-", " ").replace("_", " ").split())
@@ -229,8 +250,7 @@ class _Pricing:
         tab = types.table
         self.T = len(tab)
         counts = tab["count"].to_numpy()
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = _new_highs()
         h.setOptionValue("mip_rel_gap", 1e-9)
         h.setOptionValue("mip_abs_gap", 1e-12)
         h.setOptionValue("threads", 1)
@@ -388,8 +408,7 @@ class _Master:
     def __init__(self, counts: np.ndarray, active: np.ndarray) -> None:
         self.counts = counts.astype(float)
         self.rows = np.flatnonzero(active)  # only types some panel can include
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = _new_highs()
         h.setOptionValue("threads", 1)
         h.setOptionValue("presolve", "off")  # keep the basis: each solve warm-starts
         h.setOptionValue("simplex_strategy", 4)  # primal: a new column keeps it feasible

@@ -53,8 +53,9 @@ MESSAGES: list[Column] = [
     Column("source", pa.string(), f"Where the message was read: one of {', '.join(SOURCES)}.",
            False),
     Column("item_id", pa.string(),
-           "Keyed hash of the message's place in its source (folder + file/UID/offset): the "
-           "idempotence key that makes a re-run add nothing.", False),
+           "Keyed hash of the message's identity in its mailbox: folder + header block (+ copy "
+           "number) for files, folder + UIDVALIDITY + UID for IMAP. The idempotence key that "
+           "makes a re-run add nothing.", False),
     Column("folder_id", pa.string(), "Keyed hash of the folder path (folder names carry names).",
            False),
     Column("folder_role", pa.string(),

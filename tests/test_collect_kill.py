@@ -24,7 +24,7 @@ def _collect_cmd(study: Path, sources: list[Path]) -> list[str]:
 
 
 def test_killed_collection_resumes_to_the_same_dataset(tmp_path: Path) -> None:
-    council = generate_council(tmp_path / "council", n_agents=24, weeks=2, seed=3,
+    council = generate_council(tmp_path / "council", n_agents=40, weeks=3, seed=3,
                                domain="region.test")
     sources = sorted(council.mailboxes.iterdir())
     ref, _ = make_study(tmp_path / "ref")
@@ -50,7 +50,7 @@ def test_killed_collection_resumes_to_the_same_dataset(tmp_path: Path) -> None:
         while (p.poll() is None and time.monotonic() < deadline
                and not set(killed.messages_dir.rglob("part-*.parquet")) - before):
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.6))
+        time.sleep(rng.uniform(0.0, 0.15))
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)  # the collector and its worker processes
             kills += 1

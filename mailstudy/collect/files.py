@@ -458,16 +458,31 @@ def infer_owner(listing: SourceListing, ids: Identities, sample: int = 400) -> s
     return counts.most_common(1)[0][0]
 
 
-def collect_mailbox(job: MailboxJob, progress: Callable[[int], None] | None = None
-                    ) -> MailboxResult:
-    """Collect one source into the store. Never raises: failures become ``error``."""
-    from mailstudy.study import open_study
+class Session:
+    """What one process keeps from mailbox to mailbox within a run: the study, its keys, the
+    escrow writer and the identity cache (rebuilding them per mailbox re-reads every escrow
+    segment list, a cost that grows with the run)."""
 
+    def __init__(self, study_root: Path) -> None:
+        from mailstudy.optout import load_optouts
+        from mailstudy.study import open_study
+
+        self.study = open_study(study_root)
+        self.escrow = self.study.escrow()
+        self.ids = Identities(self.study.pseudonymiser(), self.study.domains,
+                              self.study.partner_domains, load_optouts(self.study), self.escrow)
+        self.builder = RowBuilder(self.ids, self.study.tz)
+        self.store = MessageStore(self.study.messages_dir)
+        self.is_personal = personal_matcher(self.study.personal_folders)
+
+
+def collect_mailbox(job: MailboxJob, progress: Callable[[int], None] | None = None,
+                    session: Session | None = None) -> MailboxResult:
+    """Collect one source into the store. Never raises: failures become ``error``."""
     t0 = time.monotonic()
     res = MailboxResult(index=job.index)
     try:
-        study = open_study(job.study_root)
-        _collect(study, job, res, progress)
+        _collect(session or Session(job.study_root), job, res, progress)
     except SourceError as exc:
         res.error = str(exc)
     except OSError as exc:
@@ -478,10 +493,8 @@ def collect_mailbox(job: MailboxJob, progress: Callable[[int], None] | None = No
     return res
 
 
-def _collect(study: Any, job: MailboxJob, res: MailboxResult,
+def _collect(session: Session, job: MailboxJob, res: MailboxResult,
              progress: Callable[[int], None] | None) -> None:
-    from mailstudy.optout import load_optouts
-
     source = Path(job.source)
     if not source.exists():
         raise SourceError("source does not exist")
@@ -493,14 +506,10 @@ def _collect(study: Any, job: MailboxJob, res: MailboxResult,
         root = source
         if fmt == "pst":
             root = stack.enter_context(pst_as_eml(source))
-        is_personal = personal_matcher(study.personal_folders)
         listing = {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml,
                    "pst": list_eml,
-                   "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, is_personal)
-        optouts = load_optouts(study)
-        escrow = study.escrow()
-        ids = Identities(study.pseudonymiser(), study.domains, study.partner_domains,
-                         optouts, escrow)
+                   "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, session.is_personal)
+        escrow, ids = session.escrow, session.ids
         owner = job.owner
         res.owner_from = "option"
         if owner is None:
@@ -523,8 +532,7 @@ def _collect(study: Any, job: MailboxJob, res: MailboxResult,
         res.folders = len(listing.folders)
         res.skipped["personal_folder_messages"] += listing.skipped_messages
         res.skipped["personal_folders"] += listing.skipped_folders
-        store = MessageStore(study.messages_dir)
-        builder = RowBuilder(ids, study.tz)
+        store, builder = session.store, session.builder
         present = store.existing_items(mailbox)
         source_name = "pst" if fmt == "pst" else fmt
         batch: list[dict[str, Any]] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailstudy.collect.files import MailboxJob, MailboxResult, collect_mailbox
+from mailstudy.collect.files import MailboxJob, MailboxResult, Session, collect_mailbox
 from mailstudy.store import MessageStore
 from mailstudy.study import Study
 
@@ -75,8 +75,16 @@ class RunSummary:
         return path
 
 
-def _run_job(job: MailboxJob, queue: Any) -> MailboxResult:
-    return collect_mailbox(job, queue.put if queue is not None else None)
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(queue: Any, study_root: Path) -> None:
+    _WORKER["queue"] = queue
+    _WORKER["session"] = Session(study_root)
+
+
+def _run_job(job: MailboxJob) -> MailboxResult:
+    return collect_mailbox(job, _WORKER["queue"].put, _WORKER["session"])
 
 
 def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | None = None,
@@ -108,28 +116,25 @@ def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | N
             if on_progress:
                 on_progress(done_msgs, len(summary.mailboxes))
 
+        session = Session(study.root)
         for job in jobs:
-            summary.mailboxes.append(collect_mailbox(job, tick))
+            summary.mailboxes.append(collect_mailbox(job, tick, session))
             if on_progress:
                 on_progress(done_msgs, len(summary.mailboxes))
     else:
-        ctx = mp.get_context("spawn")
-        with ctx.Manager() as manager:
-            queue = manager.Queue()
-            with ProcessPoolExecutor(n_workers, mp_context=ctx) as pool:
-                futures = [pool.submit(_run_job, j, queue) for j in jobs]
-                pending = set(futures)
-                while pending:
-                    finished = [f for f in pending if f.done()]
-                    for f in finished:
-                        pending.discard(f)
-                        summary.mailboxes.append(f.result())
-                    while not queue.empty():
-                        done_msgs += queue.get()
-                    if on_progress:
-                        on_progress(done_msgs, len(summary.mailboxes))
-                    if pending:
-                        wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        # fork: workers start at once, without re-importing pandas and pyarrow
+        ctx = mp.get_context("fork")
+        queue = ctx.SimpleQueue()
+        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(queue, study.root)) as pool:
+            pending = {pool.submit(_run_job, j) for j in jobs}
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                summary.mailboxes.extend(f.result() for f in finished)
+                while not queue.empty():
+                    done_msgs += queue.get()
+                if on_progress:
+                    on_progress(done_msgs, len(summary.mailboxes))
     summary.mailboxes.sort(key=lambda m: m.index)
     summary.seconds = time.monotonic() - t0
     summary.save(study.runs_dir)
