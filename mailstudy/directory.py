@@ -231,8 +231,8 @@ def match_columns(header: list[str], overrides: Mapping[str, str] | None = None)
                                  f"{', '.join(FIELDS)}")
         target = norm_header(hdr)
         if target not in normed:
-            raise DirectoryError(f"column {hdr!r} (mapped to {fld}) is not in the file; its "
-                                 f"columns are: {', '.join(h for h in header if h)}")
+            raise DirectoryError(f"the column mapped to {fld} is not in the file "
+                                 f"({_header_hint(header)})")
         out[fld] = normed.index(target)
     used = set(out.values())
     for fld, spellings in HEADERS.items():
@@ -248,9 +248,18 @@ def match_columns(header: list[str], overrides: Mapping[str, str] | None = None)
             raise DirectoryError(
                 f"no {fld} column found; expected a header among: "
                 f"{', '.join(HEADERS[fld])} (accents and case ignored), or map one with "
-                f"--column {fld}=HEADER or [directory.columns] in study.toml; the file's "
-                f"columns are: {', '.join(h for h in header if h)}")
+                f"--column {fld}=HEADER or [directory.columns] in study.toml "
+                f"({_header_hint(header)})")
     return out
+
+
+def _header_hint(header: list[str]) -> str:
+    """What may be said of a header line: never its cells, which may be a person's data when
+    the header row is missing."""
+    n = sum(1 for h in header if h)
+    if any("@" in h for h in header):
+        return f"{n} columns; the first line holds an address: is the header row missing?"
+    return f"{n} columns"
 
 
 # -- field parsing ---------------------------------------------------------------------------

@@ -1005,8 +1005,8 @@ def import_availability(study: Any, path: Any, sessions: Sequence[str] | None = 
         idx = {}
         for sid in sessions:
             if norm_header(sid) not in normed:
-                raise InviteError(f"no column for session {sid!r}; the file's columns are: "
-                                  + ", ".join(h for i, h in enumerate(header) if i != col))
+                raise InviteError(f"no column for session {sid!r} among the file's "
+                                  f"{len(header) - 1} session columns")
             idx[sid] = normed.index(norm_header(sid))
     else:
         idx = {h.strip(): i for i, h in enumerate(header) if i != col and h.strip()}
@@ -1119,6 +1119,9 @@ def run_invite(study: Any, size: int | None = None, seed: int | None = None,
     if time_limit is None:
         time_limit = float(ws.get("time_limit", 300))
     pool, features, notes = load_pool(study)
+    if pool.empty:
+        raise InviteError("nobody to draw from: run 'mailstudy profile' (and 'personas') first, "
+                          "or import volunteers")
     plan = plan_from_config(ws, pool, size, features)
     inv = invite(pool, plan, seed, min_group=study.min_group_size,
                  reserves_per_seat=int(ws.get("reserves_per_seat", 3)), lang=lang,

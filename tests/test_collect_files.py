@@ -97,12 +97,17 @@ def test_maildir_rows_follow_the_contract(tmp_path: Path) -> None:
 
 
 def test_same_messages_same_rows_across_formats(tmp_path: Path) -> None:
-    study, _ = make_study(tmp_path)
     src = build_sources(tmp_path)
-    collect_files(study, [src["maildir"]], workers=1)
-    collect_files(study, [src["mbox"]], workers=1)
-    collect_files(study, [src["eml"]], workers=1)
-    df = read_messages(study.messages_dir)
+    frames = []
+    key = None
+    for fmt in ("maildir", "mbox", "eml"):  # one study each, one key
+        study, _ = make_study(tmp_path / fmt)
+        if key is None:
+            key = study.key_path.read_bytes()
+        study.key_path.write_bytes(key)
+        collect_files(study, [src[fmt]], workers=1)
+        frames.append(read_messages(study.messages_dir))
+    df = pd.concat(frames, ignore_index=True)
     keep = ["message_id", "sender", "n_to", "n_cc", "n_internal", "n_external", "date_utc",
             "size_bytes", "text_bytes", "n_attachments", "is_reply", "is_forward",
             "thread_root", "subject_len", "n_prefixes", "is_bulk", "client_family"]
@@ -289,3 +294,54 @@ def test_broken_pst_is_a_clear_failure(tmp_path: Path) -> None:
     pst.write_bytes(b"!BDN" + b"\0" * 600)
     s = collect_files(study, [pst], workers=1)
     assert s.failures and "readpst could not convert" in s.failures[0].error
+
+
+def test_two_exports_of_one_mailbox_in_parallel_are_not_doubled(tmp_path: Path) -> None:
+    study, _ = make_study(tmp_path)
+    msgs = [(message(message_id=f"<p{i}@x>"), "S") for i in range(300)]
+    a = write_maildir(tmp_path / "2025" / OWNER, {"": msgs})
+    b = write_maildir(tmp_path / "2026" / OWNER, {"": msgs + [(message(message_id="<new@x>"),
+                                                                "S")]})
+    s = collect_files(study, [a, b], workers=2, batch_rows=40)
+    assert s.messages_written == 301
+    df = read_messages(study.messages_dir)
+    assert len(df) == 301 and df.message_id.nunique() == 301
+
+
+def test_same_mailbox_in_two_formats_or_with_new_flags_is_one_row_each(tmp_path: Path) -> None:
+    study, _ = make_study(tmp_path)
+    src = build_sources(tmp_path)
+    # the same five messages, all in the inbox, as an mbox file and as an .eml folder
+    assert collect_files(study, [src["mbox"]], workers=1).messages_written == 5
+    s = collect_files(study, [src["eml"]], workers=1)
+    assert s.messages_written == 0 and s.totals()["already_present"] == 5
+    # an mbox whose messages were marked read since: still the same messages
+    raws = [message(message_id=f"<f{i}@x>", extra="Status: O") for i in range(3)]
+    mb = write_mbox(tmp_path / "flags.mbox", raws)
+    assert collect_files(study, [mb], owner=OWNER, workers=1).messages_written == 3
+    write_mbox(mb, [r.replace(b"Status: O", b"Status: RO\nX-Status: A") for r in raws])
+    s = collect_files(study, [mb], owner=OWNER, workers=1)
+    assert s.messages_written == 0 and s.totals()["already_present"] == 3
+
+
+def test_nested_and_offlineimap_maildir_layouts(tmp_path: Path) -> None:
+    study, _ = make_study(tmp_path)
+    nested = write_maildir(tmp_path / "nested" / OWNER, {
+        "": [(message(), "S")], "Archives/2026": [(message(message_id="<n1@x>"), "S")],
+        ".Sent": [(message(message_id="<n2@x>"), "S")]})
+    off = tmp_path / "off" / OWNER
+    write_maildir(off / "INBOX", {"": [(message(message_id="<o1@x>"), "S")]})
+    write_maildir(off / "Sent", {"": [(message(message_id="<o2@x>"), "S")]})
+    assert detect_format(off) == "maildir"
+    s = collect_files(study, [nested, off], workers=1)
+    assert [m.messages_written for m in s.mailboxes] == [3, 2]
+    df = read_messages(study.messages_dir)
+    assert sorted(df.folder_role) == ["archive", "inbox", "inbox", "sent", "sent"]
+    assert sorted(df.folder_depth) == [0, 0, 0, 0, 1]
+
+
+def test_forced_format_that_finds_nothing_is_an_error(tmp_path: Path) -> None:
+    study, _ = make_study(tmp_path)
+    src = build_sources(tmp_path)
+    s = collect_files(study, [src["eml"]], fmt="mbox", workers=1)
+    assert s.failures and "--format" in s.failures[0].error

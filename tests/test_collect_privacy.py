@@ -105,3 +105,14 @@ def test_mutated_headers_never_crash_and_never_leak(headers: list[tuple[str, str
     for c in CANARIES:
         assert c not in text
     assert row["n_to"] == len(row["to"]) and row["subject_len"] >= 0
+
+
+def test_a_directory_without_header_row_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    study, _ = make_study(tmp_path)
+    f = tmp_path / "annuaire.csv"
+    f.write_text(f"Qwxzian;Zorglub;{CANARY_ADDR};Agent [/b]\nDoe;Jane;jane.doe@{DOMAIN};Agent\n",
+                 encoding="utf-8")
+    r = run_cli("directory", "import", str(f), study=study.root)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "header row" in r.stderr
+    assert scan(study.root, [r.stdout, r.stderr]) == []

@@ -178,3 +178,38 @@ def test_plaintext_rules() -> None:
     assert Server("localhost", starttls=True).effective_port == 143
     with pytest.raises(ImapError):
         Server("imap.example.org", plaintext=True, starttls=True).check()
+
+
+def test_keyring_passwords_per_login() -> None:
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.store: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.store.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.store[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.store.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        keyring.set_password("mailstudy-imap/h", "jean", "pw-j")
+        with pytest.raises(ImapError, match="no keyring entry for 1 login") as err:
+            auth_from_options(["jean", "marie"], service="mailstudy-imap/h", use_keyring=True)
+        assert "marie" not in str(err.value)
+        keyring.set_password("mailstudy-imap/h", "marie", "pw-m")
+        auth = auth_from_options(["jean", "marie"], service="mailstudy-imap/h",
+                                 use_keyring=True)
+        assert auth.passwords == {"jean": "pw-j", "marie": "pw-m"}
+    finally:
+        keyring.set_keyring(previous)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="mailstudy",
@@ -56,8 +57,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from mailstudy.schema import SchemaError
     from mailstudy.study import StudyError
 
-    return (UserError, StudyError, EscrowError, SchemaError, FileNotFoundError,
-            PermissionError)
+    return (UserError, StudyError, EscrowError, SchemaError, OSError)
 
 
 def clean_errors(fn: F) -> F:
@@ -74,7 +74,7 @@ def clean_errors(fn: F) -> F:
         except typer.Exit:
             raise
         except _expected_errors() as exc:
-            err_console.print(f"[red]error:[/red] {_safe_message(exc)}")
+            err_console.print(f"[red]error:[/red] {escape(_safe_message(exc))}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted; committed work is kept, re-run to resume")

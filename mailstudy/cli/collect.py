@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -128,7 +129,7 @@ def print_summary(summary) -> None:  # summary: RunSummary
         table.add_row(m.mailbox or f"source #{m.index + 1}", m.format, m.owner_from,
                       str(m.folders), str(m.messages_written), str(m.already_present),
                       str(sum(v for k, v in m.skipped.items() if k != "personal_folders")),
-                      str(sum(m.defects.values())), m.error or "ok")
+                      str(sum(m.defects.values())), escape(m.error or "ok"))
     console.print(table)
     console.print(f"mailboxes: {t['mailboxes']} ({t['mailboxes_failed']} failed), folders: "
                   f"{t['folders']}, messages written: {t['messages_written']}, already present: "
@@ -140,7 +141,7 @@ def print_summary(summary) -> None:  # summary: RunSummary
         console.print("defects: " + ", ".join(f"{k}={v}" for k, v in t["defects"].items()))
     for m in summary.failures:
         err_console.print(f"[red]failed:[/red] {m.mailbox or f'source #{m.index + 1}'}: "
-                          f"{m.error}")
+                          f"{escape(m.error or '')}")
     if summary.path is not None:
         console.print(f"summary saved: {summary.path}")
 
@@ -167,9 +168,13 @@ def optout_add(
 ) -> None:
     """Record opt-outs as keyed hashes: their mailboxes are never read and they are never
     drawn."""
+    from mailstudy.collect.files import ADDRESS_RE
     from mailstudy.optout import add_optouts
     from mailstudy.study import open_study
 
+    bad = sum(1 for a in addresses if not ADDRESS_RE.match(a.strip()))
+    if bad:
+        raise UserError(f"{bad} of the arguments are not e-mail addresses; nothing recorded")
     added, present = add_optouts(open_study(study), addresses)
     console.print(f"opt-outs recorded: {added} new, {present} already present")
 

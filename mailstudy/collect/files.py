@@ -28,8 +28,9 @@ from mailstudy.collect.headers import (
     Context,
     Identities,
     RowBuilder,
-    fold,
     folder_role,
+    item_family,
+    normalise_folder,
     personal_matcher,
 )
 from mailstudy.collect.mime import (
@@ -77,7 +78,7 @@ class SourceListing:
 
 def detect_format(path: Path) -> str:
     if path.is_dir():
-        if (path / "cur").is_dir() or (path / "new").is_dir():
+        if _is_maildir(path) or any(_is_maildir(c) for c in path.iterdir() if c.is_dir()):
             return "maildir"
         for p in sorted(path.rglob("*"))[:2000]:
             if p.is_file():
@@ -164,16 +165,38 @@ def _maildir_flags(filename: str) -> tuple[str, str]:
     return filename, ""
 
 
+def _is_maildir(d: Path) -> bool:
+    return (d / "cur").is_dir() or (d / "new").is_dir()
+
+
+def _maildir_folders(root: Path) -> list[tuple[tuple[str, ...], Path]]:
+    """Every folder of a Maildir export, whatever its layout: Maildir++ (``.Sent``,
+    ``.Archives.2026`` beside the inbox's cur/new), nested folders (``Archives/2026/cur``, as
+    mbsync and Dovecot's LAYOUT=fs write them) and a root holding only folders (``INBOX/cur``,
+    ``Sent/cur``, as offlineimap writes them)."""
+    found: list[tuple[tuple[str, ...], Path]] = []
+    if _is_maildir(root):
+        found.append((("INBOX",), root))
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("cur", "new", "tmp"))
+        for d in dirnames:
+            sub = Path(dirpath) / d
+            if not _is_maildir(sub):
+                continue
+            parts: list[str] = []
+            for comp in sub.relative_to(root).parts:
+                if comp.startswith("."):
+                    parts.extend(_decode_maildir_name(x) for x in comp[1:].split(".") if x)
+                else:
+                    parts.append(_decode_maildir_name(comp))
+            if parts:
+                found.append((normalise_folder(tuple(parts)), sub))
+    return found
+
+
 def list_maildir(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> SourceListing:
     listing = SourceListing(items=[])
-    folders: list[tuple[tuple[str, ...], Path]] = [(("INBOX",), root)]
-    for sub in sorted(root.iterdir()):
-        if sub.is_dir() and sub.name.startswith(".") and sub.name not in (".", ".."):
-            if (sub / "cur").is_dir() or (sub / "new").is_dir():
-                parts = tuple(_decode_maildir_name(x) for x in sub.name[1:].split(".") if x)
-                if parts and fold(parts[0]) == "inbox":
-                    parts = parts[1:] or ("INBOX",)
-                folders.append((parts, sub))
+    folders = _maildir_folders(root)
     for folder, d in folders:
         files: list[tuple[str, Path, bool]] = []
         for sub, in_new in (("cur", False), ("new", True)):
@@ -182,6 +205,7 @@ def list_maildir(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> 
                 # a dangling link is listed too: it becomes a counted skip, never a silent drop
                 files.extend((f.name, f, in_new) for f in sd.iterdir() if not f.is_dir())
         if is_personal(folder):
+            # file names are counted; no message of a personal folder is opened
             listing.skipped_folders += 1
             listing.skipped_messages += len(files)
             continue
@@ -204,13 +228,6 @@ def _maildir_time(base: str) -> dt.datetime | None:
     return None
 
 
-def _file_mtime(p: Path) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC)
-    except OSError:
-        return None
-
-
 def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
              suffix: str = ".eml") -> SourceListing:
     listing = SourceListing(items=[])
@@ -218,14 +235,14 @@ def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
         p for p in root.rglob("*") if not p.is_dir() and p.suffix.lower() == suffix)
     for f in files:
         rel = f.relative_to(root) if root.is_dir() else Path(f.name)
-        folder = tuple(rel.parts[:-1]) or ("INBOX",)
+        folder = normalise_folder(tuple(rel.parts[:-1]))
         if is_personal(folder):
             listing.skipped_messages += 1
             listing.skipped_folders += folder not in listing.folders
             continue
         listing.folders.add(folder)
+        # no fallback date: an exported file's mtime is the export's, not the message's
         item = Item(folder=folder, key=rel.as_posix(), open=_file_lines(f),
-                    fallback_date=_file_mtime(f),
                     parsed=_msg_reader(f) if suffix == ".msg" else _file_reader(f))
         listing.items.append(item)
     return listing
@@ -336,14 +353,12 @@ def list_mbox(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> Sou
                 if name.lower().endswith(suf):
                     name = name[: -len(suf)]
             folder = parts[:-1] + (name,)
-            files.append((folder if fold(folder[0]) != "inbox" or len(folder) > 1
-                          else ("INBOX",), f))
+            files.append((normalise_folder(folder), f))
     for folder, f in files:
-        spans = _scan_mbox(f)
         if is_personal(folder):
-            listing.skipped_folders += 1
-            listing.skipped_messages += len(spans)
+            listing.skipped_folders += 1  # not even scanned: its messages are not counted
             continue
+        spans = _scan_mbox(f)
         listing.folders.add(folder)
         for start, end, date in spans:
             listing.items.append(Item(folder=folder, key=f"{'/'.join(folder)}\x00{start}",
@@ -358,13 +373,18 @@ class ReadpstMissing(SourceError):
 
 
 @contextlib.contextmanager
-def pst_as_eml(path: Path) -> Iterator[Path]:
-    """Convert a PST to a private temporary tree of .eml files with readpst, then delete it."""
+def pst_as_eml(path: Path, tmp_root: Path) -> Iterator[Path]:
+    """Convert a PST to a private temporary tree of .eml files with readpst, then delete it.
+
+    The tree lives under the study's ``data/tmp`` (mode 0700), which every collection empties
+    first, so a killed conversion leaves no mail behind for long."""
     exe = shutil.which("readpst")
     if exe is None:
         raise ReadpstMissing("reading PST needs Debian's readpst: run "
                              "'sudo apt-get install pst-utils' and try again")
-    with tempfile.TemporaryDirectory(prefix="mailstudy-pst-") as tmp:
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    os.chmod(tmp_root, 0o700)
+    with tempfile.TemporaryDirectory(prefix="pst-", dir=tmp_root) as tmp:
         os.chmod(tmp, 0o700)
         proc = subprocess.run([exe, "-q", "-e", "-te", "-b", "-o", tmp, str(path)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -502,39 +522,47 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
     if fmt not in FORMATS:
         raise SourceError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     res.format = fmt
+    ids = session.ids
+    # the owner first, from what needs no reading: an opted-out mailbox is never opened
+    owner = job.owner
+    res.owner_from = "option"
+    if owner is None:
+        owner = owner_from_name(source)
+        res.owner_from = "name"
+    if owner is not None:
+        _check_owner(owner, ids, res)
+        if res.owner_from.endswith("+optout"):
+            return
     with contextlib.ExitStack() as stack:
         root = source
         if fmt == "pst":
-            root = stack.enter_context(pst_as_eml(source))
+            root = stack.enter_context(pst_as_eml(source, session.study.data / "tmp"))
         listing = {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml,
                    "pst": list_eml,
                    "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, session.is_personal)
-        escrow, ids = session.escrow, session.ids
-        owner = job.owner
-        res.owner_from = "option"
-        if owner is None:
-            owner = owner_from_name(source)
-            res.owner_from = "name"
+        if (not listing.items and not listing.skipped_folders and job.fmt
+                and _has_files(root)):
+            raise SourceError(f"no {fmt} mailbox found in this source; check --format")
+        escrow = session.escrow
         if owner is None:
             owner = infer_owner(listing, ids)
             res.owner_from = "inferred"
-        if owner is None:
-            raise SourceError("cannot tell whose mailbox this is: give --owner")
-        if ids.classify(owner) != "internal":
-            raise SourceError("the owner's address is not in the organisation's domains")
-        mailbox = ids.p.person(owner)
-        res.mailbox = mailbox
-        if mailbox in ids.optouts:
-            res.skipped["owner_opted_out"] += len(listing.items)
-            res.owner_from += "+optout"
-            return
+            if owner is None:
+                raise SourceError("cannot tell whose mailbox this is: give --owner")
+            _check_owner(owner, ids, res)
+            if res.owner_from.endswith("+optout"):
+                return
+        mailbox = res.mailbox
+        assert mailbox is not None
         ids.token(owner)  # seal the owner even if the mailbox turns out empty
         res.folders = len(listing.folders)
         res.skipped["personal_folder_messages"] += listing.skipped_messages
         res.skipped["personal_folders"] += listing.skipped_folders
+        # one writer per mailbox at a time: two sources of one owner never interleave
+        stack.enter_context(_mailbox_lock(session.store.root, mailbox))
         store, builder = session.store, session.builder
         present = store.existing_items(mailbox)
-        source_name = "pst" if fmt == "pst" else fmt
+        source_name = fmt
         batch: list[dict[str, Any]] = []
         done_since_report = 0
 
@@ -566,12 +594,14 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
                 occurrences[(item.folder, parsed.header_digest)] += 1
                 n = occurrences[(item.folder, parsed.header_digest)]
                 key = f"{'/'.join(item.folder)}\x00{parsed.header_digest}\x00{n}"
-            item_id = builder.item_id(mailbox, source_name, key)
+            # one key family for every file format: the same message exported twice, in two
+            # layouts, is one row
+            item_id = builder.item_id(mailbox, item_family(fmt), key)
             if item_id in present:
                 res.already_present += 1
                 continue
-            if fmt == "mbox":
-                _mbox_flags(parsed, item)
+            if fmt in ("mbox", "eml", "pst"):
+                _mbox_flags(parsed, item)  # Status/X-Status headers, when present
             elif fmt == "msg":
                 item.seen = getattr(parsed, "seen", item.seen)
             ctx = Context(mailbox=mailbox, source=source_name, item_key=key,
@@ -595,6 +625,34 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
             progress(done_since_report)
         if not listing.items:
             res.skipped["empty_mailbox"] += 1
+
+
+def _check_owner(owner: str, ids: Identities, res: MailboxResult) -> None:
+    if ids.classify(owner) != "internal":
+        raise SourceError("the owner's address is not in the organisation's domains")
+    res.mailbox = ids.p.person(owner)
+    if res.mailbox in ids.optouts:
+        res.skipped["owner_opted_out"] += 1
+        res.owner_from += "+optout"
+
+
+def _has_files(root: Path) -> bool:
+    if root.is_file():
+        return root.stat().st_size > 0
+    return any(p.is_file() for p in root.rglob("*"))
+
+
+@contextlib.contextmanager
+def _mailbox_lock(store_root: Path, mailbox: str) -> Iterator[None]:
+    import fcntl
+
+    store_root.mkdir(parents=True, exist_ok=True)
+    with open(store_root / f".lock-{mailbox}", "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _reason(exc: BaseException) -> str:

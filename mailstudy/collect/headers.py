@@ -184,6 +184,21 @@ class HeaderBlock:
         return list(self._h)
 
 
+_VOLATILE = re.compile(
+    rb"^(status|x-status|x-mozilla-status2?|x-mozilla-keys|x-uid|x-keywords|x-imap|"
+    rb"x-imapbase|content-length|lines)\s*:.*(\n[ \t].*)*\n?", re.I | re.M)
+
+
+def header_identity(header_bytes: bytes) -> str:
+    """SHA-256 of a header block without the fields mail programs rewrite in place (read
+    flags, mbox bookkeeping) and with LF line ends: what identifies a message in a file, so
+    that marking it read or re-exporting it does not make it new."""
+    text = header_bytes.replace(b"\r\n", b"\n")
+    if not text.endswith(b"\n"):
+        text += b"\n"
+    return hashlib.sha256(_VOLATILE.sub(b"", text)).hexdigest()
+
+
 def parse_header_block(header_bytes: bytes) -> HeaderBlock:
     return HeaderBlock(header_bytes)
 
@@ -504,6 +519,12 @@ class Context:
     imap_uid: int | None = None
 
 
+def item_family(source: str) -> str:
+    """Every file format shares one key family (a message exported twice, in two layouts, is
+    one row); IMAP keys are UIDs."""
+    return "imap" if source == "imap" else "file"
+
+
 class RowBuilder:
     """Builds ``messages`` rows; one per collector process."""
 
@@ -571,7 +592,7 @@ class RowBuilder:
         return {
             "mailbox": ctx.mailbox,
             "source": ctx.source,
-            "item_id": self.item_id(ctx.mailbox, ctx.source, ctx.item_key),
+            "item_id": self.item_id(ctx.mailbox, item_family(ctx.source), ctx.item_key),
             "folder_id": self.folder_id(ctx.folder),
             "folder_role": ctx.folder_role,
             "folder_depth": max(len(ctx.folder) - 1, 0),
@@ -630,6 +651,17 @@ for _role, _names in {
 
 SPECIAL_USE = {"\\sent": "sent", "\\drafts": "drafts", "\\trash": "trash", "\\junk": "junk",
                "\\archive": "archive", "\\all": "archive"}
+
+
+def normalise_folder(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """One spelling of a folder path for every source: the inbox is ``INBOX`` (any case, as
+    IMAP says), its subfolders keep it as their first component."""
+    parts = tuple(p for p in parts if p)
+    if not parts:
+        return ("INBOX",)
+    if parts[0].upper() == "INBOX":
+        return ("INBOX", *parts[1:])
+    return parts
 
 
 def folder_role(folder: tuple[str, ...], special_use: str | None = None) -> str:

@@ -9,7 +9,6 @@ RFC822.SIZE and BODYSTRUCTURE sizes, so file and IMAP collection agree.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from mailstudy.collect.headers import (
     MimeOutline,
     Part,
     extension_of,
+    header_identity,
     parse_header_block,
 )
 
@@ -229,7 +229,7 @@ def read_message(lines: Iterator[bytes]) -> ParsedMessage:
         close_leaf()
     elif stack:
         outline.defects.append("missing_close_boundary")
-    return ParsedMessage(top, outline, size, hashlib.sha256(header_bytes).hexdigest())
+    return ParsedMessage(top, outline, size, header_identity(header_bytes))
 
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -269,7 +269,7 @@ def read_message_bytes(data: bytes) -> ParsedMessage:
     size = _span(data, 0, len(data))
     if body_start >= len(data) and hdr_end == len(data):
         outline.defects.append("no_body")
-    digest = hashlib.sha256(header_bytes).hexdigest()
+    digest = header_identity(header_bytes)
     top_ph = PartHeaders.of(top)
     if top_ph.maintype() != "multipart":
         outline.parts.append(top_ph.part(_span(data, body_start, len(data))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing as mp
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from typing import Any
 
 from mailstudy.collect.files import MailboxJob, MailboxResult, Session, collect_mailbox
 from mailstudy.store import MessageStore
-from mailstudy.study import Study
+from mailstudy.study import Study, StudyError
 
 
 @dataclass
@@ -99,10 +100,14 @@ def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | N
     if owner is not None and len(sources) != 1:
         raise ValueError("--owner applies to a single source")
     study.key()  # fail early on a missing or loose key
-    study.escrow()  # and on a missing key holder
+    if study.keyholder_recipient() is None:  # and on a missing key holder
+        raise StudyError("no key holder public key in the study (secrets/keyholder.pub): "
+                         "collection seals identities for the key holder; run "
+                         "'mailstudy keyholder-keygen' and put its public key there")
     summary = RunSummary(kind="collect-files",
                          started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     summary.tmp_cleaned = MessageStore(study.messages_dir).clean_tmp()
+    shutil.rmtree(study.data / "tmp", ignore_errors=True)  # a killed PST conversion
     jobs = [MailboxJob(index=i, source=Path(s), owner=owner, fmt=fmt, study_root=study.root,
                        **({"batch_rows": batch_rows} if batch_rows else {}))
             for i, s in enumerate(sources)]
