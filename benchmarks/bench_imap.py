@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_imap.py [--agents 150] [--weeks 8] [--naive-sample 300]
 
 Builds a synthetic council (>= 20,000 messages), loads every mailbox into a throw-away Dovecot
-(tests/dovecot.py), then measures in the same run, over implicit TLS and a master user:
+(mailstudy/dovecot.py), then measures in the same run, over implicit TLS and a master user:
 
 * ours: ``collect_imap`` end to end (FETCH, parsing, pseudonymised rows, Parquet commits), with
   1 and with 4 workers;
@@ -39,10 +39,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from dovecot import DovecotServer  # noqa: E402
 from imapclient import IMAPClient  # noqa: E402
 
 from mailstudy.collect.imap import Account, Auth, Server, collect_imap  # noqa: E402
+from mailstudy.dovecot import DovecotServer  # noqa: E402
 from mailstudy.synth import generate_council  # noqa: E402
 
 REF_ITEMS = ["ENVELOPE", "BODYSTRUCTURE", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]

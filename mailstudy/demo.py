@@ -44,6 +44,7 @@ class DemoResult:
     revealed: Any | None  # mailstudy.reveal.RevealSummary
     report_html: Path
     report_pdf: Path
+    imap: Any | None = None  # RunSummary of the IMAP-served half, when Dovecot was there
 
 
 def _toml_str(s: str) -> str:
@@ -51,7 +52,8 @@ def _toml_str(s: str) -> str:
 
 
 def _configure(study: Study, council: Any, *, agents: int, weeks: int, seed: int,
-               lang: str, volunteers: Path, availability: Path) -> None:
+               lang: str, volunteers: Path, availability: Path,
+               file_sources: list[Path] | None = None) -> None:
     """Point study.toml at the council's files and plan three sessions.
 
     The thresholds are scaled to the demo's size: a two-week demo has at most ten working
@@ -59,7 +61,10 @@ def _configure(study: Study, council: Any, *, agents: int, weeks: int, seed: int
     """
     cfg = study.root / "study.toml"
     text = cfg.read_text(encoding="utf-8")
-    sources = _toml_str(str(council.mailboxes.resolve() / "*"))
+    if file_sources is None:
+        sources = _toml_str(str(council.mailboxes.resolve() / "*"))
+    else:
+        sources = ", ".join(_toml_str(str(p.resolve())) for p in file_sources)
     text = text.replace("sources = []", f"sources = [{sources}]", 1)
     text = text.replace('file = ""', f"file = {_toml_str(str(council.directory_csv.resolve()))}",
                         1)
@@ -118,7 +123,7 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
              weeks: int = DEFAULT_WEEKS, seed: int = DEFAULT_SEED, lang: str = "fr",
              reveal: bool = True, progress: ProgressFn | None = None,
              on_event: Callable[..., None] | None = None,
-             say: Callable[[str], None] | None = None) -> DemoResult:
+             say: Callable[[str], None] | None = None, imap: bool = True) -> DemoResult:
     """Generate a synthetic council under ``directory``, run the whole pipeline on it, and
     reveal the panel with the key holder's identity. Refuses a folder that holds a demo."""
     from anonymise.escrow import generate_identity
@@ -148,12 +153,27 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
                        partner_domains=list(council.partner_domains),
                        name="Conseil régional (synthétique)")
     vol, av, optouts = _write_inputs(council, seed)
+    boxes = sorted(council.mailboxes.iterdir())
+    from mailstudy.dovecot import available
+
+    served = imap and available() is None
+    # with Dovecot, every second mailbox is served over IMAP and the others read as files
+    imap_boxes = boxes[1::2] if served else []
+    file_boxes = boxes[0::2] if served else None
     _configure(study, council, agents=agents, weeks=weeks, seed=seed, lang=lang,
-               volunteers=vol, availability=av)
+               volunteers=vol, availability=av, file_sources=file_boxes)
     from mailstudy.study import open_study
 
     study = open_study(study.root)
     add_optouts(study, optouts)
+    imap_summary = None
+    if imap_boxes:
+        say(f"serving {len(imap_boxes)} mailboxes from a local Dovecot (TLS, master user) "
+            "and collecting them over IMAP")
+        imap_summary = _collect_over_imap(study, imap_boxes)
+    elif imap:
+        say("Dovecot is not installed: every mailbox is read from files "
+            "(apt-get install dovecot-imapd to see IMAP collection too)")
     say(f"study in {study.root}; {len(optouts)} opt-out recorded; running the pipeline")
     run = run_pipeline(study, progress=progress, on_event=on_event)
     revealed = None
@@ -165,7 +185,31 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
 
     paths = report_paths(study, lang)
     return DemoResult(root, study, identity, council, run, revealed, paths["html"],
-                      paths["pdf"])
+                      paths["pdf"], imap_summary)
+
+
+def _collect_over_imap(study: Study, boxes: list[Path]) -> Any:
+    """Load ``boxes`` into a private Dovecot on 127.0.0.1 and collect them as an operator
+    would: implicit TLS verified against the server's own CA, one master credential."""
+    import secrets as _secrets
+
+    from mailstudy.collect.imap import Account, Auth, Server, collect_imap
+    from mailstudy.dovecot import DovecotServer
+
+    master_pw = _secrets.token_urlsafe(16)
+    srv = DovecotServer.create(master=("audit", master_pw))
+    try:
+        accounts = []
+        for i, box in enumerate(boxes):
+            user = f"agent{i:04d}"
+            srv.add_user(user, _secrets.token_urlsafe(16))
+            srv.load_maildir(user, box)
+            accounts.append(Account(box.name, srv.login_as(user)))
+        srv.start()
+        server = Server(srv.host, srv.imaps_port, ca_file=str(srv.ca_file))
+        return collect_imap(study, server, accounts, Auth(password=master_pw), workers=2)
+    finally:
+        srv.cleanup()
 
 
 def os_chmod_private(path: Path) -> None:

@@ -7,6 +7,7 @@ folder, a re-run does no work, --only/--from run what they say, and the English 
 
 from __future__ import annotations
 
+import os
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -193,3 +194,20 @@ def test_state_records_no_identity(demo) -> None:
     state = (demo.study.runs_dir / "state.json").read_text(encoding="utf-8").lower()
     assert not any(a.lower() in state for a in demo.council.addresses)
     assert str(demo.council.root).lower() not in state  # no path to the exports
+
+
+def test_mailboxes_were_served_both_as_files_and_over_imap(demo) -> None:
+    from mailstudy.dovecot import available
+    from mailstudy.store import read_messages
+
+    if available() is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the demo needs Dovecot under CI: {available()}")
+        pytest.skip(f"Dovecot missing: {available()}")
+    assert demo.imap is not None and not demo.imap.failures
+    df = read_messages(demo.study.messages_dir, columns=["mailbox", "source"])
+    by_source = df.groupby("source")["mailbox"].nunique().to_dict()
+    assert set(by_source) == {"imap", "maildir"}
+    assert by_source["imap"] >= 15 and by_source["maildir"] >= 15
+    # no mailbox was read both ways
+    assert df.groupby("mailbox")["source"].nunique().max() == 1

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dovecot import DovecotServer
 from studykit import make_study
 
 from mailstudy import schema
 from mailstudy.collect.imap import Account, Auth, ImapError, Server, collect_imap
 from mailstudy.collect.run import collect_files
+from mailstudy.dovecot import DovecotServer
 from mailstudy.store import read_messages
 from mailstudy.study import Study
 from mailstudy.synth import generate_council

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dovecot import DovecotServer, RewritingProxy
 from studykit import REPO, make_study
 
 from mailstudy.collect.imap import Account, Auth, Server, collect_imap
+from mailstudy.dovecot import DovecotServer, RewritingProxy
 from mailstudy.store import read_messages
 from mailstudy.study import Study
 from mailstudy.synth import generate_council

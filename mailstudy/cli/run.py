@@ -115,6 +115,9 @@ def demo_cmd(
     weeks: Annotated[int, typer.Option(help="Weeks of mail traffic.")] = 6,
     seed: Annotated[int, typer.Option(help="Random seed of the council.")] = 7,
     lang: Annotated[str, typer.Option("--lang", help="fr or en.")] = "fr",
+    imap: Annotated[bool, typer.Option(
+        "--imap/--no-imap", help="Serve half of the mailboxes from a local Dovecot and "
+        "collect them over IMAP (when Dovecot is installed).")] = True,
 ) -> None:
     """Generate a synthetic regional council, run the whole pipeline on it, reveal the panel
     with the key holder's identity, and print where to open the report."""
@@ -122,9 +125,13 @@ def demo_cmd(
 
     progress, on_event = _printer()
     res = run_demo(directory, agents=agents, weeks=weeks, seed=seed, lang=lang,
-                   progress=progress, on_event=on_event, say=err_console.print)
+                   progress=progress, on_event=on_event, say=err_console.print, imap=imap)
+    if res.imap is not None:
+        t = res.imap.totals()
+        console.print(f"imap: {t['mailboxes']} mailboxes ({t['mailboxes_failed']} failed), "
+                      f"{t['messages_written']} messages collected over IMAP in {t['seconds']} s")
     print_run(res.run)
-    if not res.run.ok:
+    if not res.run.ok or (res.imap is not None and res.imap.failures):
         raise typer.Exit(1)
     if res.revealed is not None:
         console.print(f"reveal (key holder): {res.revealed.named} people named in "

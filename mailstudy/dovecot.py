@@ -1,4 +1,4 @@
-"""A real, self-contained Dovecot IMAP server for tests and benchmarks.
+"""A real, self-contained Dovecot IMAP server, for the tests, the benchmarks and the demo.
 
 Why a real server: the IMAP collector must survive what real servers do (TLS, master users,
 SPECIAL-USE, UIDVALIDITY changes, dropped connections, restarts); a mock of the protocol would
