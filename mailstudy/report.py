@@ -161,22 +161,33 @@ def _csv(path: Path) -> pd.DataFrame | None:
 
 
 def _collect_runs(study: Study) -> dict[str, Any]:
-    """Totals over the saved collection summaries (each run counts what it saw)."""
-    runs = sorted(study.runs_dir.glob("*-collect-*.json")) if study.runs_dir.exists() else []
-    last: dict[str, Any] = {}
-    kinds: dict[str, int] = {}
-    for p in runs:
+    """Skips and defects over every saved collection summary.
+
+    Defects are counted only on the rows a run wrote, so they add up over runs. Skips are
+    seen again by every re-run of a mailbox, so each mailbox counts with its latest run only.
+    """
+    runs = []
+    for p in sorted(study.runs_dir.glob("*-collect-*.json")) if study.runs_dir.exists() else []:
         d = _read_json(p)
-        if not isinstance(d, dict):
-            continue
-        kinds[d.get("kind", "?")] = kinds.get(d.get("kind", "?"), 0) + 1
-        last[d.get("kind", "?")] = d.get("totals", {})
-    skipped: dict[str, int] = {}
+        if isinstance(d, dict):
+            runs.append(d)
+    runs.sort(key=lambda d: str(d.get("started", "")))  # file names sort badly within a second
+    kinds: dict[str, int] = {}
+    latest_skips: dict[tuple[str, str], dict[str, int]] = {}
     defects: dict[str, int] = {}
-    for t in last.values():
-        for key, dst in (("skipped", skipped), ("defects", defects)):
-            for name, v in (t.get(key) or {}).items():
-                dst[name] = dst.get(name, 0) + int(v)
+    for d in runs:
+        kind = str(d.get("kind", "?"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+        for i, m in enumerate(d.get("mailboxes") or []):
+            who = str(m.get("mailbox") or f"{d.get('started')}#{i}")
+            latest_skips[(kind, who)] = m.get("skipped") or {}
+            for name, v in (m.get("defects") or {}).items():
+                defects[name] = defects.get(name, 0) + int(v)
+    skipped: dict[str, int] = {}
+    for sk in latest_skips.values():
+        for name, v in sk.items():
+            if int(v):
+                skipped[name] = skipped.get(name, 0) + int(v)
     return {"runs": sum(kinds.values()), "kinds": kinds, "last_skipped": skipped,
             "last_defects": defects}
 
