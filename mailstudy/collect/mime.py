@@ -204,18 +204,7 @@ def read_message(lines: Iterator[bytes]) -> ParsedMessage:
                 if ended:
                     outline.defects.append("truncated_part")
                     break
-                if ph.maintype() == "multipart":
-                    b = ph.boundary()
-                    if b is None:
-                        outline.defects.append("multipart_without_boundary")
-                        leaf = ph.part()
-                    elif len(stack) >= MAX_DEPTH:
-                        outline.defects.append("mime_too_deep")
-                        leaf = ph.part()
-                    else:
-                        stack.append(b)
-                else:
-                    leaf = ph.part()
+                leaf = _open_part(ph, stack, outline)
                 last_nl = 0
                 continue
         if leaf is not None:
@@ -328,18 +317,7 @@ def read_message_bytes(data: bytes) -> ParsedMessage:
         else:
             ph_bytes, part_body = data[pos:hm.start() + 1], hm.end()
         ph = PartHeaders(ph_bytes)
-        if ph.maintype() == "multipart":
-            b = ph.boundary()
-            if b is None:
-                outline.defects.append("multipart_without_boundary")
-                leaf = ph.part()
-            elif len(stack) >= MAX_DEPTH:
-                outline.defects.append("mime_too_deep")
-                leaf = ph.part()
-            else:
-                stack.append(b)
-        else:
-            leaf = ph.part()
+        leaf = _open_part(ph, stack, outline)
         leaf_start = part_body
         pos = part_body
     if leaf is not None:
@@ -350,6 +328,21 @@ def read_message_bytes(data: bytes) -> ParsedMessage:
     elif truncated:
         outline.defects.append("missing_close_boundary")
     return ParsedMessage(top, outline, size, digest)
+
+
+def _open_part(ph: PartHeaders, stack: list[bytes], outline: MimeOutline) -> Part | None:
+    """A part begins: a multipart pushes its boundary (None is returned), anything else is
+    the leaf whose body is counted next. Shared by both readers so that they agree."""
+    if ph.maintype() == "multipart":
+        b = ph.boundary()
+        if b is None:
+            outline.defects.append("multipart_without_boundary")
+        elif len(stack) >= MAX_DEPTH:
+            outline.defects.append("mime_too_deep")
+        else:
+            stack.append(b)
+            return None
+    return ph.part()
 
 
 def _next_delimiter(data: bytes, pos: int, stack: list[bytes]) -> re.Match[bytes] | None:
