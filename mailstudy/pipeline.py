@@ -191,6 +191,11 @@ def _run_collect(ctx: StageContext) -> dict[str, Any]:
         ctx.progress("collect", boxes, len(sources), f"mailboxes, {msgs} messages")
 
     summary = collect_files(ctx.study, sources, on_progress=on_progress)
+    return _collection_result(summary)
+
+
+def _collection_result(summary: Any) -> dict[str, Any]:
+    """A collection's stage result; any failed mailbox fails the stage (exit code != 0)."""
     t = summary.totals()
     if summary.failures:
         raise StageFailure(f"{len(summary.failures)} of {t['mailboxes']} mailbox(es) failed "
@@ -226,12 +231,7 @@ def _run_imap(ctx: StageContext) -> dict[str, Any]:
                            include=list(cfg.get("include") or []),
                            exclude=list(cfg.get("exclude") or []),
                            workers=int(cfg.get("workers", 4)), on_progress=on_progress)
-    t = summary.totals()
-    if summary.failures:
-        raise StageFailure(f"{len(summary.failures)} of {t['mailboxes']} mailbox(es) failed "
-                           "(see the collection summary in data/runs/)", t)
-    return {k: t[k] for k in ("mailboxes", "folders", "messages_written", "already_present",
-                              "skipped", "defects")}
+    return _collection_result(summary)
 
 
 def _run_directory(ctx: StageContext) -> dict[str, Any]:
