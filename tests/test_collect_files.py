@@ -345,3 +345,20 @@ def test_forced_format_that_finds_nothing_is_an_error(tmp_path: Path) -> None:
     src = build_sources(tmp_path)
     s = collect_files(study, [src["eml"]], fmt="mbox", workers=1)
     assert s.failures and "--format" in s.failures[0].error
+
+
+def test_flags_kept_in_mbox_headers(tmp_path: Path) -> None:
+    study, _ = make_study(tmp_path)
+    mb = write_mbox(tmp_path / "t.mbox", [
+        message(message_id="<a@x>", extra="Status: RO\nX-Status: AF"),
+        message(message_id="<b@x>", extra="Status: O"),
+        message(message_id="<c@x>", extra="X-Mozilla-Status: 0003"),
+        message(message_id="<d@x>")])
+    collect_files(study, [mb], owner=OWNER, workers=1)
+    df = read_messages(study.messages_dir).set_index("message_id")
+    ps = study.pseudonymiser()
+    flags = {k: tuple(df.loc[ps.digest("message", f"{k}@x"), ["seen", "answered", "flagged"]])
+             for k in "abcd"}
+    assert flags["a"] == (True, True, True) and flags["b"] == (False, False, False)
+    assert flags["c"] == (True, True, False)
+    assert all(pd.isna(v) for v in flags["d"])

@@ -445,8 +445,18 @@ def _parse_item(item: Item) -> ParsedMessage:
 
 
 def _mbox_flags(parsed: ParsedMessage, item: Item) -> None:
+    """Flags kept in headers: Status/X-Status (mutt, Dovecot, Python's mailbox), else
+    Thunderbird's X-Mozilla-Status bit field (1 read, 2 replied, 4 marked)."""
     status = parsed.headers.get("Status")
     xstatus = parsed.headers.get("X-Status")
+    moz = parsed.headers.get("X-Mozilla-Status")
+    if status is None and xstatus is None and moz is not None:
+        try:
+            bits = int(str(moz).strip(), 16)
+        except ValueError:
+            return
+        item.seen, item.answered, item.flagged = bool(bits & 1), bool(bits & 2), bool(bits & 4)
+        return
     if status is not None or xstatus is not None:
         s = str(status or "")
         x = str(xstatus or "")
