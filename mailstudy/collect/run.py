@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailstudy.collect.files import MailboxJob, MailboxResult, Session, collect_mailbox
+from mailstudy.collect.files import (
+    MailboxJob,
+    MailboxResult,
+    Session,
+    collect_mailbox,
+    owner_from_name,
+)
 from mailstudy.store import MessageStore
 from mailstudy.study import Study, StudyError
 
@@ -84,8 +90,19 @@ def _init_worker(queue: Any, study_root: Path) -> None:
     _WORKER["session"] = Session(study_root)
 
 
-def _run_job(job: MailboxJob) -> MailboxResult:
-    return collect_mailbox(job, _WORKER["queue"].put, _WORKER["session"])
+def _run_jobs(jobs: list[MailboxJob]) -> list[MailboxResult]:
+    return [collect_mailbox(j, _WORKER["queue"].put, _WORKER["session"]) for j in jobs]
+
+
+def _owner_groups(jobs: list[MailboxJob]) -> list[list[MailboxJob]]:
+    """Jobs of one owner (known from --owner or the source's name) run one after the other,
+    in command-line order: when two exports of a mailbox overlap, the first one given writes
+    the shared messages, whatever the timing, so a re-run after a kill ends the same."""
+    groups: dict[str, list[MailboxJob]] = {}
+    for j in jobs:
+        key = (j.owner or owner_from_name(j.source) or f"#{j.index}").strip().lower()
+        groups.setdefault(key, []).append(j)
+    return list(groups.values())
 
 
 def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | None = None,
@@ -132,10 +149,11 @@ def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | N
         queue = ctx.SimpleQueue()
         with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(queue, study.root)) as pool:
-            pending = {pool.submit(_run_job, j) for j in jobs}
+            pending = {pool.submit(_run_jobs, g) for g in _owner_groups(jobs)}
             while pending:
                 finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                summary.mailboxes.extend(f.result() for f in finished)
+                for f in finished:
+                    summary.mailboxes.extend(f.result())
                 while not queue.empty():
                     done_msgs += queue.get()
                 if on_progress:
