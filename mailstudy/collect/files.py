@@ -233,12 +233,15 @@ def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
     listing = SourceListing(items=[])
     files = [root] if root.is_file() else sorted(
         p for p in root.rglob("*") if not p.is_dir() and p.suffix.lower() == suffix)
+    skipped: set[tuple[str, ...]] = set()
     for f in files:
         rel = f.relative_to(root) if root.is_dir() else Path(f.name)
         folder = normalise_folder(tuple(rel.parts[:-1]))
         if is_personal(folder):
             listing.skipped_messages += 1
-            listing.skipped_folders += folder not in listing.folders
+            if folder not in skipped:
+                skipped.add(folder)
+                listing.skipped_folders += 1
             continue
         listing.folders.add(folder)
         # no fallback date: an exported file's mtime is the export's, not the message's
@@ -391,10 +394,16 @@ def pst_as_eml(path: Path, tmp_root: Path) -> Iterator[Path]:
                               timeout=3600, check=False)
         if proc.returncode != 0:
             raise SourceError(f"readpst could not convert this PST (exit code {proc.returncode})")
+        # readpst nests everything under the PST's root folders ("Personal folders",
+        # the store's name...): start at the first level that holds more than one folder
         root = Path(tmp)
-        tops = [p for p in root.iterdir() if p.is_dir()]
-        # readpst puts everything under the PST's root folder: drop that level
-        yield tops[0] if len(tops) == 1 else root
+        while True:
+            entries = list(root.iterdir())
+            if len(entries) == 1 and entries[0].is_dir():
+                root = entries[0]
+            else:
+                break
+        yield root
 
 
 # ---------------------------------------------------------------------------------------------

@@ -189,11 +189,16 @@ _VOLATILE = re.compile(
     rb"x-imapbase|content-length|lines)\s*:.*(\n[ \t].*)*\n?", re.I | re.M)
 
 
+_LIBPST_BOUNDARY = re.compile(rb"boundary-LibPST-iamunique-\d+_-_-")
+
+
 def header_identity(header_bytes: bytes) -> str:
     """SHA-256 of a header block without the fields mail programs rewrite in place (read
     flags, mbox bookkeeping) and with LF line ends: what identifies a message in a file, so
     that marking it read or re-exporting it does not make it new."""
     text = header_bytes.replace(b"\r\n", b"\n")
+    # readpst draws a new random MIME boundary at every conversion of a PST
+    text = _LIBPST_BOUNDARY.sub(b"boundary-LibPST", text)
     if not text.endswith(b"\n"):
         text += b"\n"
     return hashlib.sha256(_VOLATILE.sub(b"", text)).hexdigest()

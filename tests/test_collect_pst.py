@@ -1,0 +1,35 @@
+"""A real PST, read through Debian's readpst."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from studykit import make_study
+
+from mailstudy.collect.run import collect_files
+from mailstudy.store import read_messages
+
+PST = Path(__file__).parent / "data" / "enron.pst"
+
+
+def test_real_pst_is_collected_with_its_folders(tmp_path: Path) -> None:
+    if shutil.which("readpst") is None:
+        pytest.skip("readpst not installed (apt-get install pst-utils)")
+    study, _ = make_study(tmp_path, domains=("enron.com",))
+    s = collect_files(study, [PST], owner="michelle.lokay@enron.com", workers=1)
+    m = s.mailboxes[0]
+    assert m.error is None and m.format == "pst"
+    # 24 messages in the inbox, Sent Items and two work folders; "Personal" is never read
+    assert m.messages_written == 24
+    assert m.skipped["personal_folders"] == 1 and m.skipped["personal_folder_messages"] == 47
+    df = read_messages(study.messages_dir)
+    assert set(df.source) == {"pst"}
+    assert df.groupby("folder_role").size().to_dict() == {"inbox": 1, "other": 21, "sent": 2}
+    assert (df[df.folder_role == "sent"].direction == "sent").all()
+    assert df.date_utc.notna().all() and (df.date_utc.dt.year == 2001).sum() >= 20
+    # the conversion is gone, and a second run adds nothing
+    assert not list((study.data / "tmp").glob("*/*"))
+    again = collect_files(study, [PST], owner="michelle.lokay@enron.com", workers=1)
+    assert again.messages_written == 0 and again.mailboxes[0].already_present == 24
