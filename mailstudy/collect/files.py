@@ -228,6 +228,13 @@ def _maildir_time(base: str) -> dt.datetime | None:
     return None
 
 
+def _file_mtime(p: Path) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC)
+    except OSError:
+        return None
+
+
 def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
              suffix: str = ".eml") -> SourceListing:
     listing = SourceListing(items=[])
@@ -244,8 +251,10 @@ def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
                 listing.skipped_folders += 1
             continue
         listing.folders.add(folder)
-        # no fallback date: an exported file's mtime is the export's, not the message's
+        # last resort for a message without a usable date: the file's own date (counted as
+        # a defect, date_from_source; an export may have reset it)
         item = Item(folder=folder, key=rel.as_posix(), open=_file_lines(f),
+                    fallback_date=_file_mtime(f),
                     parsed=_msg_reader(f) if suffix == ".msg" else _file_reader(f))
         listing.items.append(item)
     return listing
