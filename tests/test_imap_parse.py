@@ -17,13 +17,17 @@ from mailstudy.collect.imap import (
     Server,
     auth_from_options,
     folder_path,
+    in_ranges,
     login_reason,
     mailbox_of_login,
     parse_fetch,
     parse_internaldate,
+    parse_status,
+    ranges_spec,
     read_accounts,
     select_folders,
     split_responses,
+    uid_gaps,
     uid_set,
 )
 
@@ -99,6 +103,25 @@ def test_split_responses_and_pathological_input_is_fast() -> None:
 def test_uid_sets_are_exact_and_compact() -> None:
     assert uid_set([5, 1, 2, 3, 9, 11, 12]) == "1:3,5,9,11:12"
     assert uid_set([7]) == "7"
+
+
+def test_uid_gaps_are_what_the_store_lacks_below_uidnext() -> None:
+    gaps = uid_gaps({2, 3, 7, 40}, 9)  # 40 is above the top: ignored
+    assert gaps == [(1, 1), (4, 6), (8, 9)] and ranges_spec(gaps) == "1,4:6,8:9"
+    assert uid_gaps(set(), 5) == [(1, 5)] and uid_gaps({1, 2, 3}, 3) == []
+    assert uid_gaps(set(), 0) == []  # empty folder (UIDNEXT 1)
+    wanted = [u for u in range(0, 12) if in_ranges(u, gaps)]
+    assert wanted == [1, 4, 5, 6, 8, 9]
+    assert "*" not in ranges_spec(uid_gaps({5}, 10**9))
+
+
+def test_status_responses() -> None:
+    assert parse_status([b'"INBOX" (MESSAGES 12 UIDNEXT 40 UIDVALIDITY 1700000001)']) == \
+        (12, 40, 1700000001)
+    # a folder name sent as a literal: imaplib gives (head, literal) then the rest of the line
+    assert parse_status([(b"{5}", b"A (b)"), b" (UIDVALIDITY 3 MESSAGES 0 UIDNEXT 1)"]) == \
+        (0, 1, 3)
+    assert parse_status([b'"X" (MESSAGES 1)']) is None and parse_status(None) is None
 
 
 def test_internaldate() -> None:

@@ -9,7 +9,8 @@ messages, apart from the source columns and the server flags.
 Why a parser of our own for the FETCH responses: imapclient's generic response parser spends
 ~90% of the collection's CPU on BODYSTRUCTURE (see notes/imap-and-parsing.md). imapclient still
 does everything else (TLS, STARTTLS, login, XOAUTH2, LIST, SELECT, SEARCH); only the bulk
-``UID FETCH`` goes through its imaplib connection and the small tokenizer below. A response it
+``UID FETCH`` goes through its imaplib connection and the small tokenizer below, and so do
+the pipelined STATUS and EXAMINE bursts (imapclient waits for each answer). A response it
 cannot parse is still collected from its headers, with a ``bad_bodystructure`` defect.
 
 Incremental and crash-safe: the message store is the checkpoint. For every folder it holds the
@@ -19,15 +20,25 @@ and a run killed at any moment resumes after its last committed batch with no ga
 duplicate, even with several workers sharing a folder). A folder whose UIDVALIDITY changed has
 its old rows deleted and is collected again.
 
-Work is split into units (plan a mailbox; fetch up to ``chunk_size`` messages of one mailbox)
-run by a pool of processes (parsing is CPU-bound), each keeping its own connections; within a
-unit a thread keeps one FETCH ahead of the parsing, so round trips overlap the CPU work.
+Round trips are what a slow link costs, so planning a mailbox takes a fixed few of them
+whatever its folder count: LIST, then one pipelined burst of STATUS (MESSAGES UIDNEXT
+UIDVALIDITY) for every folder. A folder of at most ``batch_size`` messages is then fetched at
+once, without SEARCH, by the UID ranges below UIDNEXT that the store lacks, with EXAMINE and
+UID FETCH of several folders pipelined in one burst; larger folders are SEARCHed and cut into
+chunk units.
+
+Work is split into units (plan a mailbox, fetching its small folders; fetch up to
+``chunk_size`` messages of one mailbox) run by a pool of processes (parsing is CPU-bound), each
+keeping its own connections and up to ``inflight`` mailboxes in flight in threads (so a
+mailbox's round trips overlap another's parsing); within a chunk unit a thread keeps one FETCH
+ahead of the parsing.
 Errors never name an address, a login, a password or a folder (folders carry names: they
 appear only as ``folder_id`` pseudonyms, and only in the data).
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import datetime as dt
@@ -48,7 +59,13 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +94,8 @@ from mailstudy.study import Study
 SOURCE = "imap"
 BATCH_SIZE = 1000  # UIDs per FETCH and per committed Parquet file
 CHUNK_SIZE = 4000  # UIDs per unit of work given to a worker
+INFLIGHT = 8  # mailboxes each worker plans and fetches at once (latency hides behind others)
+PIPELINE = 50  # commands sent before reading answers: small enough never to fill TCP buffers
 MAX_RETRIES = 6  # reconnections per unit of work before giving up (backoff ~0.5 s .. 16 s)
 FETCH_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])"
 MASTER_SEPARATORS = ("*",)  # Dovecot master-user syntax: mailbox*admin
@@ -631,6 +650,66 @@ def uid_set(uids: Sequence[int]) -> str:
     return ",".join(out)
 
 
+def uid_gaps(have: Iterable[int], top: int) -> list[tuple[int, int]]:
+    """The UID ranges in 1..``top`` that are not in ``have`` (what a folder may hold that the
+    store lacks), so one ``UID FETCH`` of them replaces a SEARCH round trip."""
+    out: list[tuple[int, int]] = []
+    lo = 1
+    for u in sorted(u for u in set(have) if 1 <= u <= top):
+        if u > lo:
+            out.append((lo, u - 1))
+        lo = u + 1
+    if lo <= top:
+        out.append((lo, top))
+    return out
+
+
+def ranges_spec(ranges: Sequence[tuple[int, int]]) -> str:
+    """'1:5,9' for [(1, 5), (9, 9)]. Never '*': 'n:*' also matches the last message when n
+    is above every UID."""
+    return ",".join(str(a) if a == b else f"{a}:{b}" for a, b in ranges)
+
+
+def in_ranges(uid: int, ranges: Sequence[tuple[int, int]]) -> bool:
+    i = bisect.bisect_right(ranges, (uid, float("inf"))) - 1
+    return i >= 0 and ranges[i][0] <= uid <= ranges[i][1]
+
+
+_STATUS_RE = re.compile(rb"\(([^()]*)\)\s*$")
+
+
+def parse_status(data: Sequence[Any] | None) -> tuple[int, int, int] | None:
+    """(MESSAGES, UIDNEXT, UIDVALIDITY) from imaplib's untagged STATUS data, or None."""
+    if not data:
+        return None
+    last = data[-1]
+    text = last[0] if isinstance(last, tuple) else last
+    m = _STATUS_RE.search(text or b"")
+    if m is None:
+        return None
+    items = m.group(1).split()
+    d = {items[i].upper(): items[i + 1] for i in range(0, len(items) - 1, 2)}
+    try:
+        return int(d[b"MESSAGES"]), int(d[b"UIDNEXT"]), int(d[b"UIDVALIDITY"])
+    except (KeyError, ValueError):
+        return None
+
+
+def fetched_from(data: Sequence[Any], accept: Callable[[int], bool]) -> list[Fetched]:
+    """Parsed FETCH responses whose UID ``accept`` wants, one per UID."""
+    out: dict[int, Fetched] = {}
+    for group in split_responses(data or []):
+        try:
+            f = parse_fetch(group)
+        except ResponseError:
+            continue
+        # servers may add unsolicited FETCH responses (another client changed flags): keep
+        # the one that answers our FETCH
+        if accept(f.uid) and (f.uid not in out or out[f.uid].header is None):
+            out[f.uid] = f
+    return list(out.values())
+
+
 def fetch_batch(client: IMAPClient, uids: Sequence[int]) -> list[Fetched]:
     """One ``UID FETCH`` of metadata for ``uids``; bodies are never requested."""
     imap = client._imap  # noqa: SLF001 - the bulk path bypasses imapclient's slow parser
@@ -643,17 +722,7 @@ def fetch_batch(client: IMAPClient, uids: Sequence[int]) -> list[Fetched]:
     if typ != "OK":
         raise TransientError("the server refused the FETCH")
     wanted = set(uids)
-    out: dict[int, Fetched] = {}
-    for group in split_responses(data or []):
-        try:
-            f = parse_fetch(group)
-        except ResponseError:
-            continue
-        # servers may add unsolicited FETCH responses (another client changed flags): keep
-        # the one that answers our FETCH
-        if f.uid in wanted and (f.uid not in out or out[f.uid].header is None):
-            out[f.uid] = f
-    return list(out.values())
+    return fetched_from(data or [], wanted.__contains__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -737,6 +806,18 @@ class PlanResult:
     replaced: int = 0  # rows dropped because their folder's UIDVALIDITY changed
     skipped: Counter[str] = field(default_factory=Counter)
     error: str | None = None
+    inline: ChunkResult | None = None  # small folders fetched during planning
+
+
+@dataclass(frozen=True)
+class _Gaps:
+    """A small folder fetched during planning by the UID ranges the store lacks."""
+
+    folder: Folder
+    uidvalidity: int
+    ranges: tuple[tuple[int, int], ...]
+    messages: int  # on the server, from STATUS
+    todo: int  # estimate of those missing from the store (progress and error messages)
 
 
 @dataclass
@@ -769,8 +850,26 @@ class _Worker:
                               load_optouts(study), self.escrow)
         self.builder = RowBuilder(self.ids, study.tz)
         self.store = MessageStore(study.messages_dir)
-        self.conns: OrderedDict[str, tuple[IMAPClient, str | None]] = OrderedDict()
         self.parent = os.getppid() if pool_worker else None
+        # Several units may run at once in threads (mailboxes in flight while others wait on
+        # the network): each thread keeps its own connections; the study's state (row
+        # builder, escrow, store) is shared under one lock.
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()  # set on Ctrl-C: in-flight units end at once
+        self._local = threading.local()
+        self._all_conns: list[OrderedDict[str, tuple[IMAPClient, str | None]]] = []
+
+    @property
+    def conns(self) -> OrderedDict[str, tuple[IMAPClient, str | None]]:
+        """This thread's open connections, by login (a chunk's fetching thread shares its
+        unit's, see ``chunk``)."""
+        c = getattr(self._local, "conns", None)
+        if c is None:
+            c = OrderedDict()
+            self._local.conns = c
+            with self.lock:
+                self._all_conns.append(c)
+        return c
 
     # connections ----------------------------------------------------------------------------
     def client(self, account: Account) -> IMAPClient:
@@ -778,7 +877,7 @@ class _Worker:
         if hit is not None:
             self.conns.move_to_end(account.login)
             return hit[0]
-        while len(self.conns) >= 3:
+        while len(self.conns) >= 2:  # per thread; several threads per worker
             _, (old, _sel) = self.conns.popitem(last=False)
             _close(old)
         c = open_session(self.cfg.server, self.cfg.auth, account.login)
@@ -802,10 +901,22 @@ class _Worker:
         self.conns[account.login] = (c, folder.name)
         return info
 
-    def close_all(self) -> None:
-        while self.conns:
-            _, (c, _sel) = self.conns.popitem()
-            _close(c)
+    def close_all(self, abort: bool = False) -> None:
+        """Log out of every connection; ``abort`` shuts the sockets down instead, which
+        also wakes threads blocked reading them."""
+        with self.lock:
+            every = list(self._all_conns)
+        for conns in every:
+            while conns:
+                try:
+                    _, (c, _sel) = conns.popitem()
+                except KeyError:  # emptied by its own thread meanwhile
+                    break
+                if abort:
+                    with contextlib.suppress(Exception):
+                        c.shutdown()
+                else:
+                    _close(c)
 
     def retrying(self, account: Account, fn: Callable[[], Any], counter: list[int],
                  stop: threading.Event | None = None) -> Any:
@@ -819,7 +930,8 @@ class _Worker:
                 self.drop(account)
                 attempt += 1
                 counter[0] += 1
-                if attempt > self.cfg.max_retries or (stop is not None and stop.is_set()):
+                if (attempt > self.cfg.max_retries or self.stopping.is_set()
+                        or (stop is not None and stop.is_set())):
                     raise
                 delay = self.cfg.backoff * 2 ** (attempt - 1)
                 time.sleep(delay * (1 + random.random() * 0.25))
@@ -837,6 +949,10 @@ class _Worker:
 
     # planning -------------------------------------------------------------------------------
     def plan(self, job: PlanJob) -> PlanResult:
+        """List the folders, then one pipelined burst of STATUS for all of them (one round
+        trip instead of SELECT+SEARCH per folder). A folder of at most ``batch_size``
+        messages is fetched at once by the UID ranges the store lacks (``_Gaps``), several
+        folders per pipelined burst; larger folders are SEARCHed and cut into chunk units."""
         res = PlanResult(index=job.index)
         mailbox = self.ids.p.person(job.account.address)
         try:
@@ -844,14 +960,37 @@ class _Worker:
             listing = self.retrying(job.account, lambda: self._list(job.account), counter)
             folders, res.skipped = select_folders(listing, self.cfg.include, self.cfg.exclude,
                                                   self.personal)
-            state = self._committed(mailbox)
+            with self.lock:
+                state = self._committed(mailbox)
+            statuses: list[tuple[int, int, int] | None] = []
+            for i in range(0, len(folders), PIPELINE):
+                part = folders[i:i + PIPELINE]
+                statuses += self.retrying(job.account,
+                                          lambda p=part: self._statuses(job.account, p), counter)
             pending: list[Segment] = []
-            for folder in folders:
+            gaps: list[_Gaps] = []
+            for folder, st in zip(folders, statuses, strict=True):
+                res.folders += 1
+                with self.lock:
+                    fid = self.builder.folder_id(folder.path)
+                if st is not None and st[0] <= self.cfg.batch_size:
+                    messages, uidnext, uidvalidity = st
+                    res.replaced += self._drop_stale(mailbox, fid, uidvalidity, state)
+                    res.messages_on_server += messages
+                    have = state.get((fid, uidvalidity), set())
+                    ranges = uid_gaps(have, uidnext - 1) if messages else []
+                    if len(ranges_spec(ranges)) <= 2000:
+                        if ranges:
+                            n_have = sum(1 for u in have if u < uidnext)
+                            gaps.append(_Gaps(folder, uidvalidity, tuple(ranges), messages,
+                                              max(0, messages - n_have)))
+                        else:  # every UID below UIDNEXT is committed
+                            res.already_present += messages
+                        continue
+                    res.messages_on_server -= messages  # too fragmented: SEARCH it below
                 info, uids = self.retrying(
                     job.account, lambda f=folder: self._folder_uids(job.account, f), counter)
-                res.folders += 1
                 uidvalidity = int(info[b"UIDVALIDITY"])
-                fid = self.builder.folder_id(folder.path)
                 res.replaced += self._drop_stale(mailbox, fid, uidvalidity, state)
                 have = state.get((fid, uidvalidity), set())
                 todo = sorted(set(uids) - have)
@@ -862,6 +1001,119 @@ class _Worker:
             res.chunks = pack_chunks(job.index, job.account, pending, self.cfg.chunk_size)
         except ImapError as exc:
             res.error = str(exc)
+            return res
+        if gaps:
+            res.inline = self._fetch_gaps(job, mailbox, gaps, counter)
+            res.already_present += res.inline.skipped.pop("_already_present", 0)
+        return res
+
+    def _statuses(self, account: Account, folders: Sequence[Folder]
+                  ) -> list[tuple[int, int, int] | None]:
+        """STATUS (MESSAGES UIDNEXT UIDVALIDITY) of every folder, all commands sent before
+        the first answer is read. None for a folder the server refuses to STATUS."""
+        c = self.client(account)
+        imap = c._imap  # noqa: SLF001 - imapclient cannot pipeline
+        try:
+            tags = [imap._command("STATUS", c._normalise_folder(f.name),  # noqa: SLF001
+                                  "(MESSAGES UIDNEXT UIDVALIDITY)") for f in folders]
+            out: list[tuple[int, int, int] | None] = []
+            for tag in tags:
+                imap.untagged_responses.pop("STATUS", None)
+                typ, _ = imap._command_complete("STATUS", tag)  # noqa: SLF001
+                data = imap.untagged_responses.pop("STATUS", None)
+                out.append(parse_status(data) if typ == "OK" else None)
+            return out
+        except (imaplib.IMAP4.abort, OSError) as exc:
+            raise TransientError(f"connection lost during STATUS ({_kind(exc)})") from None
+        except imaplib.IMAP4.error:
+            raise TransientError("the server rejected STATUS") from None
+
+    def _fetch_group(self, account: Account, group: Sequence[_Gaps]
+                     ) -> list[list[Fetched] | None]:
+        """EXAMINE then UID FETCH of the missing ranges, for every folder of ``group``, all
+        pipelined (one round trip). None for a folder whose UIDVALIDITY changed."""
+        c = self.client(account)
+        imap = c._imap  # noqa: SLF001
+        self.conns[account.login] = (c, None)  # the selected folder is unknown from here
+        try:
+            imap.is_readonly = True
+            tags = []
+            for g in group:
+                t1 = imap._command("EXAMINE", c._normalise_folder(g.folder.name))  # noqa: SLF001
+                imap.state = "SELECTED"  # imaplib allows UID commands only once selected
+                t2 = imap._command("UID", "FETCH", ranges_spec(g.ranges), FETCH_ITEMS)  # noqa: SLF001
+                tags.append((t1, t2))
+            out: list[list[Fetched] | None] = []
+            refused = False
+            for g, (t1, t2) in zip(group, tags, strict=True):
+                for k in ("UIDVALIDITY", "FETCH"):
+                    imap.untagged_responses.pop(k, None)
+                typ1, _ = imap._command_complete("EXAMINE", t1)  # noqa: SLF001
+                uv = imap.untagged_responses.pop("UIDVALIDITY", [None])[-1]
+                imap.untagged_responses.pop("FETCH", None)
+                typ2, _ = imap._command_complete("UID", t2)  # noqa: SLF001
+                data = imap.untagged_responses.pop("FETCH", None) or []
+                if typ1 != "OK":
+                    refused = True
+                    continue
+                if uv is None or int(uv) != g.uidvalidity:
+                    out.append(None)
+                    continue
+                if typ2 != "OK":
+                    raise TransientError("the server refused the FETCH")
+                out.append(fetched_from(data, lambda u, r=g.ranges: in_ranges(u, r)))
+        except (imaplib.IMAP4.abort, OSError) as exc:
+            raise TransientError(f"connection lost during FETCH ({_kind(exc)})") from None
+        except imaplib.IMAP4.error:
+            raise TransientError("the server rejected the FETCH") from None
+        if refused:
+            raise ImapError("the server refused to open a folder")
+        return out
+
+    def _fetch_gaps(self, job: PlanJob, mailbox: str, gaps: Sequence[_Gaps],
+                    counter: list[int]) -> ChunkResult:
+        """Fetch small folders in pipelined groups of at most ``batch_size`` messages, one
+        commit per group (the store stays the checkpoint: a re-run fetches the gaps left)."""
+        res = ChunkResult(index=job.index)
+        groups: list[list[_Gaps]] = []
+        size = self.cfg.batch_size
+        for g in gaps:
+            if (not groups or len(groups[-1]) >= PIPELINE // 2
+                    or sum(x.messages for x in groups[-1]) + g.messages > size):
+                groups.append([])
+            groups[-1].append(g)
+        present = 0
+        left = sum(g.todo for g in gaps)
+        try:
+            for group in groups:
+                got = self.retrying(job.account,
+                                    lambda gr=group: self._fetch_group(job.account, gr),
+                                    counter)
+                rows: list[dict[str, Any]] = []
+                for g, fetched in zip(group, got, strict=True):
+                    if fetched is None:
+                        res.uidvalidity_changed = True
+                        continue
+                    seg = Segment(g.folder, g.uidvalidity, ())
+                    for f in fetched:
+                        try:
+                            rows.append(self._row(mailbox, seg, f))
+                        except Exception as exc:  # noqa: BLE001 - counted, never fatal
+                            res.skipped[f"unparsable_{_kind(exc)}"] += 1
+                    present += max(0, g.messages - len(fetched))
+                self._commit(mailbox, rows)
+                for r in rows:
+                    res.defects.update(r["defects"])
+                res.written += len(rows)
+                left -= sum(g.todo for g in group)
+                if self.progress is not None and rows:
+                    self.progress(len(rows))
+        except ImapError as exc:
+            res.error = str(exc)
+            res.not_collected = left
+        res.reconnects = counter[0]
+        if present:
+            res.skipped["_already_present"] = present
         return res
 
     def _list(self, account: Account) -> list[Any]:
@@ -893,6 +1145,11 @@ class _Worker:
 
     def _drop_stale(self, mailbox: str, fid: str, uidvalidity: int,
                     state: dict[tuple[str, int], set[int]]) -> int:
+        with self.lock:
+            return self._drop_stale_locked(mailbox, fid, uidvalidity, state)
+
+    def _drop_stale_locked(self, mailbox: str, fid: str, uidvalidity: int,
+                           state: dict[tuple[str, int], set[int]]) -> int:
         stale = [k for k in state if k[0] == fid and k[1] != uidvalidity]
         if not stale:
             return 0
@@ -923,7 +1180,10 @@ class _Worker:
         q: queue.Queue[Any] = queue.Queue(maxsize=2)
         stop = threading.Event()
 
+        conns = self.conns
+
         def producer() -> None:
+            self._local.conns = conns  # the unit's connections, not a new set
             try:
                 for seg, batch in plan:
                     if stop.is_set():
@@ -999,6 +1259,10 @@ class _Worker:
         return fetch_batch(c, batch)
 
     def _row(self, mailbox: str, seg: Segment, f: Fetched) -> dict[str, Any]:
+        with self.lock:
+            return self._row_locked(mailbox, seg, f)
+
+    def _row_locked(self, mailbox: str, seg: Segment, f: Fetched) -> dict[str, Any]:
         defects = list(f.defects)
         header = f.header
         if header is None:
@@ -1019,10 +1283,13 @@ class _Worker:
         return self.builder.build(msg, outline, ctx)
 
     def _commit(self, mailbox: str, rows: list[dict[str, Any]]) -> None:
-        if self.parent is not None and os.getppid() != self.parent:
-            os._exit(1)  # orphaned by a killed collector: write nothing more
-        self.escrow.flush()  # identities are sealed before the rows that use them land
-        self.store.write_batch(mailbox, rows)
+        if self.stopping.is_set():
+            raise ImapError("interrupted")
+        with self.lock:
+            if self.parent is not None and os.getppid() != self.parent:
+                os._exit(1)  # orphaned by a killed collector: write nothing more
+            self.escrow.flush()  # identities are sealed before the rows that use them land
+            self.store.write_batch(mailbox, rows)
 
 
 _WORKER: _Worker | None = None
@@ -1044,9 +1311,20 @@ def _init_worker(cfg: WorkerConfig, progress: Any) -> None:
     _WORKER = _Worker(cfg, progress.put if progress is not None else None, pool_worker=True)
 
 
-def _run_unit(job: PlanJob | ChunkJob) -> PlanResult | ChunkResult:
+_THREADS: list[ThreadPoolExecutor] = []
+
+
+def _run_units(jobs: list[PlanJob | ChunkJob]) -> list[PlanResult | ChunkResult]:
+    """Run units at once in this worker's threads: a mailbox's round trips then overlap
+    another's parsing, which matters on a slow link with many small mailboxes."""
     assert _WORKER is not None
-    return _WORKER.run(job)
+    if len(jobs) == 1:
+        return [_WORKER.run(jobs[0])]
+    if not _THREADS:
+        _THREADS.append(ThreadPoolExecutor(max(INFLIGHT, len(jobs))))
+    elif _THREADS[0]._max_workers < len(jobs):  # noqa: SLF001
+        _THREADS[0] = ThreadPoolExecutor(len(jobs))
+    return list(_THREADS[0].map(_WORKER.run, jobs))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1070,14 +1348,17 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
                  include: Sequence[str] = (), exclude: Sequence[str] = (), workers: int = 4,
                  batch_size: int = BATCH_SIZE, chunk_size: int = CHUNK_SIZE,
                  max_retries: int = MAX_RETRIES, backoff: float = 0.5,
+                 inflight: int = INFLIGHT,
                  on_progress: Callable[[int, int, int, int], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> RunSummary:
     """Collect the mailboxes of ``accounts`` from ``server`` into the study's message store.
 
     ``on_progress(messages_done, messages_planned, mailboxes_done, mailboxes)`` reports
-    advance. Per-mailbox failures (refused login, lost connection after retries) are recorded
-    in the summary by mailbox pseudonym and do not stop the other mailboxes. The summary is
-    saved to ``data/runs/`` and returned; it holds counts and pseudonyms only.
+    advance. Each of the ``workers`` processes keeps up to ``inflight`` mailboxes in flight
+    (one connection each), so a slow link does not leave the CPUs idle. Per-mailbox failures
+    (refused login, lost connection after retries) are recorded in the summary by mailbox
+    pseudonym and do not stop the other mailboxes. The summary is saved to ``data/runs/`` and
+    returned; it holds counts and pseudonyms only.
     """
     from mailstudy.optout import load_optouts
 
@@ -1119,7 +1400,7 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
         preflight(server)
     cfg = WorkerConfig(study.root, server, auth, batch_size, chunk_size, max_retries,
                        tuple(include), tuple(exclude), backoff)
-    _Scheduler(cfg, jobs, results, max(1, workers), on_progress).run()
+    _Scheduler(cfg, jobs, results, max(1, workers), on_progress, max(1, inflight)).run()
     summary.mailboxes = results
     summary.seconds = time.monotonic() - t0
     summary.save(study.runs_dir)
@@ -1131,9 +1412,10 @@ class _Scheduler:
     folds their results into the per-mailbox summaries."""
 
     def __init__(self, cfg: WorkerConfig, jobs: list[PlanJob], results: list[MailboxResult],
-                 workers: int, on_progress: Callable[[int, int, int, int], None] | None
-                 ) -> None:
+                 workers: int, on_progress: Callable[[int, int, int, int], None] | None,
+                 inflight: int = 1) -> None:
         self.cfg = cfg
+        self.inflight = inflight
         self.plans = list(jobs)
         self.chunks: list[ChunkJob] = []
         self.results = results
@@ -1150,6 +1432,16 @@ class _Scheduler:
         if self.on_progress is not None:
             self.on_progress(self.done_msgs, self.planned_msgs, len(self.finished),
                              len(self.results))
+
+    def _batch(self) -> list[PlanJob | ChunkJob]:
+        """A chunk alone (CPU-bound), or up to ``inflight`` mailboxes to plan (latency-bound),
+        for one worker process."""
+        if self.chunks:
+            return [self.chunks.pop(0)]
+        n = min(self.inflight, len(self.plans))
+        out: list[PlanJob | ChunkJob] = list(self.plans[:n])
+        del self.plans[:n]
+        return out
 
     def _next(self) -> PlanJob | ChunkJob | None:
         if self.chunks:
@@ -1175,28 +1467,35 @@ class _Scheduler:
                 self.chunks.extend(out.chunks)
                 self.outstanding[unit.index] += len(out.chunks)
                 self.planned_msgs += sum(c.n for c in out.chunks)
+                if out.inline is not None:
+                    self.planned_msgs += out.inline.written
+                    self._absorb_chunk(unit, out.inline)
         else:
-            r.messages_written += out.written
-            r.defects.update(out.defects)
-            r.skipped.update(out.skipped)
-            if out.vanished:
-                r.skipped["vanished_before_fetch"] += out.vanished
-            if out.reconnects:
-                r.skipped["reconnections"] += out.reconnects
-            if out.uidvalidity_changed:
-                if unit.index not in self.replanned:
-                    self.replanned.add(unit.index)
-                    self.plans.insert(0, PlanJob(unit.index, unit.account))
-                    self.outstanding[unit.index] += 1
-                elif not r.error:
-                    r.error = "a folder's UIDVALIDITY keeps changing; re-run later"
-            if out.error:
-                if not r.error:
-                    r.error = (f"{out.error}; {out.not_collected} messages not collected "
-                               "(re-run to resume)")
+            self._absorb_chunk(unit, out)
         if self.outstanding[unit.index] <= 0 and unit.index not in self.finished:
             self.finished.add(unit.index)
             r.seconds = time.monotonic() - self.started.get(unit.index, time.monotonic())
+
+    def _absorb_chunk(self, unit: PlanJob | ChunkJob, out: ChunkResult) -> None:
+        r = self.results[unit.index]
+        r.messages_written += out.written
+        r.defects.update(out.defects)
+        r.skipped.update(out.skipped)
+        if out.vanished:
+            r.skipped["vanished_before_fetch"] += out.vanished
+        if out.reconnects:
+            r.skipped["reconnections"] += out.reconnects
+        if out.uidvalidity_changed:
+            if unit.index not in self.replanned:
+                self.replanned.add(unit.index)
+                self.plans.insert(0, PlanJob(unit.index, unit.account))
+                self.outstanding[unit.index] += 1
+            elif not r.error:
+                r.error = "a folder's UIDVALIDITY keeps changing; re-run later"
+        if out.error:
+            if not r.error:
+                r.error = (f"{out.error}; {out.not_collected} messages not collected "
+                           "(re-run to resume)")
 
     def _progress_tick(self, n: int) -> None:
         self.done_msgs += n
@@ -1214,13 +1513,36 @@ class _Scheduler:
         self._report()
 
     def _run_inline(self) -> None:
+        """One process: up to ``inflight`` units at once in threads sharing one worker."""
         w = _Worker(self.cfg, self._progress_tick)
+        running: dict[Future[Any], PlanJob | ChunkJob] = {}
+        lock = threading.Lock()
+
+        def tick(n: int) -> None:
+            with lock:
+                self._progress_tick(n)
+
+        w.progress = tick
+        pool = ThreadPoolExecutor(self.inflight)
         try:
-            while (unit := self._next()) is not None:
-                self.started.setdefault(unit.index, time.monotonic())
-                self._absorb(unit, w.run(unit))
-                self._report()
+            while True:
+                while len(running) < self.inflight and (unit := self._next()) is not None:
+                    self.started.setdefault(unit.index, time.monotonic())
+                    running[pool.submit(w.run, unit)] = unit
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                with lock:
+                    for fut in done:
+                        unit = running.pop(fut)
+                        self._absorb(unit, fut.result())
+                    self._report()
+        except BaseException:  # Ctrl-C: stop the units in flight without waiting for them
+            w.stopping.set()
+            w.close_all(abort=True)
+            raise
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             w.close_all()
 
     def _run_pool(self) -> None:
@@ -1230,21 +1552,23 @@ class _Scheduler:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["mailstudy.collect.imap"])
         queue = ctx.Queue()
-        running: dict[Future[Any], PlanJob | ChunkJob] = {}
+        running: dict[Future[Any], list[PlanJob | ChunkJob]] = {}
         try:
             with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                      initargs=(self.cfg, queue)) as pool:
                 while True:
-                    while len(running) < self.workers and (unit := self._next()) is not None:
-                        self.started.setdefault(unit.index, time.monotonic())
-                        running[pool.submit(_run_unit, unit)] = unit
+                    while len(running) < self.workers and (units := self._batch()):
+                        for unit in units:
+                            self.started.setdefault(unit.index, time.monotonic())
+                        running[pool.submit(_run_units, units)] = units
                     if not running:
                         break
                     done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
                     self._drain(queue)
                     for fut in done:
-                        unit = running.pop(fut)
-                        self._absorb(unit, fut.result())
+                        units = running.pop(fut)
+                        for unit, out in zip(units, fut.result(), strict=True):
+                            self._absorb(unit, out)
                     self._report()
         except BrokenProcessPool:
             for r in self.results:
