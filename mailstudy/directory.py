@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mailstudy import schema
+from mailstudy.store import atomic_write_table
 from mailstudy.study import Study, StudyError
 
 UNKNOWN_LEVEL = "non renseigné"
@@ -393,9 +394,7 @@ def write_directory(study: Study, df: pd.DataFrame) -> Path:
     table = pa.Table.from_pandas(df, schema=schema.arrow_schema("directory"),
                                  preserve_index=False)
     dest = study.data / DIRECTORY_FILE
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(dest)
+    atomic_write_table(table, dest)
     return dest
 
 

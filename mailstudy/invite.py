@@ -1043,13 +1043,13 @@ def import_availability(study: Any, path: Any, sessions: Sequence[str] | None = 
 
 
 def _write_parquet(study: Any, df: pd.DataFrame, name: str, table: str) -> None:
+    import pyarrow as pa
+
     from mailstudy import schema
+    from mailstudy.store import atomic_write_table
 
     schema.check(df, table)
-    study.data.mkdir(parents=True, exist_ok=True)
-    tmp = study.data / f".{name}.tmp"
-    df.to_parquet(tmp, index=False)
-    tmp.replace(study.data / name)
+    atomic_write_table(pa.Table.from_pandas(df, preserve_index=False), study.data / name)
 
 
 def _read_optional(study: Any, name: str) -> pd.DataFrame | None:

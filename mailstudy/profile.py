@@ -45,6 +45,7 @@ from anonymise import disclosure
 from mailstudy import holidays as hol
 from mailstudy import schema
 from mailstudy.directory import UNKNOWN_LEVEL, load_directory, read_optouts
+from mailstudy.store import atomic_write_table
 from mailstudy.study import Study, StudyError
 
 PEOPLE_FILE = "people.parquet"
@@ -746,9 +747,7 @@ def write_people(study: Study, people: pd.DataFrame) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(people, schema=schema.arrow_schema("people"),
                                  preserve_index=False)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(dest)
+    atomic_write_table(table, dest)
     return dest
 
 
