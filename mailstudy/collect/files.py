@@ -57,12 +57,11 @@ class Item:
 
     folder: tuple[str, ...]
     key: str  # locator within the source (hashed before storage)
-    open: Callable[[], Iterator[bytes]]  # yields the raw lines of the message
+    read: Callable[[], ParsedMessage]  # reads and parses the message when called
     seen: bool | None = None
     answered: bool | None = None
     flagged: bool | None = None
     fallback_date: dt.datetime | None = None
-    parsed: Callable[[], ParsedMessage] | None = None  # the fast reader, when there is one
 
 
 @dataclass
@@ -124,14 +123,6 @@ def owner_from_name(path: Path) -> str | None:
 
 # ---------------------------------------------------------------------------------------------
 # enumerators
-
-
-def _file_lines(path: Path) -> Callable[[], Iterator[bytes]]:
-    def opener() -> Iterator[bytes]:
-        with open(path, "rb") as f:
-            yield from iter_lines(f)
-
-    return opener
 
 
 def _file_reader(path: Path) -> Callable[[], ParsedMessage]:
@@ -214,9 +205,9 @@ def list_maildir(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> 
             base, flags = _maildir_flags(name)
             ts = _maildir_time(base)
             listing.items.append(Item(
-                folder=folder, key="/".join(folder) + "\x00" + base, open=_file_lines(f),
+                folder=folder, key="/".join(folder) + "\x00" + base, read=_file_reader(f),
                 seen=("S" in flags) and not in_new, answered="R" in flags, flagged="F" in flags,
-                fallback_date=ts, parsed=_file_reader(f)))
+                fallback_date=ts))
     return listing
 
 
@@ -253,9 +244,9 @@ def list_eml(root: Path, is_personal: Callable[[tuple[str, ...]], bool],
         listing.folders.add(folder)
         # last resort for a message without a usable date: the file's own date (counted as
         # a defect, date_from_source; an export may have reset it)
-        item = Item(folder=folder, key=rel.as_posix(), open=_file_lines(f),
-                    fallback_date=_file_mtime(f),
-                    parsed=_msg_reader(f) if suffix == ".msg" else _file_reader(f))
+        item = Item(folder=folder, key=rel.as_posix(),
+                    read=_msg_reader(f) if suffix == ".msg" else _file_reader(f),
+                    fallback_date=_file_mtime(f))
         listing.items.append(item)
     return listing
 
@@ -374,8 +365,8 @@ def list_mbox(root: Path, is_personal: Callable[[tuple[str, ...]], bool]) -> Sou
         listing.folders.add(folder)
         for start, end, date in spans:
             listing.items.append(Item(folder=folder, key=f"{'/'.join(folder)}\x00{start}",
-                                      open=_mbox_lines(f, start, end), fallback_date=date,
-                                      parsed=_mbox_reader(f, start, end)))
+                                      read=_mbox_reader(f, start, end),
+                                      fallback_date=date))
     # mbox flags live in Status/X-Status headers: read by the collector from the headers
     return listing
 
@@ -456,12 +447,6 @@ class MailboxJob:
     batch_rows: int = BATCH_ROWS
 
 
-def _parse_item(item: Item) -> ParsedMessage:
-    if item.parsed is not None:
-        return item.parsed()
-    return read_message(item.open())
-
-
 def _mbox_flags(parsed: ParsedMessage, item: Item) -> None:
     """Flags kept in headers: Status/X-Status (mutt, Dovecot, Python's mailbox), else
     Thunderbird's X-Mozilla-Status bit field (1 read, 2 replied, 4 marked)."""
@@ -494,7 +479,7 @@ def infer_owner(listing: SourceListing, ids: Identities, sample: int = 400) -> s
     counts: Counter[str] = Counter()
     for it in pool:
         try:
-            parsed = _parse_item(it)
+            parsed = it.read()
         except Exception:
             continue
         for _, addr in email.utils.getaddresses([str(v) for v in
@@ -608,7 +593,7 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
                 progress(done_since_report)
                 done_since_report = 0
             try:
-                parsed = _parse_item(item)
+                parsed = item.read()
             except OSError:
                 res.skipped["unreadable_file"] += 1
                 continue
