@@ -211,7 +211,7 @@ def parse_header_block(header_bytes: bytes) -> HeaderBlock:
 def utf8(text: str) -> str:
     """Raw 8-bit header bytes (kept as surrogate escapes) read as UTF-8 (RFC 6532), the rest
     as U+FFFD, so that no lone surrogate reaches a file."""
-    if not any("\udc80" <= c <= "\udcff" for c in text):
+    if text.isascii() or not any("\udc80" <= c <= "\udcff" for c in text):
         return text
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
@@ -444,6 +444,7 @@ class Identities:
         self.escrow = escrow
         # address headers repeat a lot within a mailbox; parsing them is the costliest step
         self._parsed: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        self._tokens: dict[str, tuple[str, bool]] = {}
 
     @staticmethod
     def _in(domain: str, domains: tuple[str, ...]) -> bool:
@@ -461,18 +462,29 @@ class Identities:
             return "partner"
         return "external"
 
+    def _classified(self, address: str) -> tuple[str, bool]:
+        """(pseudonym or marker, whether it is a pseudonym), cached: the same few hundred
+        addresses fill a mailbox, and normalising and hashing them dominated row building."""
+        hit = self._tokens.get(address)
+        if hit is not None:
+            return hit
+        cls = self.classify(address)
+        if cls != "internal":
+            out = ({"partner": MARK_PARTNER, "external": MARK_EXTERNAL}.get(cls, MARK_INVALID),
+                   False)
+        else:
+            p = self.p.person(address)
+            out = (MARK_OPTOUT, False) if p in self.optouts else (p, True)
+        if len(self._tokens) > 200_000:
+            self._tokens.clear()
+        self._tokens[address] = out
+        return out
+
     def token(self, address: str, display: str = "", defects: list[str] | None = None) -> str:
         """Pseudonym of an internal address, or the marker of its class."""
-        cls = self.classify(address)
-        if cls == "partner":
-            return MARK_PARTNER
-        if cls == "external":
-            return MARK_EXTERNAL
-        if cls == "invalid":
-            return MARK_INVALID
-        p = self.p.person(address)
-        if p in self.optouts:
-            return MARK_OPTOUT
+        p, internal = self._classified(address)
+        if not internal:
+            return p
         if self.escrow is not None and self.escrow.wants(p, bool(display)):
             name = decode_text(display, defects) if display else ""
             ident = {"address": utf8(self.p.canonical_address(address))}

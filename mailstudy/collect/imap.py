@@ -385,10 +385,10 @@ def select_folders(listing: Iterable[tuple[Sequence[bytes], bytes | None, str]],
 
 
 # One token per match: "(", ")", a quoted string (quotes kept, so "" is told from no match),
-# or an atom (NIL, numbers, flags, BODY[HEADER], {123} literal markers).
-_TOKEN = re.compile(rb'[ \t\r\n]*+(?:(\()|(\))|("(?:[^"\\]|\\.)*+")|([^ \t\r\n()"]++))')
-# possessive quantifiers: an atom cannot be re-split on failure (no exponential backtracking)
-_VALID = re.compile(rb'(?:[ \t\r\n]*+(?:\(|\)|"(?:[^"\\]|\\.)*+"|[^ \t\r\n()"]++))*+[ \t\r\n]*+')
+# an atom (NIL, numbers, flags, BODY[HEADER], {123} literal markers), or a lone '"' (an
+# unterminated string: the only text no other branch takes, so nothing is skipped unseen).
+# Possessive quantifiers: an atom cannot be re-split on failure (no exponential backtracking).
+_TOKEN = re.compile(rb'[ \t\r\n]*+(\(|\)|"(?:[^"\\]|\\.)*+"|[^ \t\r\n()"]++|")')
 _NEW_RESPONSE = re.compile(rb"^\d+ \(")
 
 
@@ -398,8 +398,8 @@ class ResponseError(ValueError):
 
 def _tree(entries: Sequence[Any]) -> list[Any]:
     """Nested lists of a FETCH response: atoms and strings as bytes, NIL as None, literals
-    as bytes. The tokenizing loop runs in the regex engine (findall); the response is checked
-    in one pass first, so stray characters raise instead of being skipped."""
+    as bytes. The tokenizing loop runs in the regex engine (findall) and the Python loop
+    branches on each token's first byte; text that is not a token raises."""
     root: list[Any] = []
     stack = [root]
     cur = root
@@ -412,24 +412,25 @@ def _tree(entries: Sequence[Any]) -> list[Any]:
             text: bytes = head[:i]
         else:
             text, literal = e, None
-        if _VALID.fullmatch(text) is None:
-            raise ResponseError("unexpected characters")
-        for o, c, q, a in _TOKEN.findall(text):
-            if o:
+        for tok in _TOKEN.findall(text):
+            c = tok[0]
+            if c == 40:  # (
                 new: list[Any] = []
                 cur.append(new)
                 stack.append(new)
                 cur = new
-            elif c:
+            elif c == 41:  # )
                 if len(stack) == 1:
                     raise ResponseError("unbalanced parenthesis")
                 stack.pop()
                 cur = stack[-1]
-            elif q:
-                q = q[1:-1]
+            elif c == 34:  # "
+                if len(tok) == 1:
+                    raise ResponseError("unterminated string")
+                q = tok[1:-1]
                 cur.append(q.replace(b'\\"', b'"').replace(b"\\\\", b"\\") if b"\\" in q else q)
             else:
-                cur.append(None if a == b"NIL" else a)
+                cur.append(None if tok == b"NIL" else tok)
         if literal is not None:
             cur.append(bytes(literal))
     if len(stack) != 1:
