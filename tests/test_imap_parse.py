@@ -4,7 +4,6 @@ them, BODYSTRUCTURE to MIME parts, folder selection, UID sets, accounts files, s
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,9 @@ from mailstudy.collect.imap import (
     Account,
     ImapError,
     LoginRefused,
+    ResponseError,
     Server,
+    _tree,
     auth_from_options,
     folder_path,
     in_ranges,
@@ -81,6 +82,8 @@ def test_fetch_response_fields_and_mime_parts() -> None:
     b'BODYSTRUCTURE ("text")',  # too short
     b"BODYSTRUCTURE NIL",
     MIXED.replace(b"(", b'("\x01', 1) + b'"',  # garbage
+    MIXED.replace(b'"mixed"', b'"mixed'),  # a string never closed
+    MIXED.replace(b'"mixed"', b'"mixed\\'),  # ... ending on an escape
 ])
 def test_malformed_bodystructure_keeps_the_headers(broken: bytes) -> None:
     f = parse_fetch(response(9, broken))
@@ -89,15 +92,21 @@ def test_malformed_bodystructure_keeps_the_headers(broken: bytes) -> None:
     assert b"\\Seen" in f.flags
 
 
+@pytest.mark.parametrize("text", [b'1 (UID 1 X "abc)', b'1 (UID 1 X "a\\")', b'1 (UID 1 X ")'])
+def test_an_unterminated_string_is_an_error_not_skipped(text: bytes) -> None:
+    with pytest.raises(ResponseError):
+        _tree([text])
+    assert _tree([b'1 (UID 1 X "a\\"b")']) == [b"1", [b"UID", b"1", b"X", b'a"b']]
+
+
 def test_split_responses_and_pathological_input_is_fast() -> None:
     data = response(1) + response(2) + [b"3 (UID 3 FLAGS (\\Seen))"]
     groups = split_responses(data)
     assert [parse_fetch(g).uid for g in groups] == [1, 2, 3]
-    t0 = time.perf_counter()
+    # exponential backtracking would never return here (the suite would hit CI's time limit)
     f = parse_fetch([(b"5 (UID 5 BODYSTRUCTURE (" + b"a" * 20000 + b'" ' + b"(" * 5000
                       + b" BODY[HEADER] {1}", b"x"), b")"])
     assert f.uid == 5 and f.defects == ["bad_bodystructure"]
-    assert time.perf_counter() - t0 < 1.0  # no catastrophic backtracking
 
 
 def test_uid_sets_are_exact_and_compact() -> None:
