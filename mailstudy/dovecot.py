@@ -11,6 +11,12 @@ The server runs with ``dovecot -F`` in its own session, so :meth:`DovecotServer.
 SIGKILL its whole process group to simulate a crash and :meth:`pause` can freeze it (SIGSTOP)
 to provoke client read timeouts.
 
+With ``oauth2=True`` the server also accepts XOAUTH2 and OAUTHBEARER (as Microsoft 365 does):
+Dovecot's own ``oauth2`` passdb checks each bearer token against :class:`TokenIntrospection`,
+a small RFC 7662 introspection endpoint on loopback that stands in for the identity provider
+(the one part that cannot run here). Tokens are granted and revoked with :meth:`grant_token`
+and :meth:`revoke_token`.
+
 Running as root (CI, containers), Dovecot refuses to run its login processes as root and uid
 0 mail users, so the internal/login users are ``dovecot``/``dovenull`` and mail belongs to
 ``mail``; as another user everything runs as that user.
@@ -28,6 +34,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import re
@@ -39,7 +46,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
@@ -140,13 +149,52 @@ def folder_dirname(folder: str) -> str:
     return "." + folder.replace("/", ".")
 
 
+class TokenIntrospection:
+    """An OAuth2 token introspection endpoint (RFC 7662) on 127.0.0.1, for Dovecot's
+    ``oauth2`` passdb: a granted token is active for its user, anything else is not. It counts
+    the look-ups, so a test can tell how often a client presented a token."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, str] = {}
+        self.lookups = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                size = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(size).decode("ascii", "replace"))
+                token = (form.get("token") or [""])[0]
+                owner.lookups += 1
+                user = owner.tokens.get(token)
+                body = json.dumps({"active": True, "username": user} if user
+                                  else {"active": False}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:  # tokens stay out of stderr
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/introspect"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class DovecotServer:
     """One Dovecot instance owned by a test session (see module docstring)."""
 
     def __init__(self, root: Path, *, master: tuple[str, str] | None = ("admin", "masterpw"),
-                 special_use: Mapping[str, str] | None = None) -> None:
+                 special_use: Mapping[str, str] | None = None, oauth2: bool = False) -> None:
         self.root = Path(root)
         self.master = master
+        self.oauth2 = TokenIntrospection() if oauth2 else None
         self.special_use = dict(DEFAULT_SPECIAL_USE if special_use is None else special_use)
         self.users: dict[str, str] = {}
         self.locked: set[str] = set()
@@ -197,6 +245,16 @@ class DovecotServer:
         master_db = (f"passdb {{\n  driver = passwd-file\n  master = yes\n"
                      f"  args = {r}/master-users\n  result_success = continue\n}}\n"
                      if self.master else "")
+        oauth2_db = ""
+        mechanisms = "plain login"
+        if self.oauth2 is not None:
+            mechanisms += " xoauth2 oauthbearer"
+            oauth2_db = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                         f"  args = {r}/oauth2.conf.ext\n}}\n")
+            (r / "oauth2.conf.ext").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.oauth2.url}\n"
+                "force_introspection = yes\nusername_attribute = username\n"
+                "active_attribute = active\nactive_value = true\n")
         first_uid = min(self._uid, 500)
         first_gid = min(self._gid, 500)
         conf = f"""\
@@ -220,7 +278,7 @@ ssl_cert = <{self.cert_file}
 ssl_key = <{self.key_file}
 ssl_dh = <{DH_FILE}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_master_user_separator = {MASTER_SEPARATOR}
 auth_failure_delay = 0
 mail_max_userip_connections = 100
@@ -230,7 +288,7 @@ namespace inbox {{
   separator = /
 {mailboxes}
 }}
-{master_db}passdb {{
+{master_db}{oauth2_db}passdb {{
   driver = passwd-file
   args = {r}/users
 }}
@@ -316,6 +374,16 @@ service stats {{
     def set_password(self, name: str, password: str) -> None:
         self.users[name] = password
         self._write_passwd()
+
+    def grant_token(self, token: str, user: str) -> None:
+        """Make ``token`` a valid bearer token for ``user`` (needs ``oauth2=True``)."""
+        if self.oauth2 is None:
+            raise DovecotError("this server was created without oauth2=True")
+        self.oauth2.tokens[token] = user
+
+    def revoke_token(self, token: str) -> None:
+        if self.oauth2 is not None:
+            self.oauth2.tokens.pop(token, None)
 
     def login_as(self, mailbox_user: str) -> str:
         """The master-user login that opens ``mailbox_user``'s mailbox."""
@@ -503,6 +571,8 @@ service stats {{
         try:
             self.stop()
         finally:
+            if self.oauth2 is not None:
+                self.oauth2.close()
             shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> DovecotServer:

@@ -46,7 +46,9 @@ def collect_imap_cmd(
         help="Environment variable holding an OAuth2 bearer token (XOAUTH2, Microsoft 365)."
     )] = None,
     oauth2_token_command: Annotated[str | None, typer.Option(
-        help="Command printing an OAuth2 bearer token; re-run at each connection.")] = None,
+        help="Command printing an OAuth2 bearer token (run without a shell; '{login}' in it "
+        "becomes each mailbox's login). Its token is reused for 5 minutes and fetched again "
+        "when the server rejects it.")] = None,
     starttls: Annotated[bool, typer.Option(
         "--starttls", help="Upgrade a plain connection with STARTTLS (port 143).")] = False,
     ca_file: Annotated[Path | None, typer.Option(

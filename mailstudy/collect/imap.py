@@ -133,7 +133,9 @@ class Account:
 class Auth:
     """Secrets. ``passwords`` maps a login to its password (keyring look-ups done by the
     caller); ``password`` serves every login without its own (an admin/master password).
-    ``oauth2_command`` is re-run at each (re)connection, since bearer tokens expire."""
+    ``oauth2_command`` prints a bearer token; ``{login}`` in it stands for the login (for
+    per-mailbox delegated tokens). Its token is kept by each process for ``TOKEN_TTL`` seconds
+    and fetched again at once when the server rejects it (bearer tokens expire)."""
 
     password: str | None = None
     passwords: dict[str, str] = field(default_factory=dict)
@@ -144,11 +146,19 @@ class Auth:
         return "Auth(<hidden>)"
 
     def login(self, client: IMAPClient, login: str) -> None:
-        if self.oauth2_token is not None or self.oauth2_command is not None:
-            token = self.oauth2_token
-            if self.oauth2_command is not None:
-                token = run_token_command(self.oauth2_command)
-            client.oauth2_login(login, token or "")
+        if self.oauth2_command is not None:
+            token, fresh = command_token(self.oauth2_command, login)
+            try:
+                client.oauth2_login(login, token)
+            except LoginError:
+                if fresh:
+                    raise
+                # expired or revoked since it was cached: one more try with a new token
+                token, _ = command_token(self.oauth2_command, login, refresh=True)
+                client.oauth2_login(login, token)
+            return
+        if self.oauth2_token is not None:
+            client.oauth2_login(login, self.oauth2_token)
             return
         pw = self.passwords.get(login, self.password)
         if pw is None:
@@ -156,12 +166,33 @@ class Auth:
         client.login(login, pw)
 
 
-def run_token_command(command: str, timeout: float = 60.0) -> str:
-    """Run a command that prints a bearer token (e.g. an ``az`` or ``oauth2l`` call)."""
+TOKEN_TTL = 300.0  # seconds a token from --oauth2-token-command is reused (tokens last ~1 h)
+_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def command_token(command: str, login: str, refresh: bool = False) -> tuple[str, bool]:
+    """(token, whether it was just fetched) for ``login``, from the process's cache unless
+    ``refresh`` or older than ``TOKEN_TTL``: a command such as ``az account
+    get-access-token`` takes a second or two, too slow to run for every mailbox."""
+    key = (command, login if "{login}" in command else "")
+    with _TOKENS_LOCK:
+        hit = _TOKENS.get(key)
+        if hit is not None and not refresh and time.monotonic() - hit[1] < TOKEN_TTL:
+            return hit[0], False
+        token = run_token_command(command, login=login)
+        _TOKENS[key] = (token, time.monotonic())
+        return token, True
+
+
+def run_token_command(command: str, timeout: float = 60.0, login: str = "") -> str:
+    """Run a command that prints a bearer token (e.g. an ``az`` or ``oauth2l`` call), without
+    a shell; ``{login}`` in an argument becomes ``login``."""
     try:
-        proc = subprocess.run(shlex.split(command), capture_output=True, text=True,
+        args = [a.replace("{login}", login) for a in shlex.split(command)]
+        proc = subprocess.run(args, capture_output=True, text=True,
                               timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         raise LoginRefused(f"the OAuth2 token command failed ({type(exc).__name__})") from None
     token = proc.stdout.strip()
     if proc.returncode != 0 or not token:
@@ -1644,7 +1675,8 @@ def auth_from_options(logins: Sequence[str], *, service: str = "mailstudy-imap",
             raise ImapError(f"the environment variable {oauth2_token_env} is not set")
         return Auth(oauth2_token=token.strip())
     if oauth2_token_command is not None:
-        run_token_command(oauth2_token_command)  # fail now rather than in every worker
+        # fail now rather than in every worker (a per-login command is checked with the first)
+        run_token_command(oauth2_token_command, login=next(iter(logins), ""))
         return Auth(oauth2_command=oauth2_token_command)
     if password_env is not None:
         pw = os.environ.get(password_env)
