@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_imap.py [--agents 150] [--weeks 8] [--naive-sample 300]
+    python benchmarks/bench_imap.py [--agents 150] [--weeks 8] [--naive-sample 300] [--repeat 3]
 
 Builds a synthetic council (>= 20,000 messages), loads every mailbox into a throw-away Dovecot
 (mailstudy/dovecot.py), then measures in the same run, over implicit TLS and a master user:
@@ -16,7 +16,10 @@ Builds a synthetic council (>= 20,000 messages), loads every mailbox into a thro
 
 each directly and through a loopback proxy that delays every chunk by 10 ms each way (20 ms
 per round trip). Dovecot's caches are warmed first, so every measured run reads warm caches.
-Prints messages per second and the ratios the issue asks for. Timings only, no assertions.
+Each configuration runs ``--repeat`` times, in rounds, and its median rate is reported with
+the spread (this machine is shared and noisy); the proxy's own CPU time is shown, since it
+shares the cores with the client and the server. Prints messages per second and the ratios
+the issue asks for. Timings only, no assertions.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import queue
-import resource
 import shutil
 import socket
 import ssl
@@ -170,23 +172,17 @@ def ours(port: int, ca: Path, accounts: list[Account], password: str, workers: i
     return n
 
 
-def _cpu() -> float:
-    """CPU seconds of this process and its reaped children."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-LAST_CPU = [0.0]
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` (the latency proxy: it shares the cores
+    with the client and Dovecot, so the 20 ms figures say how much it took)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(fn, *args) -> tuple[int, float]:
-    """(messages, wall seconds); the client CPU seconds go to LAST_CPU (the proxy runs in a
-    daemon child that is never reaped during the run, so it is not counted)."""
-    c0 = _cpu()
+    """(messages, wall seconds)."""
     t0 = time.perf_counter()
     n = fn(*args)
-    LAST_CPU[0] = _cpu() - c0
     return n, time.perf_counter() - t0
 
 
@@ -197,6 +193,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--naive-sample", type=int, default=300)
     ap.add_argument("--rtt-ms", type=float, default=20.0)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each configuration; the median is reported")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-imap-", dir="/tmp"))
@@ -233,30 +231,41 @@ def main() -> None:
         lo, hi = "loopback", f"{args.rtt_ms:g} ms"
 
         def run(label: str, accs: list[Account], plan: list[str]) -> dict:
+            """Every configuration ``--repeat`` times, in rounds (so that a slow spell of
+            this shared machine hits all of them alike); the median rate is kept. The
+            reference at 20 ms over many mailboxes is slow and runs once."""
             logins = [a.login for a in accs]
-            res: dict[tuple[str, str], float] = {}
-            for net, port in ((lo, srv.imaps_port), (hi, port20)):
-                for name in plan:
-                    if name == "reference":
-                        fn, fargs = reference, (port, srv.ca_file, logins, pw)
-                    elif name.startswith("naive"):
-                        fn, fargs = naive, (port, srv.ca_file, logins, pw,
-                                            args.naive_sample * (10 if net == lo else 1))
-                    else:
-                        w = int(name.split(",")[1].split()[0])
-                        fn, fargs = ours, (port, srv.ca_file, accs, pw, w, tmp, key)
-                    n, dt = timed(fn, *fargs)
-                    rate = n / dt
-                    res[(net, name)] = rate
-                    extra = (f"; a sample: {n_total // 2 / rate:.0f} s extrapolated for "
-                             f"{n_total // 2} messages" if name.startswith("naive") else "")
-                    # worker processes are children of multiprocessing's fork server, which
-                    # is not reaped during the run: their CPU is not counted, so say n/a
-                    multi = "4 workers" in name
-                    res[(net, name, "cpu")] = n / LAST_CPU[0] if not multi else float("nan")
-                    cpu = "   n/a" if multi else f"{n / LAST_CPU[0]:6.0f}"
-                    print(f"{label} | {net:>9} | {name:<16} | {n:>6} msgs | {dt:7.2f} s | "
-                          f"{rate:8.0f} msg/s | {cpu} msg per client CPU s{extra}", flush=True)
+            runs: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
+            for rep in range(args.repeat):
+                for net, port in ((lo, srv.imaps_port), (hi, port20)):
+                    for name in plan:
+                        if rep and (name.startswith("naive")
+                                    or (name == "reference" and net == hi and len(accs) > 1)):
+                            continue
+                        if name == "reference":
+                            fn, fargs = reference, (port, srv.ca_file, logins, pw)
+                        elif name.startswith("naive"):
+                            fn, fargs = naive, (port, srv.ca_file, logins, pw,
+                                                args.naive_sample * (10 if net == lo else 1))
+                        else:
+                            w = int(name.split(",")[1].split()[0])
+                            fn, fargs = ours, (port, srv.ca_file, accs, pw, w, tmp, key)
+                        p0 = _proc_cpu(proc.pid)
+                        n, dt = timed(fn, *fargs)
+                        runs.setdefault((net, name), []).append(
+                            (n, dt, _proc_cpu(proc.pid) - p0))
+            res: dict[tuple[str, ...], float] = {}
+            for (net, name), got in runs.items():
+                n, dt, pcpu = sorted(got, key=lambda r: r[0] / r[1])[len(got) // 2]
+                rate = n / dt
+                res[(net, name)] = rate
+                extra = (f"; a sample: {n_total // 2 / rate:.0f} s extrapolated for "
+                         f"{n_total // 2} messages" if name.startswith("naive") else "")
+                spread = (f" (of {len(got)}: {min(g[0] / g[1] for g in got):.0f}.."
+                          f"{max(g[0] / g[1] for g in got):.0f})" if len(got) > 1 else "")
+                proxy = f"; proxy CPU {pcpu:.1f} s" if net == hi else ""
+                print(f"{label} | {net:>9} | {name:<16} | {n:>6} msgs | {dt:7.2f} s | "
+                      f"{rate:8.0f} msg/s median{spread}{proxy}{extra}", flush=True)
             return res
 
         print("\nA: one mailbox, all messages")
@@ -266,10 +275,8 @@ def main() -> None:
         print("\nratios (targets from the issue in brackets):")
         for label, r in (("A", a), ("B", b)):
             for o in ("ours, 1 worker", "ours, 4 workers"):
-                cpu_ratio = r[(lo, o, "cpu")] / r[(lo, "reference", "cpu")]
-                cpu_txt = "" if cpu_ratio != cpu_ratio else f" (per client CPU s {cpu_ratio:.2f}x)"
                 line = (f"  {label} {o}: vs reference on loopback "
-                        f"{r[(lo, o)] / r[(lo, 'reference')]:.2f}x [>= 1.3]{cpu_txt}; "
+                        f"{r[(lo, o)] / r[(lo, 'reference')]:.2f}x [>= 1.3]; "
                         f"{hi} / loopback {r[(hi, o)] / r[(lo, o)]:.2f} [>= 0.8]")
                 if (hi, "naive (sample)") in r:
                     line += f"; vs naive at {hi} {r[(hi, o)] / r[(hi, 'naive (sample)')]:.0f}x"

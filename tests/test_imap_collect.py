@@ -166,6 +166,44 @@ def test_same_mailboxes_read_both_ways_give_equal_rows(tmp_path: Path, make_dove
     assert {"sent", "inbox", "trash"} <= set(b["folder_role"])
 
 
+def test_one_large_mailbox_shared_by_workers_gives_the_rows_of_one_worker(
+        tmp_path: Path, make_dovecot) -> None:
+    """With several workers a large mailbox is cut into about two units per worker, and its
+    small folders are fetched by a unit of their own beside them: same rows, same counts."""
+    one, many = twin_studies(tmp_path)
+    council = generate_council(tmp_path / "council", n_agents=10, weeks=3, seed=2,
+                               domain=DOMAIN)
+    box = max(sorted(council.mailboxes.iterdir()),
+              key=lambda b: sum(1 for _ in b.rglob("cur/*")))
+    srv = make_dovecot({"big": "pw"}, special_use=SYNTH_SPECIAL_USE)
+    n = srv.load_maildir("big", box)
+    srv.start()
+    acc = [Account(box.name, "big")]
+    a = collect_imap(one, tls(srv), acc, Auth(password="pw"), workers=1, batch_size=10)
+    b = collect_imap(many, tls(srv), acc, Auth(password="pw"), workers=2, batch_size=10)
+    ma, mb = a.mailboxes[0], b.mailboxes[0]
+    assert ma.error is None and mb.error is None
+    assert (mb.messages_seen, mb.messages_written, mb.folders) == (ma.messages_seen,
+                                                                    ma.messages_written,
+                                                                    ma.folders)
+    assert mb.messages_written >= n - 20 and mb.messages_written > 60  # personal left out
+    sizes = [len(list(d.iterdir())) for d in box.rglob("cur")]
+    assert max(sizes) > 40 and any(0 < k <= 10 for k in sizes)  # chunks and small folders
+    pd.testing.assert_frame_equal(canonical(read_messages(one.messages_dir)),
+                                  canonical(read_messages(many.messages_dir)))
+    # new mail in a large folder and in a small one: both kinds of unit again, and the small
+    # folder's older messages are counted as present, not fetched
+    small = next(d.parent.name[1:].replace(".", "/") for d in sorted(box.rglob("cur"))
+                 if d.parent.name.isascii() and 0 < len(list(d.iterdir())) <= 8
+                 and d.parent.name != ".Personnel")
+    srv.add_messages("big", "INBOX", [edge_corpus()[0][0]])
+    srv.add_messages("big", small, [edge_corpus()[1][0]])
+    again = collect_imap(many, tls(srv), acc, Auth(password="pw"), workers=2, batch_size=10)
+    m = again.mailboxes[0]
+    assert m.error is None and not m.skipped
+    assert (m.messages_written, m.already_present) == (2, mb.messages_written)
+
+
 def test_incremental_rerun_fetches_only_new_mail(tmp_path: Path, make_dovecot) -> None:
     study, _ = make_study(tmp_path)
     srv = make_dovecot({"jean": "jean-pw"})

@@ -87,7 +87,8 @@ def test_server_killed_mid_collection_then_restarted(
             srv.kill()  # SIGKILL to Dovecot's process group: connections drop mid-session
             threading.Timer(0.4, srv.start).start()
 
-    s = collect_imap(faulty, tls(srv), accounts, auth, workers=1, batch_size=10,
+    # one unit at a time, so that units are still waiting when the server dies
+    s = collect_imap(faulty, tls(srv), accounts, auth, workers=1, batch_size=10, inflight=1,
                      backoff=0.1, on_progress=on_progress)
     m = s.mailboxes[0]
     assert crashed.is_set() and m.error is None
@@ -110,7 +111,8 @@ def test_frozen_server_times_out_and_resumes(
             threading.Timer(1.5, srv.resume).start()
 
     s = collect_imap(faulty, tls(srv, connect_timeout=0.5, read_timeout=0.5), accounts, auth,
-                     workers=1, batch_size=15, backoff=0.1, on_progress=on_progress)
+                     workers=1, batch_size=15, inflight=1, backoff=0.1,
+                     on_progress=on_progress)
     assert frozen.is_set() and s.mailboxes[0].error is None
     # the server was silent, not gone: only the read timeout can have caused a reconnection
     assert s.mailboxes[0].skipped["reconnections"] >= 1
@@ -130,7 +132,8 @@ def test_server_down_too_long_fails_the_mailbox_then_rerun_completes(
             stopped.set()
             srv.stop()
 
-    s = collect_imap(faulty, tls(srv), accounts, auth, workers=1, batch_size=10,
+    # one unit at a time, so that units are still waiting when the server goes
+    s = collect_imap(faulty, tls(srv), accounts, auth, workers=1, batch_size=10, inflight=1,
                      backoff=0.05, max_retries=2, on_progress=on_progress)
     m = s.mailboxes[0]
     assert m.error is not None and "re-run to resume" in m.error

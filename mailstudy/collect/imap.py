@@ -27,11 +27,12 @@ once, without SEARCH, by the UID ranges below UIDNEXT that the store lacks, with
 UID FETCH of several folders pipelined in one burst; larger folders are SEARCHed and cut into
 chunk units.
 
-Work is split into units (plan a mailbox, fetching its small folders; fetch up to
-``chunk_size`` messages of one mailbox) run by a pool of processes (parsing is CPU-bound), each
-keeping its own connections and up to ``inflight`` mailboxes in flight in threads (so a
-mailbox's round trips overlap another's parsing); within a chunk unit a thread keeps one FETCH
-ahead of the parsing.
+Work is split into units (plan a mailbox, fetching its small folders when it has no large
+one; fetch up to ``chunk_size`` messages of one mailbox, cut smaller so that every worker gets
+a share of a large mailbox; fetch the small folders of a mailbox that also has large ones)
+run by a pool of processes (parsing is CPU-bound), each keeping its own connections and up to
+``inflight`` mailboxes in flight in threads (so a mailbox's round trips overlap another's
+parsing); within a chunk unit a thread keeps one FETCH ahead of the parsing.
 Errors never name an address, a login, a password or a folder (folders carry names: they
 appear only as ``folder_id`` pseudonyms, and only in the data).
 """
@@ -794,6 +795,7 @@ class WorkerConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     backoff: float = 0.5
+    workers: int = 1
 
     def __repr__(self) -> str:
         return "WorkerConfig(<hidden>)"
@@ -828,10 +830,27 @@ class ChunkJob:
         return sum(len(s.uids) for s in self.segments)
 
 
+@dataclass(frozen=True)
+class GapsJob:
+    """The small folders of a mailbox that also has large ones, fetched by any worker beside
+    the mailbox's chunks instead of by its planner before they are handed out."""
+
+    index: int
+    account: Account
+    gaps: tuple[_Gaps, ...]
+
+    @property
+    def n(self) -> int:
+        return sum(g.todo for g in self.gaps)
+
+
+Unit = PlanJob | ChunkJob | GapsJob
+
+
 @dataclass
 class PlanResult:
     index: int
-    chunks: list[ChunkJob] = field(default_factory=list)
+    chunks: list[ChunkJob | GapsJob] = field(default_factory=list)
     folders: int = 0
     messages_on_server: int = 0
     already_present: int = 0
@@ -968,10 +987,15 @@ class _Worker:
                 delay = self.cfg.backoff * 2 ** (attempt - 1)
                 time.sleep(delay * (1 + random.random() * 0.25))
 
-    def run(self, unit: PlanJob | ChunkJob) -> PlanResult | ChunkResult:
+    def run(self, unit: Unit) -> PlanResult | ChunkResult:
         """Run one unit; an unexpected error fails that unit's mailbox, never the run."""
         try:
-            return self.plan(unit) if isinstance(unit, PlanJob) else self.chunk(unit)
+            if isinstance(unit, PlanJob):
+                return self.plan(unit)
+            if isinstance(unit, GapsJob):
+                return self._fetch_gaps(unit, self.ids.p.person(unit.account.address),
+                                        unit.gaps, [0])
+            return self.chunk(unit)
         except Exception as exc:  # noqa: BLE001 - reported by type only (no data in it)
             self.drop(unit.account)
             if isinstance(unit, PlanJob):
@@ -1030,11 +1054,19 @@ class _Worker:
                 res.already_present += len(uids) - len(todo)
                 if todo:
                     pending.append(Segment(folder, uidvalidity, tuple(todo)))
-            res.chunks = pack_chunks(job.index, job.account, pending, self.cfg.chunk_size)
+            # with several workers, enough units for each to get a share of a large mailbox
+            # (a run of one mailbox would otherwise leave workers idle at its end)
+            size = self.cfg.chunk_size
+            if self.cfg.workers > 1:
+                total = sum(len(seg.uids) for seg in pending)
+                size = min(size, max(self.cfg.batch_size, -(-total // (2 * self.cfg.workers))))
+            res.chunks = list(pack_chunks(job.index, job.account, pending, size))
         except ImapError as exc:
             res.error = str(exc)
             return res
-        if gaps:
+        if gaps and res.chunks:
+            res.chunks.insert(0, GapsJob(job.index, job.account, tuple(gaps)))
+        elif gaps:  # a mailbox of small folders only: fetched now, on this connection
             res.inline = self._fetch_gaps(job, mailbox, gaps, counter)
             res.already_present += res.inline.skipped.pop("_already_present", 0)
         return res
@@ -1102,7 +1134,7 @@ class _Worker:
             raise ImapError("the server refused to open a folder")
         return out
 
-    def _fetch_gaps(self, job: PlanJob, mailbox: str, gaps: Sequence[_Gaps],
+    def _fetch_gaps(self, job: PlanJob | GapsJob, mailbox: str, gaps: Sequence[_Gaps],
                     counter: list[int]) -> ChunkResult:
         """Fetch small folders in pipelined groups of at most ``batch_size`` messages, one
         commit per group (the store stays the checkpoint: a re-run fetches the gaps left)."""
@@ -1346,7 +1378,7 @@ def _init_worker(cfg: WorkerConfig, progress: Any) -> None:
 _THREADS: list[ThreadPoolExecutor] = []
 
 
-def _run_units(jobs: list[PlanJob | ChunkJob]) -> list[PlanResult | ChunkResult]:
+def _run_units(jobs: list[Unit]) -> list[PlanResult | ChunkResult]:
     """Run units at once in this worker's threads: a mailbox's round trips then overlap
     another's parsing, which matters on a slow link with many small mailboxes."""
     assert _WORKER is not None
@@ -1431,7 +1463,7 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
     if jobs:
         preflight(server)
     cfg = WorkerConfig(study.root, server, auth, batch_size, chunk_size, max_retries,
-                       tuple(include), tuple(exclude), backoff)
+                       tuple(include), tuple(exclude), backoff, max(1, workers))
     _Scheduler(cfg, jobs, results, max(1, workers), on_progress, max(1, inflight)).run()
     summary.mailboxes = results
     summary.seconds = time.monotonic() - t0
@@ -1449,7 +1481,7 @@ class _Scheduler:
         self.cfg = cfg
         self.inflight = inflight
         self.plans = list(jobs)
-        self.chunks: list[ChunkJob] = []
+        self.chunks: list[ChunkJob | GapsJob] = []
         self.results = results
         self.workers = workers
         self.on_progress = on_progress
@@ -1465,24 +1497,24 @@ class _Scheduler:
             self.on_progress(self.done_msgs, self.planned_msgs, len(self.finished),
                              len(self.results))
 
-    def _batch(self) -> list[PlanJob | ChunkJob]:
+    def _batch(self) -> list[Unit]:
         """A chunk alone (CPU-bound), or up to ``inflight`` mailboxes to plan (latency-bound),
         for one worker process."""
         if self.chunks:
             return [self.chunks.pop(0)]
         n = min(self.inflight, len(self.plans))
-        out: list[PlanJob | ChunkJob] = list(self.plans[:n])
+        out: list[Unit] = list(self.plans[:n])
         del self.plans[:n]
         return out
 
-    def _next(self) -> PlanJob | ChunkJob | None:
+    def _next(self) -> Unit | None:
         if self.chunks:
             return self.chunks.pop(0)
         if self.plans:
             return self.plans.pop(0)
         return None
 
-    def _absorb(self, unit: PlanJob | ChunkJob, out: PlanResult | ChunkResult) -> None:
+    def _absorb(self, unit: Unit, out: PlanResult | ChunkResult) -> None:
         r = self.results[unit.index]
         self.outstanding[unit.index] -= 1
         if isinstance(out, PlanResult):
@@ -1508,8 +1540,9 @@ class _Scheduler:
             self.finished.add(unit.index)
             r.seconds = time.monotonic() - self.started.get(unit.index, time.monotonic())
 
-    def _absorb_chunk(self, unit: PlanJob | ChunkJob, out: ChunkResult) -> None:
+    def _absorb_chunk(self, unit: Unit, out: ChunkResult) -> None:
         r = self.results[unit.index]
+        r.already_present += out.skipped.pop("_already_present", 0)  # from a GapsJob
         r.messages_written += out.written
         r.defects.update(out.defects)
         r.skipped.update(out.skipped)
@@ -1547,7 +1580,7 @@ class _Scheduler:
     def _run_inline(self) -> None:
         """One process: up to ``inflight`` units at once in threads sharing one worker."""
         w = _Worker(self.cfg, self._progress_tick)
-        running: dict[Future[Any], PlanJob | ChunkJob] = {}
+        running: dict[Future[Any], Unit] = {}
         lock = threading.Lock()
 
         def tick(n: int) -> None:
@@ -1584,7 +1617,7 @@ class _Scheduler:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["mailstudy.collect.imap"])
         queue = ctx.Queue()
-        running: dict[Future[Any], list[PlanJob | ChunkJob]] = {}
+        running: dict[Future[Any], list[Unit]] = {}
         try:
             with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                      initargs=(self.cfg, queue)) as pool:
