@@ -389,7 +389,10 @@ def pst_as_eml(path: Path, tmp_root: Path) -> Iterator[Path]:
     os.chmod(tmp_root, 0o700)
     with tempfile.TemporaryDirectory(prefix="pst-", dir=tmp_root) as tmp:
         os.chmod(tmp, 0o700)
-        proc = subprocess.run([exe, "-q", "-e", "-te", "-b", "-o", tmp, str(path)],
+        # -j 0: no parallel jobs. readpst's default forks workers that race: on the test PST
+        # about one conversion in three garbled or dropped a message, which a later run
+        # would have collected again as a new row. Serial conversion is deterministic.
+        proc = subprocess.run([exe, "-q", "-j", "0", "-e", "-te", "-b", "-o", tmp, str(path)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               timeout=3600, check=False)
         if proc.returncode != 0:

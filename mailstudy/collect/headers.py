@@ -189,7 +189,7 @@ _VOLATILE = re.compile(
     rb"x-imapbase|content-length|lines)\s*:.*(\n[ \t].*)*\n?", re.I | re.M)
 
 
-_LIBPST_BOUNDARY = re.compile(rb"boundary-LibPST-iamunique-\d+_-_-")
+LIBPST_BOUNDARY = re.compile(rb"boundary-LibPST-iamunique-\d+_-_-")
 
 
 def header_identity(header_bytes: bytes) -> str:
@@ -198,7 +198,7 @@ def header_identity(header_bytes: bytes) -> str:
     that marking it read or re-exporting it does not make it new."""
     text = header_bytes.replace(b"\r\n", b"\n")
     # readpst draws a new random MIME boundary at every conversion of a PST
-    text = _LIBPST_BOUNDARY.sub(b"boundary-LibPST", text)
+    text = LIBPST_BOUNDARY.sub(b"boundary-LibPST", text)
     if not text.endswith(b"\n"):
         text += b"\n"
     return hashlib.sha256(_VOLATILE.sub(b"", text)).hexdigest()
