@@ -9,9 +9,12 @@ report annex print (``describe``), so a feature has exactly one written definiti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas is imported by the stages that use it: collection does not
+    import pandas as pd
 
 
 class SchemaError(ValueError):

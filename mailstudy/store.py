@@ -18,15 +18,17 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from mailstudy import schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow.dataset as ds
 
 PARTITION = "mailbox"
 
@@ -134,6 +136,9 @@ class MessageStore:
 
 
 def dataset(root: Path) -> ds.Dataset:
+    # imported here: pyarrow.dataset imports pandas (~0.3 s), which collection never needs
+    import pyarrow.dataset as ds
+
     return ds.dataset(str(root), format="parquet", partitioning="hive",
                       exclude_invalid_files=False, ignore_prefixes=[".", "_"])
 
@@ -150,6 +155,8 @@ def read_messages(root: Path, columns: Iterable[str] | None = None,
     d = dataset(root)
     flt = None
     if mailboxes is not None:
+        import pyarrow.dataset as ds
+
         flt = ds.field(PARTITION).isin(list(mailboxes))
     df = d.to_table(columns=cols, filter=flt).to_pandas()
     if PARTITION in df.columns:
