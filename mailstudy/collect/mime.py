@@ -225,11 +225,13 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _DELIM = re.compile(rb"^--([^\r\n]*?)[ \t]*\r?$", re.M)
 
 
-def _span(data: bytes, a: int, b: int) -> int:
-    """CRLF-normalised length of data[a:b]."""
+def _span(data: bytes, a: int, b: int, crlf: bool = True) -> int:
+    """CRLF-normalised length of data[a:b]; ``crlf`` False says the data holds no CR at all
+    (most Maildir files), which spares a second scan."""
     if b <= a:
         return 0
-    return (b - a) + data.count(b"\n", a, b) - data.count(b"\r\n", a, b)
+    n = (b - a) + data.count(b"\n", a, b)
+    return n - data.count(b"\r\n", a, b) if crlf else n
 
 
 def read_message_bytes(data: bytes) -> ParsedMessage:
@@ -255,18 +257,19 @@ def read_message_bytes(data: bytes) -> ParsedMessage:
         defects.append("header_truncated")
     top = parse_header_block(header_bytes)
     outline = MimeOutline(defects=defects)
-    size = _span(data, 0, len(data))
+    crlf = b"\r" in data
+    size = _span(data, 0, len(data), crlf)
     if body_start >= len(data) and hdr_end == len(data):
         outline.defects.append("no_body")
     digest = header_identity(header_bytes)
     top_ph = PartHeaders.of(top)
     if top_ph.maintype() != "multipart":
-        outline.parts.append(top_ph.part(_span(data, body_start, len(data))))
+        outline.parts.append(top_ph.part(_span(data, body_start, len(data), crlf)))
         return ParsedMessage(top, outline, size, digest)
     b0 = top_ph.boundary()
     if b0 is None:
         outline.defects.append("multipart_without_boundary")
-        outline.parts.append(top_ph.part(_span(data, body_start, len(data))))
+        outline.parts.append(top_ph.part(_span(data, body_start, len(data), crlf)))
         return ParsedMessage(top, outline, size, digest)
     stack = [b0]
     leaf: Part | None = None
@@ -296,7 +299,7 @@ def read_message_bytes(data: bytes) -> ParsedMessage:
             # the newline before the delimiter belongs to it
             end = m.start()
             nl = 2 if data[end - 2:end] == b"\r\n" else (1 if data[end - 1:end] == b"\n" else 0)
-            outline.parts.append(_sized(leaf, _span(data, leaf_start, end - nl)))
+            outline.parts.append(_sized(leaf, _span(data, leaf_start, end - nl, crlf)))
             leaf = None
         if level < len(stack) - 1:
             outline.defects.append("missing_close_boundary")
@@ -321,7 +324,7 @@ def read_message_bytes(data: bytes) -> ParsedMessage:
         leaf_start = part_body
         pos = part_body
     if leaf is not None:
-        outline.parts.append(_sized(leaf, _span(data, leaf_start, len(data))))
+        outline.parts.append(_sized(leaf, _span(data, leaf_start, len(data), crlf)))
         outline.defects.append("missing_close_boundary")
     elif stack and not truncated:
         outline.defects.append("missing_close_boundary")
