@@ -107,8 +107,8 @@ class MessageStore:
         if not rows:
             return None
         fs = file_schema()
-        table = pa.Table.from_pylist(
-            [{k: r.get(k) for k in fs.names} for r in rows], schema=fs)
+        # column by column: several times faster than from_pylist's row dicts
+        table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in fs.names}, schema=fs)
         ids = sorted(table.column("item_id").to_pylist())
         name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
         path = self.partition(mailbox) / f"part-{name}.parquet"
