@@ -280,6 +280,40 @@ def test_changed_uidvalidity_recollects_and_replaces_the_folder(tmp_path: Path,
     pd.testing.assert_frame_equal(canonical(before), canonical(after))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_uidvalidity_changing_mid_run_is_replanned_once_without_duplicates(
+        tmp_path: Path, make_dovecot, workers: int) -> None:
+    """A folder's UIDVALIDITY changes while several units of its mailbox are in flight: the
+    mailbox is planned again only once they are all done, so nothing is fetched twice."""
+    ref, study = twin_studies(tmp_path)
+    corpus = [m for m, _ in edge_corpus()]
+    srv = make_dovecot({"jean": "jean-pw"})
+    srv.add_messages("jean", "INBOX", (corpus * 30)[:240])
+    srv.add_messages("jean", "Sent", (corpus * 30)[:240])
+    srv.add_messages("jean", "Small", corpus[:3])
+    srv.start()
+    acc = [Account("jean.dupont@region.test", "jean")]
+    changed: list[int] = []
+
+    def on_progress(done: int, planned: int, boxes: int, total: int) -> None:
+        if done and not changed:
+            changed.append(done)
+            srv.change_uidvalidity("jean", "Sent")  # restarts the server: units reconnect
+
+    s = collect_imap(study, tls(srv), acc, Auth(password="jean-pw"), workers=workers,
+                     batch_size=20, chunk_size=60, backoff=0.05, on_progress=on_progress)
+    m = s.mailboxes[0]
+    assert changed and m.error is None
+    df = read_messages(study.messages_dir)
+    assert df["item_id"].is_unique and len(df) == 483
+    assert m.messages_seen == 483
+    assert m.messages_written - m.skipped["rows_replaced_uidvalidity"] == 483
+    collect_imap(ref, tls(srv), acc, Auth(password="jean-pw"), workers=1)
+    pd.testing.assert_frame_equal(canonical(df), canonical(read_messages(ref.messages_dir)))
+    again = collect_imap(study, tls(srv), acc, Auth(password="jean-pw"), workers=workers)
+    assert (again.mailboxes[0].messages_written, again.mailboxes[0].already_present) == (0, 483)
+
+
 def test_master_user_several_mailboxes_and_refused_logins(tmp_path: Path,
                                                           make_dovecot) -> None:
     study, _ = make_study(tmp_path)

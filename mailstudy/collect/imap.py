@@ -134,8 +134,9 @@ class Account:
 class Auth:
     """Secrets. ``passwords`` maps a login to its password (keyring look-ups done by the
     caller); ``password`` serves every login without its own (an admin/master password).
-    ``oauth2_command`` prints a bearer token; ``{login}`` in it stands for the login (for
-    per-mailbox delegated tokens). Its token is kept by each process for ``TOKEN_TTL`` seconds
+    ``oauth2_command`` prints a bearer token; the login is in its environment as
+    ``MAILSTUDY_IMAP_LOGIN`` and ``{login}`` in it stands for the login (for per-mailbox
+    delegated tokens). Its token is kept by each process for ``TOKEN_TTL`` seconds
     and fetched again at once when the server rejects it (bearer tokens expire)."""
 
     password: str | None = None
@@ -155,7 +156,7 @@ class Auth:
                 if fresh:
                     raise
                 # expired or revoked since it was cached: one more try with a new token
-                token, _ = command_token(self.oauth2_command, login, refresh=True)
+                token, _ = command_token(self.oauth2_command, login, rejected=token)
                 client.oauth2_login(login, token)
             return
         if self.oauth2_token is not None:
@@ -169,18 +170,24 @@ class Auth:
 
 TOKEN_TTL = 300.0  # seconds a token from --oauth2-token-command is reused (tokens last ~1 h)
 _TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
-_TOKENS_LOCK = threading.Lock()
+_TOKEN_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_TOKENS_LOCK = threading.Lock()  # guards _TOKEN_LOCKS only
 
 
-def command_token(command: str, login: str, refresh: bool = False) -> tuple[str, bool]:
+def command_token(command: str, login: str, rejected: str | None = None) -> tuple[str, bool]:
     """(token, whether it was just fetched) for ``login``, from the process's cache unless
-    ``refresh`` or older than ``TOKEN_TTL``: a command such as ``az account
-    get-access-token`` takes a second or two, too slow to run for every mailbox."""
+    older than ``TOKEN_TTL`` or ``rejected`` by the server: a command such as ``az account
+    get-access-token`` takes a second or two, too slow to run for every mailbox. One lock per
+    command and login: threads waiting for the same token share one run, and a token that
+    another thread already replaced is not fetched again."""
     key = (command, login if "{login}" in command else "")
     with _TOKENS_LOCK:
+        lock = _TOKEN_LOCKS.setdefault(key, threading.Lock())
+    with lock:
         hit = _TOKENS.get(key)
-        if hit is not None and not refresh and time.monotonic() - hit[1] < TOKEN_TTL:
-            return hit[0], False
+        if (hit is not None and hit[0] != rejected
+                and time.monotonic() - hit[1] < TOKEN_TTL):
+            return hit[0], rejected is not None  # after a rejection: a newer token
         token = run_token_command(command, login=login)
         _TOKENS[key] = (token, time.monotonic())
         return token, True
@@ -188,11 +195,12 @@ def command_token(command: str, login: str, refresh: bool = False) -> tuple[str,
 
 def run_token_command(command: str, timeout: float = 60.0, login: str = "") -> str:
     """Run a command that prints a bearer token (e.g. an ``az`` or ``oauth2l`` call), without
-    a shell; ``{login}`` in an argument becomes ``login``."""
+    a shell. The login is in its environment as ``MAILSTUDY_IMAP_LOGIN`` (not visible to other
+    local users, unlike arguments); ``{login}`` in an argument also becomes the login."""
     try:
         args = [a.replace("{login}", login) for a in shlex.split(command)]
-        proc = subprocess.run(args, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                              check=False, env={**os.environ, "MAILSTUDY_IMAP_LOGIN": login})
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         raise LoginRefused(f"the OAuth2 token command failed ({type(exc).__name__})") from None
     token = proc.stdout.strip()
@@ -266,6 +274,8 @@ class Server:
         except OSError as exc:
             raise TransientError(f"cannot connect ({exc.strerror or type(exc).__name__})") \
                 from None
+        except imaplib.IMAP4.abort:  # e.g. a greeting of a server shutting down
+            raise TransientError("the server closed the connection while greeting") from None
         except IMAPClientError as exc:  # e.g. STARTTLS not offered
             raise ImapError(f"the server refused the secure connection ({_kind(exc)})") \
                 from None
@@ -296,9 +306,14 @@ _LOGIN_REASONS = [
      "account locked or disabled"),
     (re.compile(rb"AUTHORIZATIONFAILED|not authori[sz]ed", re.I),
      "not authorised to open this mailbox"),
-    (re.compile(rb"UNAVAILABLE|try again|temporar", re.I), "server temporarily unavailable"),
+    (re.compile(rb"UNAVAILABLE|try again|temporar|shutting down", re.I),
+     "server temporarily unavailable"),
     (re.compile(rb"EXPIRED", re.I), "credentials expired"),
 ]
+
+
+# a login refused because the server is stopping or overloaded, not because of the account
+_LOGIN_TRANSIENT = re.compile(rb"shutting down|UNAVAILABLE|try again|temporar", re.I)
 
 
 def login_reason(exc: BaseException) -> str:
@@ -316,6 +331,8 @@ def open_session(server: Server, auth: Auth, login: str) -> IMAPClient:
         auth.login(client, login)
     except LoginError as exc:
         _close(client)
+        if _LOGIN_TRANSIENT.search(str(exc).encode("utf-8", "replace")):
+            raise TransientError(login_reason(exc)) from None  # retried with backoff
         raise LoginRefused(login_reason(exc)) from None
     except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError):
         _close(client)
@@ -1487,6 +1504,13 @@ class _Scheduler:
         self.on_progress = on_progress
         self.outstanding: Counter[int] = Counter()  # mailbox index -> units not finished
         self.replanned: set[int] = set()
+        # A folder whose UIDVALIDITY changed makes its mailbox planned again, once every unit
+        # of it already running is done (a plan made while they still commit would fetch
+        # their messages a second time). Units carry the generation of the plan that made
+        # them; what an older generation reports about UIDVALIDITY is already handled.
+        self.generation: Counter[int] = Counter()
+        self._gen_of: dict[int, int] = {}  # id(unit) of queued and running units
+        self.replan_wanted: set[int] = set()
         self.started: dict[int, float] = {}
         self.done_msgs = 0
         self.planned_msgs = 0
@@ -1514,9 +1538,21 @@ class _Scheduler:
             return self.plans.pop(0)
         return None
 
+    def _queue(self, units: Sequence[ChunkJob | GapsJob] | Sequence[PlanJob],
+               front: bool = False) -> None:
+        for u in units:
+            self._gen_of[id(u)] = self.generation[u.index]
+            self.outstanding[u.index] += 1
+        if units and isinstance(units[0], PlanJob):
+            at = 0 if front else len(self.plans)
+            self.plans[at:at] = units  # type: ignore[assignment]
+        else:
+            self.chunks.extend(units)  # type: ignore[arg-type]
+
     def _absorb(self, unit: Unit, out: PlanResult | ChunkResult) -> None:
         r = self.results[unit.index]
         self.outstanding[unit.index] -= 1
+        stale = self._gen_of.pop(id(unit), 0) != self.generation[unit.index]
         if isinstance(out, PlanResult):
             if out.error:
                 r.error = out.error
@@ -1528,21 +1564,25 @@ class _Scheduler:
                     r.skipped.update(out.skipped)
                 if out.replaced:
                     r.skipped["rows_replaced_uidvalidity"] += out.replaced
-                self.chunks.extend(out.chunks)
-                self.outstanding[unit.index] += len(out.chunks)
+                self._queue(out.chunks)
                 self.planned_msgs += sum(c.n for c in out.chunks)
                 if out.inline is not None:
                     self.planned_msgs += out.inline.written
-                    self._absorb_chunk(unit, out.inline)
+                    self._absorb_chunk(unit, out.inline, stale)
         else:
-            self._absorb_chunk(unit, out)
+            self._absorb_chunk(unit, out, stale)
+        if unit.index in self.replan_wanted and self.outstanding[unit.index] <= 0:
+            self.replan_wanted.discard(unit.index)
+            self._queue([PlanJob(unit.index, unit.account)], front=True)
         if self.outstanding[unit.index] <= 0 and unit.index not in self.finished:
             self.finished.add(unit.index)
             r.seconds = time.monotonic() - self.started.get(unit.index, time.monotonic())
 
-    def _absorb_chunk(self, unit: Unit, out: ChunkResult) -> None:
+    def _absorb_chunk(self, unit: Unit, out: ChunkResult, stale: bool = False) -> None:
         r = self.results[unit.index]
-        r.already_present += out.skipped.pop("_already_present", 0)  # from a GapsJob
+        present = out.skipped.pop("_already_present", 0)  # from a GapsJob
+        if unit.index not in self.replanned:  # a replan's counts are not the run's
+            r.already_present += present
         r.messages_written += out.written
         r.defects.update(out.defects)
         r.skipped.update(out.skipped)
@@ -1550,11 +1590,19 @@ class _Scheduler:
             r.skipped["vanished_before_fetch"] += out.vanished
         if out.reconnects:
             r.skipped["reconnections"] += out.reconnects
-        if out.uidvalidity_changed:
+        if out.uidvalidity_changed and not stale:
             if unit.index not in self.replanned:
                 self.replanned.add(unit.index)
-                self.plans.insert(0, PlanJob(unit.index, unit.account))
-                self.outstanding[unit.index] += 1
+                self.generation[unit.index] += 1
+                # queued units of this mailbox were planned at the old UIDVALIDITY: the replan
+                # plans their messages again
+                dropped = [c for c in self.chunks if c.index == unit.index]
+                self.chunks = [c for c in self.chunks if c.index != unit.index]
+                for c in dropped:
+                    self._gen_of.pop(id(c), None)
+                    self.outstanding[unit.index] -= 1
+                    self.planned_msgs -= c.n
+                self.replan_wanted.add(unit.index)
             elif not r.error:
                 r.error = "a folder's UIDVALIDITY keeps changing; re-run later"
         if out.error:
@@ -1567,8 +1615,8 @@ class _Scheduler:
         self._report()
 
     def run(self) -> None:
-        for j in self.plans:
-            self.outstanding[j.index] += 1
+        jobs, self.plans = self.plans, []
+        self._queue(jobs)
         if not self.plans:
             return
         if self.workers == 1:
@@ -1708,8 +1756,9 @@ def auth_from_options(logins: Sequence[str], *, service: str = "mailstudy-imap",
             raise ImapError(f"the environment variable {oauth2_token_env} is not set")
         return Auth(oauth2_token=token.strip())
     if oauth2_token_command is not None:
-        # fail now rather than in every worker (a per-login command is checked with the first)
-        run_token_command(oauth2_token_command, login=next(iter(logins), ""))
+        # fail now rather than in every worker (a per-login command is checked with the
+        # first login); the token is kept for this process
+        command_token(oauth2_token_command, next(iter(logins), ""))
         return Auth(oauth2_command=oauth2_token_command)
     if password_env is not None:
         pw = os.environ.get(password_env)
