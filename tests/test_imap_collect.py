@@ -338,6 +338,8 @@ def test_master_user_several_mailboxes_and_refused_logins(tmp_path: Path,
     assert len(read_messages(study.messages_dir)) == 6
     saved = s.path.read_text()
     assert json.loads(saved)["totals"]["mailboxes_failed"] == 2
+    rates = [m["messages_per_second"] for m in json.loads(saved)["mailboxes"]]
+    assert rates[0] > 0 and rates[3] > 0 and rates[1] in (0, None)  # per mailbox pseudonym
     for secret in ("alice", "bob", "carol", "dan", "region.test", srv.master[1], "INBOX"):
         assert secret not in saved
 
@@ -416,6 +418,7 @@ def test_cli_reports_failures_by_pseudonym_only(tmp_path: Path, dovecot: Dovecot
                       env={"PW_T": "bob-pw"})
     assert r.exit_code == 1, r.output
     assert "authentication failed" in r.output and "messages written: 2" in r.output
+    assert "msg/s" in r.output
     for secret in ("alice", "bob", "bob-pw", "Cli"):
         assert secret not in r.output
     r = runner.invoke(app, [*base, "--user", "bob", "--mailbox", "bob.durand@region.test",

@@ -123,13 +123,15 @@ def print_summary(summary) -> None:  # summary: RunSummary
     t = summary.totals()
     table = Table(title="collection summary", show_header=True)
     for col in ("mailbox", "format", "owner", "folders", "written", "present", "skipped",
-                "defects", "status"):
+                "defects", "msg/s", "status"):
         table.add_column(col)
     for m in summary.mailboxes:
+        rate = m.messages_per_second
         table.add_row(m.mailbox or f"source #{m.index + 1}", m.format, m.owner_from,
                       str(m.folders), str(m.messages_written), str(m.already_present),
                       str(sum(v for k, v in m.skipped.items() if k != "personal_folders")),
-                      str(sum(m.defects.values())), escape(m.error or "ok"))
+                      str(sum(m.defects.values())), "" if rate is None else f"{rate:.0f}",
+                      escape(m.error or "ok"))
     console.print(table)
     console.print(f"mailboxes: {t['mailboxes']} ({t['mailboxes_failed']} failed), folders: "
                   f"{t['folders']}, messages written: {t['messages_written']}, already present: "

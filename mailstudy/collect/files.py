@@ -430,6 +430,11 @@ class MailboxResult:
     error: str | None = None
     seconds: float = 0.0
 
+    @property
+    def messages_per_second(self) -> float | None:
+        """Messages written per second of this mailbox's wall time (None when too short)."""
+        return round(self.messages_written / self.seconds, 1) if self.seconds > 0.001 else None
+
     def to_json(self) -> dict[str, Any]:
         return {"mailbox": self.mailbox, "source_index": self.index, "format": self.format,
                 "owner_from": self.owner_from, "folders": self.folders,
@@ -437,7 +442,8 @@ class MailboxResult:
                 "messages_written": self.messages_written,
                 "already_present": self.already_present, "skipped": dict(self.skipped),
                 "defects": dict(self.defects), "error": self.error,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3),
+                "messages_per_second": self.messages_per_second}
 
 
 @dataclass
