@@ -189,6 +189,21 @@ def test_one_large_mailbox_shared_by_workers_gives_the_rows_of_one_worker(
     assert mb.messages_written >= n - 20 and mb.messages_written > 60  # personal left out
     sizes = [len(list(d.iterdir())) for d in box.rglob("cur")]
     assert max(sizes) > 40 and any(0 < k <= 10 for k in sizes)  # chunks and small folders
+    # what the planner hands out, seen directly: a unit for the small folders, and the large
+    # ones cut into about two units per worker
+    from mailstudy.collect.imap import ChunkJob, GapsJob, PlanJob, WorkerConfig, _Worker
+
+    fresh, _ = make_study(tmp_path / "plan-only")
+    w = _Worker(WorkerConfig(fresh.root, tls(srv), Auth(password="pw"), batch_size=10,
+                             workers=2), None)
+    try:
+        plan = w.plan(PlanJob(0, acc[0]))
+    finally:
+        w.close_all()
+    assert isinstance(plan.chunks[0], GapsJob) and plan.inline is None
+    chunks = [c for c in plan.chunks if isinstance(c, ChunkJob)]
+    assert 4 <= len(chunks) <= 5 and max(c.n for c in chunks) - min(c.n for c in chunks) <= 10
+    assert sum(c.n for c in plan.chunks) == ma.messages_written
     pd.testing.assert_frame_equal(canonical(read_messages(one.messages_dir)),
                                   canonical(read_messages(many.messages_dir)))
     # new mail in a large folder and in a small one: both kinds of unit again, and the small
