@@ -50,14 +50,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_table(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` so that readers see all of it or nothing."""
+def atomic_write_table(table: pa.Table, path: Path,
+                       guard: Callable[[], None] | None = None) -> None:
+    """Write ``table`` to ``path`` so that readers see all of it or nothing. ``guard`` runs
+    just before the file is published (a collector's worker checks there that its collector
+    still lives: writing and syncing can take longer than the collector's death)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.parquet")
     try:
         pq.write_table(table, tmp, compression="zstd")
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        if guard is not None:
+            guard()
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -102,7 +107,8 @@ class MessageStore:
     def existing_items(self, mailbox: str) -> set[str]:
         return set(self.read_columns(mailbox, ["item_id"]).column("item_id").to_pylist())
 
-    def write_batch(self, mailbox: str, rows: list[dict[str, Any]]) -> Path | None:
+    def write_batch(self, mailbox: str, rows: list[dict[str, Any]],
+                    guard: Callable[[], None] | None = None) -> Path | None:
         """Commit ``rows`` (dicts of the messages contract) for ``mailbox``."""
         if not rows:
             return None
@@ -112,7 +118,7 @@ class MessageStore:
         ids = sorted(table.column("item_id").to_pylist())
         name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
         path = self.partition(mailbox) / f"part-{name}.parquet"
-        atomic_write_table(table, path)
+        atomic_write_table(table, path, guard)
         return path
 
     def delete_rows(self, mailbox: str, predicate: Callable[[pa.Table], pa.Array]) -> int:

@@ -184,6 +184,38 @@ def test_malformed_bodystructure_still_collects_from_headers(
                                   want[good].reset_index(drop=True))
 
 
+def test_a_server_stopping_at_greeting_or_login_is_retried(
+        tmp_path: Path, make_dovecot, council_boxes: list[Path]) -> None:
+    """A server shutting down greets with BYE, or refuses a login as UNAVAILABLE: both are
+    passing states, retried with backoff, and the mailbox is collected."""
+    srv, accounts = loaded_server(make_dovecot, council_boxes[4:5])
+    ref, faulty = studies(tmp_path, 2)
+    auth = Auth(password=srv.master[1])
+    collect_imap(ref, tls(srv), accounts, auth, workers=1)
+    done: list[str] = []
+
+    def rewrite(line: bytes) -> bytes:
+        if line.startswith(b"* OK") and "bye" not in done:  # the first greeting
+            done.append("bye")
+            return b"* BYE Server shutting down.\r\n"
+        if re.match(rb"^\w+ OK .*Logged in", line) and "login" not in done:
+            done.append("login")
+            tag = line.split(b" ", 1)[0]
+            return tag + b" NO [UNAVAILABLE] Temporary authentication failure.\r\n"
+        return line
+
+    proxy = RewritingProxy((srv.host, srv.imap_port), rewrite)
+    try:
+        s = collect_imap(faulty, Server("127.0.0.1", proxy.port, plaintext=True), accounts,
+                         auth, workers=1, backoff=0.05)
+    finally:
+        proxy.close()
+    assert done == ["bye", "login"]
+    m = s.mailboxes[0]
+    assert m.error is None and m.skipped["reconnections"] >= 1
+    pd.testing.assert_frame_equal(rows(faulty), rows(ref))
+
+
 def _cli(study: Study, srv: DovecotServer, accounts_csv: Path) -> list[str]:
     return [sys.executable, "-m", "mailstudy", "collect", "imap", "--host", srv.host,
             "--port", str(srv.imaps_port), "--ca-file", str(srv.ca_file), "--accounts",
@@ -217,9 +249,11 @@ def test_sigkilled_collector_rerun_equals_uninterrupted_run(
         p.send_signal(signal.SIGKILL)  # the collector only: its workers must die with it
         p.wait()
         time.sleep(0.3)
-        before = sorted(f.name for f in killed.messages_dir.rglob("*.parquet"))
-        time.sleep(0.7)  # no orphan worker goes on writing
-        assert sorted(f.name for f in killed.messages_dir.rglob("*.parquet")) == before
+        # no orphan worker goes on publishing (a temporary file it could not publish is
+        # removed by the next run)
+        before = sorted(f.name for f in killed.messages_dir.rglob("part-*.parquet"))
+        time.sleep(0.7)
+        assert sorted(f.name for f in killed.messages_dir.rglob("part-*.parquet")) == before
         partial.append(len(read_messages(killed.messages_dir)))
     # the re-run (in-process here, to keep the test short) completes the dataset
     s = collect_imap(killed, tls(srv), accounts, Auth(password=srv.master[1]), workers=1)

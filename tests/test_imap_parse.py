@@ -4,6 +4,7 @@ them, BODYSTRUCTURE to MIME parts, folder selection, UID sets, accounts files, s
 from __future__ import annotations
 
 import datetime as dt
+import imaplib
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,28 @@ def test_login_reasons_never_echo_the_server_text() -> None:
     assert login_reason(Exception("[CONTACTADMIN] jean.dupont@region.test locked")) == \
         "account locked or disabled"
     assert login_reason(Exception("LOGIN failed for jean.dupont@region.test")) == "login refused"
+
+
+def test_only_a_server_side_login_failure_is_retried() -> None:
+    from imapclient.exceptions import LoginError
+
+    from mailstudy.collect.imap import login_is_transient
+
+    # retrying a refused password could lock the account: never, whatever else the text says
+    assert not login_is_transient(LoginError(
+        "[AUTHENTICATIONFAILED] Authentication failed, please try again"))
+    assert not login_is_transient(LoginError("[AUTHENTICATIONFAILED] Account temporarily locked"))
+    assert not login_is_transient(LoginError("[CONTACTADMIN] account disabled"))
+    # a server stopping or overloaded, or a connection dropped during LOGIN: retried
+    assert login_is_transient(LoginError("command: LOGIN => Shutting down"))
+    assert login_is_transient(LoginError("[UNAVAILABLE] Temporary authentication failure."))
+    try:
+        try:
+            raise imaplib.IMAP4.abort("socket error: EOF")
+        except imaplib.IMAP4.abort:
+            raise LoginError("socket error: EOF") from None
+    except LoginError as exc:
+        assert exc.__context__ is not None and login_is_transient(exc)
 
 
 def test_plaintext_rules() -> None:

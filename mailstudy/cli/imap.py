@@ -46,10 +46,10 @@ def collect_imap_cmd(
         help="Environment variable holding an OAuth2 bearer token (XOAUTH2, Microsoft 365)."
     )] = None,
     oauth2_token_command: Annotated[str | None, typer.Option(
-        help="Command printing an OAuth2 bearer token, run without a shell; it finds the "
-        "mailbox's login in $MAILSTUDY_IMAP_LOGIN ('{login}' in the command also becomes the "
-        "login, visible to local users in ps). Its token is reused for 5 minutes and fetched "
-        "again when the server rejects it.")] = None,
+        help="Command printing an OAuth2 bearer token, run without a shell. One token serves "
+        "every mailbox unless the command holds '{login}', which becomes each mailbox's login "
+        "(visible to local users in ps). A token is reused for 5 minutes and fetched again "
+        "when the server rejects it.")] = None,
     starttls: Annotated[bool, typer.Option(
         "--starttls", help="Upgrade a plain connection with STARTTLS (port 143).")] = False,
     ca_file: Annotated[Path | None, typer.Option(

@@ -134,9 +134,9 @@ class Account:
 class Auth:
     """Secrets. ``passwords`` maps a login to its password (keyring look-ups done by the
     caller); ``password`` serves every login without its own (an admin/master password).
-    ``oauth2_command`` prints a bearer token; the login is in its environment as
-    ``MAILSTUDY_IMAP_LOGIN`` and ``{login}`` in it stands for the login (for per-mailbox
-    delegated tokens). Its token is kept by each process for ``TOKEN_TTL`` seconds
+    ``oauth2_command`` prints a bearer token; ``{login}`` in it stands for the login (for
+    per-mailbox delegated tokens; without it, one token serves every mailbox, as an app-only
+    Microsoft 365 token does). Its token is kept by each process for ``TOKEN_TTL`` seconds
     and fetched again at once when the server rejects it (bearer tokens expire)."""
 
     password: str | None = None
@@ -152,8 +152,8 @@ class Auth:
             token, fresh = command_token(self.oauth2_command, login)
             try:
                 client.oauth2_login(login, token)
-            except LoginError:
-                if fresh:
+            except LoginError as exc:
+                if fresh or login_is_transient(exc):
                     raise
                 # expired or revoked since it was cached: one more try with a new token
                 token, _ = command_token(self.oauth2_command, login, rejected=token)
@@ -195,12 +195,12 @@ def command_token(command: str, login: str, rejected: str | None = None) -> tupl
 
 def run_token_command(command: str, timeout: float = 60.0, login: str = "") -> str:
     """Run a command that prints a bearer token (e.g. an ``az`` or ``oauth2l`` call), without
-    a shell. The login is in its environment as ``MAILSTUDY_IMAP_LOGIN`` (not visible to other
-    local users, unlike arguments); ``{login}`` in an argument also becomes the login."""
+    a shell; ``{login}`` in an argument becomes the login (and tells the token cache that
+    tokens are per login)."""
     try:
         args = [a.replace("{login}", login) for a in shlex.split(command)]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                              check=False, env={**os.environ, "MAILSTUDY_IMAP_LOGIN": login})
+                              check=False)
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         raise LoginRefused(f"the OAuth2 token command failed ({type(exc).__name__})") from None
     token = proc.stdout.strip()
@@ -277,6 +277,9 @@ class Server:
         except imaplib.IMAP4.abort:  # e.g. a greeting of a server shutting down
             raise TransientError("the server closed the connection while greeting") from None
         except IMAPClientError as exc:  # e.g. STARTTLS not offered
+            if _BYE_GREETING.match(str(exc)):  # the greeting of a server that is stopping
+                raise TransientError("the server closed the connection while greeting") \
+                    from None
             raise ImapError(f"the server refused the secure connection ({_kind(exc)})") \
                 from None
         client.normalise_times = False
@@ -284,6 +287,9 @@ class Server:
         # headers in a debug log if one were enabled.
         client._imap.debug = 0  # noqa: SLF001
         return client
+
+
+_BYE_GREETING = re.compile(r"""^(b['"])?\*?\s*BYE\b""", re.I)  # imaplib gives repr(bytes)
 
 
 def is_loopback(host: str) -> bool:
@@ -312,8 +318,14 @@ _LOGIN_REASONS = [
 ]
 
 
-# a login refused because the server is stopping or overloaded, not because of the account
-_LOGIN_TRANSIENT = re.compile(rb"shutting down|UNAVAILABLE|try again|temporar", re.I)
+def login_is_transient(exc: BaseException) -> bool:
+    """A login that failed because the server is stopping, overloaded or dropped the
+    connection, not because of the account: worth retrying. Judged by the first reason that
+    matches, so "authentication failed, try again" is never retried (retries could lock an
+    account)."""
+    if isinstance(exc.__context__, imaplib.IMAP4.abort):  # imapclient wraps an EOF in LOGIN
+        return True
+    return login_reason(exc) == "server temporarily unavailable"
 
 
 def login_reason(exc: BaseException) -> str:
@@ -331,7 +343,7 @@ def open_session(server: Server, auth: Auth, login: str) -> IMAPClient:
         auth.login(client, login)
     except LoginError as exc:
         _close(client)
-        if _LOGIN_TRANSIENT.search(str(exc).encode("utf-8", "replace")):
+        if login_is_transient(exc):
             raise TransientError(login_reason(exc)) from None  # retried with backoff
         raise LoginRefused(login_reason(exc)) from None
     except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError):
@@ -919,6 +931,7 @@ class _Worker:
         self.builder = RowBuilder(self.ids, study.tz)
         self.store = MessageStore(study.messages_dir)
         self.parent = os.getppid() if pool_worker else None
+        self.collector: tuple[int, str] | None = None  # (pid, start time), set in a worker
         # Several units may run at once in threads (mailboxes in flight while others wait on
         # the network): each thread keeps its own connections; the study's state (row
         # builder, escrow, store) is shared under one lock.
@@ -1367,10 +1380,14 @@ class _Worker:
         if self.stopping.is_set():
             raise ImapError("interrupted")
         with self.lock:
-            if self.parent is not None and os.getppid() != self.parent:
-                os._exit(1)  # orphaned by a killed collector: write nothing more
+            self._exit_if_orphaned()
             self.escrow.flush()  # identities are sealed before the rows that use them land
-            self.store.write_batch(mailbox, rows)
+            self.store.write_batch(mailbox, rows, guard=self._exit_if_orphaned)
+
+    def _exit_if_orphaned(self) -> None:
+        if self.parent is not None and (os.getppid() != self.parent
+                                        or not _still_running(self.collector)):
+            os._exit(1)  # orphaned by a killed collector: write nothing more
 
 
 _WORKER: _Worker | None = None
@@ -1385,11 +1402,32 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _init_worker(cfg: WorkerConfig, progress: Any) -> None:
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of a live (not zombie) process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _still_running(proc: tuple[int, str] | None) -> bool:
+    return proc is None or _start_time(proc[0]) == proc[1]
+
+
+def _init_worker(cfg: WorkerConfig, progress: Any, collector: int) -> None:
+    """Why the collector's own pid: the fork server outlives a killed collector as long as
+    workers hold its liveness pipe (multiprocessing hands them a copy), so a worker started
+    or busy then would go on with calls already queued. Each commit checks the collector."""
     global _WORKER
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     _WORKER = _Worker(cfg, progress.put if progress is not None else None, pool_worker=True)
+    started = _start_time(collector)
+    if started is None:
+        os._exit(1)  # the collector is already gone
+    _WORKER.collector = (collector, started)
 
 
 _THREADS: list[ThreadPoolExecutor] = []
@@ -1399,6 +1437,8 @@ def _run_units(jobs: list[Unit]) -> list[PlanResult | ChunkResult]:
     """Run units at once in this worker's threads: a mailbox's round trips then overlap
     another's parsing, which matters on a slow link with many small mailboxes."""
     assert _WORKER is not None
+    if not _still_running(_WORKER.collector):
+        os._exit(1)  # a call queued by a collector killed since: not run
     if len(jobs) == 1:
         return [_WORKER.run(jobs[0])]
     if not _THREADS:
@@ -1552,12 +1592,13 @@ class _Scheduler:
     def _absorb(self, unit: Unit, out: PlanResult | ChunkResult) -> None:
         r = self.results[unit.index]
         self.outstanding[unit.index] -= 1
-        stale = self._gen_of.pop(id(unit), 0) != self.generation[unit.index]
+        gen = self._gen_of.pop(id(unit), 0)
+        stale = gen != self.generation[unit.index]
         if isinstance(out, PlanResult):
             if out.error:
                 r.error = out.error
             else:
-                if unit.index not in self.replanned:
+                if gen == 0:  # a replan's counts are not the run's
                     r.folders = out.folders
                     r.messages_seen = out.messages_on_server
                     r.already_present = out.already_present
@@ -1568,9 +1609,9 @@ class _Scheduler:
                 self.planned_msgs += sum(c.n for c in out.chunks)
                 if out.inline is not None:
                     self.planned_msgs += out.inline.written
-                    self._absorb_chunk(unit, out.inline, stale)
+                    self._absorb_chunk(unit, out.inline, gen, stale)
         else:
-            self._absorb_chunk(unit, out, stale)
+            self._absorb_chunk(unit, out, gen, stale)
         if unit.index in self.replan_wanted and self.outstanding[unit.index] <= 0:
             self.replan_wanted.discard(unit.index)
             self._queue([PlanJob(unit.index, unit.account)], front=True)
@@ -1578,10 +1619,10 @@ class _Scheduler:
             self.finished.add(unit.index)
             r.seconds = time.monotonic() - self.started.get(unit.index, time.monotonic())
 
-    def _absorb_chunk(self, unit: Unit, out: ChunkResult, stale: bool = False) -> None:
+    def _absorb_chunk(self, unit: Unit, out: ChunkResult, gen: int, stale: bool) -> None:
         r = self.results[unit.index]
         present = out.skipped.pop("_already_present", 0)  # from a GapsJob
-        if unit.index not in self.replanned:  # a replan's counts are not the run's
+        if gen == 0:  # a replan's counts are not the run's
             r.already_present += present
         r.messages_written += out.written
         r.defects.update(out.defects)
@@ -1590,10 +1631,13 @@ class _Scheduler:
             r.skipped["vanished_before_fetch"] += out.vanished
         if out.reconnects:
             r.skipped["reconnections"] += out.reconnects
+        if out.uidvalidity_changed:
+            self.planned_msgs -= out.not_collected  # planned again by the replan
         if out.uidvalidity_changed and not stale:
             if unit.index not in self.replanned:
                 self.replanned.add(unit.index)
                 self.generation[unit.index] += 1
+                r.error = None  # what the first plan's units left undone, the replan redoes
                 # queued units of this mailbox were planned at the old UIDVALIDITY: the replan
                 # plans their messages again
                 dropped = [c for c in self.chunks if c.index == unit.index]
@@ -1605,7 +1649,7 @@ class _Scheduler:
                 self.replan_wanted.add(unit.index)
             elif not r.error:
                 r.error = "a folder's UIDVALIDITY keeps changing; re-run later"
-        if out.error:
+        if out.error and not stale and unit.index not in self.replan_wanted:
             if not r.error:
                 r.error = (f"{out.error}; {out.not_collected} messages not collected "
                            "(re-run to resume)")
@@ -1668,7 +1712,7 @@ class _Scheduler:
         running: dict[Future[Any], list[Unit]] = {}
         try:
             with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(self.cfg, queue)) as pool:
+                                     initargs=(self.cfg, queue, os.getpid())) as pool:
                 while True:
                     while len(running) < self.workers and (units := self._batch()):
                         for unit in units:
