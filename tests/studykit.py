@@ -26,6 +26,18 @@ def make_study(tmp: Path, domains: tuple[str, ...] = (DOMAIN,),
     return study, ident
 
 
+def keyed_studies(tmp: Path, n: int = 2) -> list[Study]:
+    """``n`` studies sharing one pseudonymisation key, so their pseudonyms are equal (one run
+    compared with another, or one source read two ways)."""
+    first, _ = make_study(tmp / "s0")
+    out = [first]
+    for i in range(1, n):
+        s, _ = make_study(tmp / f"s{i}")
+        s.key_path.write_bytes(first.key_path.read_bytes())
+        out.append(s)
+    return out
+
+
 def message(*, sender: str = "Marie Curie <marie.curie@region.test>",
             to: str = "Jean Dupont <jean.dupont@region.test>", cc: str | None = None,
             subject: str = "Point budget", date: str | None = "Mon, 07 Sep 2026 10:00:00 +0200",

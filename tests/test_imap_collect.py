@@ -10,28 +10,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from studykit import make_study
+from studykit import keyed_studies, make_study
 
 from mailstudy import schema
 from mailstudy.collect.imap import Account, Auth, ImapError, Server, collect_imap
 from mailstudy.collect.run import collect_files
 from mailstudy.dovecot import DovecotServer
 from mailstudy.store import read_messages
-from mailstudy.study import Study
 from mailstudy.synth import generate_council
 
 DOMAIN = "region.test"
 COMPARED = [c for c in schema.names("messages") if c not in schema.MESSAGES_SOURCE_COLUMNS]
 SYNTH_SPECIAL_USE = {"Éléments envoyés": r"\Sent", "Éléments supprimés": r"\Trash",
                      "Brouillons": r"\Drafts", "Archives": r"\Archive"}
-
-
-def twin_studies(tmp: Path) -> tuple[Study, Study]:
-    """Two studies sharing one key: pseudonyms are equal across them."""
-    a, _ = make_study(tmp / "a")
-    b, _ = make_study(tmp / "b")
-    b.key_path.write_bytes(a.key_path.read_bytes())
-    return a, b
 
 
 def canonical(df: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +124,7 @@ def write_maildir(root: Path, folders: dict[str, list[tuple[bytes, str]]]) -> Pa
 
 
 def test_same_mailboxes_read_both_ways_give_equal_rows(tmp_path: Path, make_dovecot) -> None:
-    files_study, imap_study = twin_studies(tmp_path)
+    files_study, imap_study = keyed_studies(tmp_path)
     council = generate_council(tmp_path / "council", n_agents=14, weeks=2, seed=5,
                                domain=DOMAIN)
     boxes = sorted(council.mailboxes.iterdir())[:3]
@@ -170,7 +161,7 @@ def test_one_large_mailbox_shared_by_workers_gives_the_rows_of_one_worker(
         tmp_path: Path, make_dovecot) -> None:
     """With several workers a large mailbox is cut into about two units per worker, and its
     small folders are fetched by a unit of their own beside them: same rows, same counts."""
-    one, many = twin_studies(tmp_path)
+    one, many = keyed_studies(tmp_path)
     council = generate_council(tmp_path / "council", n_agents=10, weeks=3, seed=2,
                                domain=DOMAIN)
     box = max(sorted(council.mailboxes.iterdir()),
@@ -300,7 +291,7 @@ def test_uidvalidity_changing_mid_run_is_replanned_once_without_duplicates(
         tmp_path: Path, make_dovecot, workers: int) -> None:
     """A folder's UIDVALIDITY changes while several units of its mailbox are in flight: the
     mailbox is planned again only once they are all done, so nothing is fetched twice."""
-    ref, study = twin_studies(tmp_path)
+    ref, study = keyed_studies(tmp_path)
     corpus = [m for m, _ in edge_corpus()]
     srv = make_dovecot({"jean": "jean-pw"})
     srv.add_messages("jean", "INBOX", (corpus * 30)[:240])

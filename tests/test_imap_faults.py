@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from studykit import REPO, make_study
+from studykit import REPO, keyed_studies
+from test_imap_collect import tls
 
 from mailstudy.collect.imap import Account, Auth, Server, collect_imap
 from mailstudy.dovecot import DovecotServer, RewritingProxy
@@ -48,16 +49,6 @@ def loaded_server(make_dovecot, boxes: list[Path]) -> tuple[DovecotServer, list[
     return srv, accounts
 
 
-def studies(tmp: Path, n: int) -> list[Study]:
-    first, _ = make_study(tmp / "s0")
-    out = [first]
-    for i in range(1, n):
-        s, _ = make_study(tmp / f"s{i}")
-        s.key_path.write_bytes(first.key_path.read_bytes())
-        out.append(s)
-    return out
-
-
 def rows(study: Study) -> pd.DataFrame:
     df = read_messages(study.messages_dir)
     assert df["item_id"].is_unique
@@ -66,14 +57,10 @@ def rows(study: Study) -> pd.DataFrame:
         lambda v: tuple(v) if hasattr(v, "__len__") and not isinstance(v, str) else v)
 
 
-def tls(srv: DovecotServer, **kw: object) -> Server:
-    return Server(srv.host, srv.imaps_port, ca_file=str(srv.ca_file), **kw)  # type: ignore
-
-
 def test_server_killed_mid_collection_then_restarted(
         tmp_path: Path, make_dovecot, council_boxes: list[Path]) -> None:
     srv, accounts = loaded_server(make_dovecot, council_boxes[:1])
-    ref, faulty = studies(tmp_path, 2)
+    ref, faulty = keyed_studies(tmp_path, 2)
     auth = Auth(password=srv.master[1])
     collect_imap(ref, tls(srv), accounts, auth, workers=1, batch_size=10)
     expected = rows(ref)
@@ -99,7 +86,7 @@ def test_server_killed_mid_collection_then_restarted(
 def test_frozen_server_times_out_and_resumes(
         tmp_path: Path, make_dovecot, council_boxes: list[Path]) -> None:
     srv, accounts = loaded_server(make_dovecot, council_boxes[1:2])
-    ref, faulty = studies(tmp_path, 2)
+    ref, faulty = keyed_studies(tmp_path, 2)
     auth = Auth(password=srv.master[1])
     collect_imap(ref, tls(srv), accounts, auth, workers=1, batch_size=15)
     frozen = threading.Event()
@@ -122,7 +109,7 @@ def test_frozen_server_times_out_and_resumes(
 def test_server_down_too_long_fails_the_mailbox_then_rerun_completes(
         tmp_path: Path, make_dovecot, council_boxes: list[Path]) -> None:
     srv, accounts = loaded_server(make_dovecot, council_boxes[2:3])
-    ref, faulty = studies(tmp_path, 2)
+    ref, faulty = keyed_studies(tmp_path, 2)
     auth = Auth(password=srv.master[1])
     collect_imap(ref, tls(srv), accounts, auth, workers=1, batch_size=10)
     stopped = threading.Event()
@@ -148,7 +135,7 @@ def test_server_down_too_long_fails_the_mailbox_then_rerun_completes(
 def test_malformed_bodystructure_still_collects_from_headers(
         tmp_path: Path, make_dovecot, council_boxes: list[Path]) -> None:
     srv, accounts = loaded_server(make_dovecot, council_boxes[3:4])
-    ref, faulty = studies(tmp_path, 2)
+    ref, faulty = keyed_studies(tmp_path, 2)
     auth = Auth(password=srv.master[1])
     collect_imap(ref, tls(srv), accounts, auth, workers=1)
 
@@ -189,7 +176,7 @@ def test_a_server_stopping_at_greeting_or_login_is_retried(
     """A server shutting down greets with BYE, or refuses a login as UNAVAILABLE: both are
     passing states, retried with backoff, and the mailbox is collected."""
     srv, accounts = loaded_server(make_dovecot, council_boxes[4:5])
-    ref, faulty = studies(tmp_path, 2)
+    ref, faulty = keyed_studies(tmp_path, 2)
     auth = Auth(password=srv.master[1])
     collect_imap(ref, tls(srv), accounts, auth, workers=1)
     done: list[str] = []
@@ -226,7 +213,7 @@ def _cli(study: Study, srv: DovecotServer, accounts_csv: Path) -> list[str]:
 def test_sigkilled_collector_rerun_equals_uninterrupted_run(
         tmp_path: Path, make_dovecot, council_boxes: list[Path]) -> None:
     srv, accounts = loaded_server(make_dovecot, council_boxes[:3])
-    ref, killed = studies(tmp_path, 2)
+    ref, killed = keyed_studies(tmp_path, 2)
     csv = tmp_path / "accounts.csv"
     csv.write_text("mailbox,login\n" + "".join(f"{a.address},{a.login}\n" for a in accounts))
     env = {**os.environ, "TEST_IMAP_PW": srv.master[1]}

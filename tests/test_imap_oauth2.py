@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from studykit import make_study
-from test_imap_collect import canonical, edge_corpus, tls, twin_studies
+from studykit import keyed_studies, make_study
+from test_imap_collect import canonical, edge_corpus, tls
 from typer.testing import CliRunner
 
 from mailstudy.cli import app
@@ -39,7 +39,7 @@ def test_xoauth2_gives_the_rows_of_a_password_login_and_never_shows_the_token(
     srv.add_messages("alice", "INBOX", [m for m, _ in edge_corpus()[:4]])
     srv.start()
     srv.grant_token(TOKEN, "alice")
-    by_token, by_password = twin_studies(tmp_path)
+    by_token, by_password = keyed_studies(tmp_path)
     base = ["collect", "imap", "--host", srv.host, "--port", str(srv.imaps_port),
             "--ca-file", str(srv.ca_file), "--workers", "1", "--user", "alice",
             "--mailbox", "alice.martin@region.test"]
