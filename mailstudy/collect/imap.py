@@ -1578,16 +1578,12 @@ class _Scheduler:
             return self.plans.pop(0)
         return None
 
-    def _queue(self, units: Sequence[ChunkJob | GapsJob] | Sequence[PlanJob],
-               front: bool = False) -> None:
+    def _track(self, units: Sequence[Unit]) -> Sequence[Unit]:
+        """Count ``units`` as outstanding for their mailboxes, in the current generation."""
         for u in units:
             self._gen_of[id(u)] = self.generation[u.index]
             self.outstanding[u.index] += 1
-        if units and isinstance(units[0], PlanJob):
-            at = 0 if front else len(self.plans)
-            self.plans[at:at] = units  # type: ignore[assignment]
-        else:
-            self.chunks.extend(units)  # type: ignore[arg-type]
+        return units
 
     def _absorb(self, unit: Unit, out: PlanResult | ChunkResult) -> None:
         r = self.results[unit.index]
@@ -1605,7 +1601,7 @@ class _Scheduler:
                     r.skipped.update(out.skipped)
                 if out.replaced:
                     r.skipped["rows_replaced_uidvalidity"] += out.replaced
-                self._queue(out.chunks)
+                self.chunks.extend(self._track(out.chunks))  # type: ignore[arg-type]
                 self.planned_msgs += sum(c.n for c in out.chunks)
                 if out.inline is not None:
                     self.planned_msgs += out.inline.written
@@ -1614,7 +1610,8 @@ class _Scheduler:
             self._absorb_chunk(unit, out, gen, stale)
         if unit.index in self.replan_wanted and self.outstanding[unit.index] <= 0:
             self.replan_wanted.discard(unit.index)
-            self._queue([PlanJob(unit.index, unit.account)], front=True)
+            self.plans.insert(0, PlanJob(unit.index, unit.account))
+            self._track(self.plans[:1])
         if self.outstanding[unit.index] <= 0 and unit.index not in self.finished:
             self.finished.add(unit.index)
             r.seconds = time.monotonic() - self.started.get(unit.index, time.monotonic())
@@ -1659,8 +1656,7 @@ class _Scheduler:
         self._report()
 
     def run(self) -> None:
-        jobs, self.plans = self.plans, []
-        self._queue(jobs)
+        self._track(self.plans)
         if not self.plans:
             return
         if self.workers == 1:
