@@ -22,8 +22,10 @@ from pathlib import Path
 import pyrage
 from pyrage import x25519
 
+from mailstudy.errors import PrivacyError
 
-class EscrowError(RuntimeError):
+
+class EscrowError(PrivacyError):
     """The escrow cannot be written or opened (no recipient, wrong identity...)."""
 
 

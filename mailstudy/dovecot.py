@@ -50,6 +50,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from mailstudy.errors import MailstudyError
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 DH_FILE = Path("/usr/share/dovecot/dh.pem")
@@ -65,7 +67,7 @@ DEFAULT_SPECIAL_USE = {
 }
 
 
-class DovecotError(RuntimeError):
+class DovecotError(MailstudyError):
     """The test server could not be set up or did not start."""
 
 

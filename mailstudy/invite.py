@@ -31,6 +31,8 @@ import highspy
 import numpy as np
 import pandas as pd
 
+from mailstudy.errors import StageError
+
 NOT_PROFILED = "non profilé"
 UNKNOWN = "non renseigné"
 USAGERS = "usagers"
@@ -57,7 +59,7 @@ WARM_RATE = 0.3
 TOL = 1e-7  # optimality tolerance of the column generation (relative to the minimum)
 
 
-class InviteError(ValueError):
+class InviteError(StageError, ValueError):
     """The lottery cannot run as configured; the message says what to change."""
 
 

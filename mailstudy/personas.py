@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from mailstudy import schema
+from mailstudy.errors import StageError
 
 SILHOUETTE_MIN = 0.25
 STABILITY_P10_MIN = 0.7
@@ -71,7 +72,7 @@ LOG_FEATURES = frozenset({"sent_per_day", "received_per_day", "reply_delay_h",
 PSEUDONYM_RE = re.compile(r"\bp[0-9a-f]{16}\b")
 
 
-class PersonaError(ValueError):
+class PersonaError(StageError, ValueError):
     """The people table cannot yield personas (too few people, no usable feature...)."""
 
 

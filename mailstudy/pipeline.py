@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailstudy.errors import MailstudyError, StageError
 from mailstudy.study import Study, StudyError
 
 STATE_FILE = "state.json"
@@ -285,7 +286,7 @@ def _run_report(ctx: StageContext) -> dict[str, Any]:
     return {"files": len(paths)}
 
 
-class StageFailure(RuntimeError):
+class StageFailure(StageError):
     """A stage ran but did not fully succeed; ``summary`` still says what it did."""
 
     def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
@@ -460,17 +461,7 @@ class RunReport:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Error types whose messages are written for users (counts, pseudonyms, reasons)."""
-    from anonymise.escrow import EscrowError
-    from mailstudy.schema import SchemaError
-
-    kinds: list[type[BaseException]] = [StudyError, EscrowError, SchemaError, StageFailure]
-    for mod, name in (("mailstudy.invite", "InviteError"), ("mailstudy.personas",
-                      "PersonaError"), ("mailstudy.collect.imap", "ImapError")):
-        try:
-            kinds.append(getattr(__import__(mod, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(kinds)
+    return (MailstudyError,)
 
 
 def _safe_error(exc: BaseException) -> str:

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from mailstudy.errors import StageError
+
 if TYPE_CHECKING:  # pandas is imported by the stages that use it: collection does not
     import pandas as pd
 
 
-class SchemaError(ValueError):
+class SchemaError(StageError, ValueError):
     """A table does not match its contract."""
 
 

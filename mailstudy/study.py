@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from anonymise.escrow import EscrowWriter, parse_recipient
 from anonymise.pseudonym import KEY_BYTES, Pseudonymiser
+from mailstudy.errors import ConfigError
 
 STUDY_FILE = "study.toml"
 KEY_FILE = "pseudonym.key"
@@ -28,7 +29,7 @@ KEYHOLDER_FILE = "keyholder.pub"
 MIN_GROUP_FLOOR = 5
 
 
-class StudyError(RuntimeError):
+class StudyError(ConfigError):
     """A problem with the workspace that the user must fix; the message says how."""
 
 

@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mailstudy.errors import MailstudyError
+
 app = typer.Typer(
     name="mailstudy",
     help="Pseudonymised audit of mailbox usage for participatory workshops.",
@@ -48,16 +50,12 @@ StudyOpt = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class UserError(RuntimeError):
-    """An error whose message is meant for the user as is (no traceback)."""
+class UserError(MailstudyError):
+    """A command-line mistake (an option's value), reported like every error of the family."""
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    from anonymise.escrow import EscrowError
-    from mailstudy.schema import SchemaError
-    from mailstudy.study import StudyError
-
-    return (UserError, StudyError, EscrowError, SchemaError, OSError)
+    return (MailstudyError, OSError)
 
 
 def clean_errors(fn: F) -> F:

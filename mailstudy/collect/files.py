@@ -40,6 +40,7 @@ from mailstudy.collect.mime import (
     read_message,
     read_message_bytes,
 )
+from mailstudy.errors import CollectError
 from mailstudy.store import MessageStore
 
 FORMATS = ("maildir", "mbox", "eml", "msg", "pst")
@@ -47,7 +48,7 @@ BATCH_ROWS = 5000
 ADDRESS_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 
-class SourceError(RuntimeError):
+class SourceError(CollectError):
     """A source cannot be read as a mailbox; the message never names the path."""
 
 

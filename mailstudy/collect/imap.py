@@ -89,6 +89,7 @@ from mailstudy.collect.headers import (
     personal_matcher,
 )
 from mailstudy.collect.run import RunSummary
+from mailstudy.errors import CollectError
 from mailstudy.store import MessageStore
 from mailstudy.study import Study
 
@@ -102,7 +103,7 @@ FETCH_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADE
 MASTER_SEPARATORS = ("*",)  # Dovecot master-user syntax: mailbox*admin
 
 
-class ImapError(RuntimeError):
+class ImapError(CollectError):
     """An IMAP failure described without any address, login, password or folder name."""
 
 

@@ -63,6 +63,7 @@ from mailstudy.collect.headers import (
     parse_header_block,
 )
 from mailstudy.collect.mime import ParsedMessage
+from mailstudy.errors import CollectError
 
 # extract_msg and olefile log internal stream paths and, at INFO/WARNING, details of the
 # content; only let through what would be a crash.
@@ -86,7 +87,7 @@ _HEADERS_PREFIX = "Microsoft Mail Internet Headers Version 2.0"
 _COMPLETED = ("From", "To", "Cc", "Date", "Subject", "Message-ID", "In-Reply-To", "References")
 
 
-class MsgError(Exception):
+class MsgError(CollectError):
     """An .msg that cannot be read as a mail message. ``reason`` names no file or person."""
 
     def __init__(self, reason: str) -> None:
