@@ -26,16 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mailstudy import schema
-from mailstudy.store import atomic_write_table
+from mailstudy.optout import load_optouts
 from mailstudy.study import Study, StudyError
 
 UNKNOWN_LEVEL = "non renseigné"
-DIRECTORY_FILE = "directory.parquet"
-OPTOUTS_FILE = "optouts.txt"
 
 #: Field -> header spellings recognised without mapping (compared after :func:`norm_header`).
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -283,15 +279,6 @@ def parse_roles(text: str) -> list[str]:
     return [norm_text(p).replace(" ", "_") for p in parts if norm_text(p)]
 
 
-def read_optouts(study: Study) -> set[str]:
-    """Person pseudonyms of people who opted out (``data/optouts.txt``, may not exist)."""
-    p = study.data / OPTOUTS_FILE
-    if not p.exists():
-        return set()
-    return {w.strip() for w in p.read_text(encoding="utf-8").splitlines()
-            if w.strip() and not w.startswith("#")}
-
-
 def _valid_address(a: str) -> bool:
     return bool(_EMAIL_RE.match(a))
 
@@ -325,7 +312,7 @@ def import_directory(study: Study, path: Path | str,
     idx = match_columns(header, mapping)
     summary = ImportSummary(rows=len(rows),
                             columns={f: header[i] for f, i in sorted(idx.items())})
-    optouts = read_optouts(study)
+    optouts = load_optouts(study)
     domains = study.domains
 
     def cell(rec: list[str], fld: str) -> str:
@@ -390,17 +377,11 @@ def import_directory(study: Study, path: Path | str,
 
 
 def write_directory(study: Study, df: pd.DataFrame) -> Path:
-    study.data.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df, schema=schema.arrow_schema("directory"),
-                                 preserve_index=False)
-    dest = study.data / DIRECTORY_FILE
-    atomic_write_table(table, dest)
-    return dest
+    return study.catalog.write_table("directory", df)
 
 
 def load_directory(study: Study) -> pd.DataFrame:
     """The imported directory, or an empty table of the right columns when none was imported."""
-    p = study.data / DIRECTORY_FILE
-    if not p.exists():
+    if not study.catalog.exists("directory"):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in schema.names("directory")})
-    return schema.check(pq.read_table(p).to_pandas(), "directory")
+    return study.catalog.read_table("directory")

@@ -11,14 +11,15 @@ from collections.abc import Iterable
 
 from mailstudy.study import Study
 
-OPTOUT_FILE = "optouts.txt"
-
 
 def load_optouts(study: Study) -> set[str]:
-    p = study.data / OPTOUT_FILE
+    """Person pseudonyms of people who opted out (the file may not exist; ``#`` lines are
+    comments)."""
+    p = study.catalog.path("optouts")
     if not p.exists():
         return set()
-    return {line.strip() for line in p.read_text().splitlines() if line.strip()}
+    return {w.strip() for w in p.read_text(encoding="utf-8").splitlines()
+            if w.strip() and not w.lstrip().startswith("#")}
 
 
 def add_optouts(study: Study, addresses: Iterable[str]) -> tuple[int, int]:
@@ -28,8 +29,9 @@ def add_optouts(study: Study, addresses: Iterable[str]) -> tuple[int, int]:
     wanted = {ps.person(a) for a in addresses}
     new = wanted - current
     if new:
-        study.data.mkdir(parents=True, exist_ok=True)
-        tmp = study.data / (OPTOUT_FILE + ".tmp")
-        tmp.write_text("".join(f"{p}\n" for p in sorted(current | new)))
-        tmp.replace(study.data / OPTOUT_FILE)
+        dest = study.catalog.path("optouts")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        tmp.write_text("".join(f"{p}\n" for p in sorted(current | new)), encoding="utf-8")
+        tmp.replace(dest)
     return len(new), len(wanted) - len(new)

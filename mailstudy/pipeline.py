@@ -29,7 +29,6 @@ from typing import Any
 from mailstudy.errors import MailstudyError, StageError
 from mailstudy.study import Study, StudyError
 
-STATE_FILE = "state.json"
 STATE_VERSION = 1
 #: Files above this size are fingerprinted by size and time instead of content.
 HASH_LIMIT = 256 * 1024 * 1024
@@ -105,7 +104,7 @@ def fingerprint(paths: Iterable[Path | tuple[Path, tuple[str, ...]]],
 
 
 def load_state(study: Study) -> dict[str, Any]:
-    p = study.runs_dir / STATE_FILE
+    p = study.catalog.path("pipeline_state")
     try:
         state = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -117,7 +116,7 @@ def load_state(study: Study) -> dict[str, Any]:
 
 def save_state(study: Study, state: dict[str, Any]) -> None:
     study.runs_dir.mkdir(parents=True, exist_ok=True)
-    p = study.runs_dir / STATE_FILE
+    p = study.catalog.path("pipeline_state")
     tmp = p.with_name(f".{p.name}.tmp")
     tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp.replace(p)
@@ -167,10 +166,6 @@ def _config(study: Study, *names: str) -> dict[str, Any]:
     from mailstudy import __version__
 
     return {"version": __version__, **{n: study.section(n) for n in names}}
-
-
-def _data(study: Study, name: str) -> Path:
-    return study.data / name
 
 
 # -- stage bodies ----------------------------------------------------------------------------
@@ -336,36 +331,35 @@ def _cfg_profile(s: Study) -> str | None:
 
 
 def _cfg_personas(s: Study) -> str | None:
-    return None if _data(s, "people.parquet").exists() else "no data/people.parquet yet"
+    return None if s.catalog.path("people").exists() else "nobody profiled yet"
 
 
 def _cfg_invite(s: Study) -> str | None:
     w = s.section("workshop")
     if not w.get("sessions"):
         return "no [[workshop.sessions]] planned"
-    if not _data(s, "people.parquet").exists():
-        return "no data/people.parquet yet"
+    if not s.catalog.path("people").exists():
+        return "nobody profiled yet"
     return None
 
 
 def _cfg_report(s: Study) -> str | None:
-    return None if _data(s, "people.parquet").exists() else "no data/people.parquet yet"
+    return None if s.catalog.path("people").exists() else "nobody profiled yet"
 
 
 def _invite_inputs(s: Study) -> list[Any]:
     extra = [p for k in ("volunteers_file", "availability_file") if (p := _optfile(s, k))]
-    imported = sorted(p for p in s.data.glob("*.parquet")
-                      if p.name.startswith(("volunteers", "availability")))
-    return [_data(s, "people.parquet"), _data(s, "personas.parquet"),
-            _data(s, "directory.parquet"), _data(s, "optouts.txt"), *extra, *imported]
+    c = s.catalog
+    return [c.path("people"), c.path("personas"), c.path("directory"), c.path("optouts"),
+            *extra, c.path("volunteers"), c.path("availability")]
 
 
 def _report_inputs(s: Study) -> list[Any]:
     tpl = Path(__file__).resolve().parents[1] / "reports"
     runs = sorted(p for p in s.runs_dir.glob("*-collect-*.json")) if s.runs_dir.exists() else []
-    return [s.messages_dir, _data(s, "directory.parquet"), _data(s, "people.parquet"),
-            _data(s, "personas.parquet"), _data(s, "optouts.txt"), s.out / "profiles",
-            s.out / "personas", (s.out / "invitations", ("named",)), *runs,
+    return [s.messages_dir, s.catalog.path("directory"), s.catalog.path("people"),
+            s.catalog.path("personas"), s.catalog.path("optouts"), s.catalog.path("profiles"),
+            s.catalog.path("persona_outputs"), (s.catalog.path("invitations"), ("named",)), *runs,
             tpl / "templates", tpl / "audit.py"]
 
 
@@ -377,7 +371,7 @@ def _report_outputs(s: Study) -> list[Any]:
 
 STAGES: list[Stage] = [
     Stage("collect", "read the mailbox exports of [collect] sources", _run_collect,
-          _cfg_collect, lambda s: [*collect_sources(s)[0], _data(s, "optouts.txt")],
+          _cfg_collect, lambda s: [*collect_sources(s)[0], s.catalog.path("optouts")],
           lambda s: {"sources": s.section("collect").get("sources"),
                      **_config(s, "organisation"),
                      "personal_folders": s.section("privacy").get("personal_folders")}),
@@ -386,20 +380,20 @@ STAGES: list[Stage] = [
     Stage("directory", "import the HR directory of [directory] file", _run_directory,
           _cfg_directory,
           lambda s: [resolve_path(s, s.section("directory").get("file", "")),
-                     _data(s, "optouts.txt")],
+                     s.catalog.path("optouts")],
           lambda s: _config(s, "organisation", "directory"),
-          lambda s: [_data(s, "directory.parquet")]),
+          lambda s: [s.catalog.path("directory")]),
     Stage("profile", "per-person features and group profiles", _run_profile, _cfg_profile,
-          lambda s: [s.messages_dir, _data(s, "directory.parquet"), _data(s, "optouts.txt")],
+          lambda s: [s.messages_dir, s.catalog.path("directory"), s.catalog.path("optouts")],
           lambda s: _config(s, "time", "profile", "privacy", "report"),
-          lambda s: [_data(s, "people.parquet"), s.out / "profiles"]),
+          lambda s: [s.catalog.path("people"), s.catalog.path("profiles")]),
     Stage("personas", "personas and their sheets", _run_personas, _cfg_personas,
-          lambda s: [_data(s, "people.parquet"), s.messages_dir],
+          lambda s: [s.catalog.path("people"), s.messages_dir],
           lambda s: _config(s, "personas", "privacy", "report"),
-          lambda s: [_data(s, "personas.parquet"), s.out / "personas"]),
+          lambda s: [s.catalog.path("personas"), s.catalog.path("persona_outputs")]),
     Stage("invite", "the workshop panel and its reserves", _run_invite, _cfg_invite,
           _invite_inputs, lambda s: _config(s, "workshop", "privacy", "report"),
-          lambda s: [(s.out / "invitations", ("named",))]),
+          lambda s: [(s.catalog.path("invitations"), ("named",))]),
     Stage("report", "the audit report (HTML and PDF)", _run_report, _cfg_report,
           _report_inputs, lambda s: _config(s, *sorted(s.config)), _report_outputs),
 ]

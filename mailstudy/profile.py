@@ -44,7 +44,8 @@ import pyarrow.parquet as pq
 from anonymise import disclosure
 from mailstudy import holidays as hol
 from mailstudy import schema
-from mailstudy.directory import UNKNOWN_LEVEL, load_directory, read_optouts
+from mailstudy.directory import UNKNOWN_LEVEL, load_directory
+from mailstudy.optout import load_optouts as read_optouts
 from mailstudy.store import atomic_write_table
 from mailstudy.study import Study, StudyError
 

@@ -25,21 +25,22 @@ from pathlib import Path
 
 from mailstudy.study import KEY_FILE, Study, StudyError
 
-PURGE_LOG = "purge.log"
+# Each retention layer is a list of catalogue datasets.
+_LAYER_DATASETS = {
+    "messages": ["messages"],
+    "directory": ["directory", "volunteers", "availability"],
+    "tables": ["people", "personas", "lottery_audit"],
+    "outputs": [],  # the whole of out/
+    "runs": ["runs"],
+    "escrow": ["escrow"],
+    "key": ["key"],
+}
 
 
 def _layers(study: Study) -> dict[str, list[Path]]:
-    d = study.data
-    return {
-        "messages": [study.messages_dir],
-        "directory": [d / "directory.parquet", d / "volunteers.parquet",
-                      d / "availability.parquet"],
-        "tables": [d / "people.parquet", d / "personas.parquet", d / "invitations"],
-        "outputs": [study.out],
-        "runs": [study.runs_dir],
-        "escrow": [study.escrow_dir],
-        "key": [study.key_path],
-    }
+    layers = {name: [study.catalog.path(d) for d in ds] for name, ds in _LAYER_DATASETS.items()}
+    layers["outputs"] = [study.out]
+    return layers
 
 
 LAYERS = ("messages", "directory", "tables", "outputs", "runs", "escrow", "key")
@@ -106,7 +107,7 @@ def _remove(p: Path) -> int:
     if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p)
     elif p.exists() or p.is_symlink():
-        if p.name == KEY_FILE:
+        if p.name == KEY_FILE:  # the key is overwritten before it is unlinked
             _shred(p)
         else:
             p.unlink()
@@ -133,14 +134,14 @@ def purge(study: Study, all: bool = False, today: dt.date | None = None) -> Purg
             continue
         report.deleted[layer] = sum(_remove(p) for p in layers[layer])
     if all:
-        for extra in (study.data / "optouts.txt", study.data / "reidentification.log"):
+        for extra in (study.catalog.path("optouts"), study.catalog.path("reidentification_log")):
             report.deleted["tables"] = report.deleted.get("tables", 0) + _remove(extra)
         if study.data.exists():
             report.deleted["tables"] += _remove(study.data)
         study.data.mkdir(exist_ok=True)
         study.out.mkdir(exist_ok=True)
     if report.deleted:
-        log = study.root / PURGE_LOG
+        log = study.catalog.path("purge_log")
         with open(log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                                 "all": all, "deleted": report.deleted}) + "\n")

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 from anonymise.escrow import EscrowWriter, parse_recipient
 from anonymise.pseudonym import KEY_BYTES, Pseudonymiser
+from mailstudy.catalog import DATASETS, Catalog
 from mailstudy.errors import ConfigError
 
-STUDY_FILE = "study.toml"
-KEY_FILE = "pseudonym.key"
-KEYHOLDER_FILE = "keyholder.pub"
+STUDY_FILE = DATASETS["config"].path
+KEY_FILE = Path(DATASETS["key"].path).name
 MIN_GROUP_FLOOR = 5
 
 
@@ -141,6 +141,11 @@ class Study:
 
     # -- layout ---------------------------------------------------------------------------
     @property
+    def catalog(self) -> Catalog:
+        """Every dataset of the study by name, with its zone (see ``mailstudy/catalog.py``)."""
+        return Catalog(self.root)
+
+    @property
     def data(self) -> Path:
         return self.root / "data"
 
@@ -154,15 +159,15 @@ class Study:
 
     @property
     def messages_dir(self) -> Path:
-        return self.data / "messages"
+        return self.catalog.path("messages")
 
     @property
     def escrow_dir(self) -> Path:
-        return self.data / "escrow"
+        return self.catalog.path("escrow")
 
     @property
     def runs_dir(self) -> Path:
-        return self.data / "runs"
+        return self.catalog.path("runs")
 
     # -- configuration --------------------------------------------------------------------
     def section(self, name: str) -> dict[str, Any]:
@@ -196,7 +201,7 @@ class Study:
     # -- keys -----------------------------------------------------------------------------
     @property
     def key_path(self) -> Path:
-        return self.secrets / KEY_FILE
+        return self.catalog.path("key")
 
     def has_key(self) -> bool:
         return self.key_path.exists()
@@ -220,7 +225,7 @@ class Study:
         return Pseudonymiser(self.key(), self.section("organisation").get("aliases", {}))
 
     def keyholder_recipient(self) -> str | None:
-        p = self.secrets / KEYHOLDER_FILE
+        p = self.catalog.path("keyholder_pub")
         return p.read_text().strip() if p.exists() else None
 
     def escrow(self) -> EscrowWriter:
@@ -261,19 +266,20 @@ def init_study(directory: Path | str, domains: list[str], *, keyholder: str | No
     if not domains:
         raise StudyError("at least one organisation domain is needed (--domain region.fr)")
     root.mkdir(parents=True, exist_ok=True)
-    if (root / STUDY_FILE).exists() or (root / "secrets" / KEY_FILE).exists():
+    catalog = Catalog(root)
+    if catalog.exists("config") or catalog.exists("key"):
         raise StudyError(f"{root} already holds a study; use another folder")
     for sub in ("data", "out", "secrets"):
         (root / sub).mkdir(exist_ok=True)
     os.chmod(root / "secrets", 0o700)
     retention = (dt.date.today() + dt.timedelta(days=retention_days)).isoformat()
-    (root / STUDY_FILE).write_text(TEMPLATE.format(
+    catalog.path("config").write_text(TEMPLATE.format(
         name=_toml_str(name), domains=_toml_list(domains),
         partners=_toml_list(partner_domains or []), retention=retention), encoding="utf-8")
-    fd = os.open(root / "secrets" / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(catalog.path("key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key if key is not None else _secrets.token_bytes(KEY_BYTES))
     if keyholder:
         recipient = parse_recipient(keyholder)
-        (root / "secrets" / KEYHOLDER_FILE).write_text(str(recipient) + "\n")
+        catalog.path("keyholder_pub").write_text(str(recipient) + "\n")
     return open_study(root)
