@@ -161,6 +161,16 @@ class Catalog:
     def read_optional(self, name: str) -> pd.DataFrame | None:
         return self.read_table(name) if self.exists(name) else None
 
+    def read_or_empty(self, name: str) -> pd.DataFrame:
+        """The table, or an empty one of the contract's columns when it was never written
+        (a study without a directory still profiles its mailboxes)."""
+        import pandas as pd
+
+        if self.exists(name):
+            return self.read_table(name)
+        table = self.dataset(name).table
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in schema.names(table or "")})
+
     def write_table(self, name: str, df: pd.DataFrame) -> Path:
         """Check ``df`` against its contract and write it atomically (fsync + rename)."""
         d = self.dataset(name)

@@ -920,13 +920,14 @@ NO = frozenset({"no", "n", "non", "0", "", "false", "faux"})
 def _read_address_file(study: Any, path: Any) -> tuple[list[str], list[tuple[int, list[str]]],
                                                         int]:
     """Header, rows and the address column of a volunteers/availability file."""
-    from mailstudy.directory import DirectoryError, norm_header, read_rows
+    from mailstudy.intake.tables import TableFileError, read_rows
+    from mailstudy.text import fold_words
 
     try:
         header, rows = read_rows(path)
-    except DirectoryError as exc:
-        raise InviteError(str(exc).replace("directory file", "file")) from None
-    normed = [norm_header(h) for h in header]
+    except TableFileError as exc:
+        raise InviteError(str(exc)) from None
+    normed = [fold_words(h) for h in header]
     col = next((i for i, h in enumerate(normed) if h in ADDRESS_HEADERS), None)
     if col is None:
         raise InviteError("no address column found; expected a header among: email, "
@@ -937,7 +938,7 @@ def _read_address_file(study: Any, path: Any) -> tuple[list[str], list[tuple[int
 def _pseudonymise_rows(study: Any, rows: list[tuple[int, list[str]]], col: int,
                        summary: Any) -> list[tuple[int, str, list[str]]]:
     """(line, person, cells) for rows with a valid address; addresses go to the escrow only."""
-    from mailstudy.directory import _domain_ok, _valid_address
+    from mailstudy.text import in_domains, is_address
 
     ps = study.pseudonymiser()
     escrow = study.escrow() if study.keyholder_recipient() else None
@@ -950,10 +951,10 @@ def _pseudonymise_rows(study: Any, rows: list[tuple[int, list[str]]], col: int,
         if not addr:
             summary.reject("empty address", line)
             continue
-        if not _valid_address(addr):
+        if not is_address(addr):
             summary.reject("not an e-mail address", line)
             continue
-        if not _domain_ok(addr, study.domains):
+        if not in_domains(addr, study.domains):
             summary.reject("address outside the organisation's domains", line)
             continue
         person = ps.person(addr)
@@ -975,7 +976,7 @@ def import_volunteers(study: Any, path: Any) -> Any:
     Addresses are sealed in the escrow (so `reveal` can name a volunteer without mail data) and
     never written anywhere else. Returns a summary with counts and rejected line numbers.
     """
-    from mailstudy.directory import ImportSummary
+    from mailstudy.intake.directory import ImportSummary
     from mailstudy.optout import load_optouts
 
     _, rows, col = _read_address_file(study, path)
@@ -996,20 +997,21 @@ def import_availability(study: Any, path: Any, sessions: Sequence[str] | None = 
     Session ids come from ``[[workshop.sessions]]`` (or ``sessions``); without them every
     column but the address is a session. Answers: yes/no, oui/non, 1/0, x/empty.
     """
-    from mailstudy.directory import ImportSummary, norm_header
+    from mailstudy.intake.directory import ImportSummary
     from mailstudy.optout import load_optouts
+    from mailstudy.text import fold_words
 
     header, rows, col = _read_address_file(study, path)
     if sessions is None:
         sessions = [str(s["id"]) for s in study.section("workshop").get("sessions", [])]
-    normed = [norm_header(h) for h in header]
+    normed = [fold_words(h) for h in header]
     if sessions:
         idx = {}
         for sid in sessions:
-            if norm_header(sid) not in normed:
+            if fold_words(sid) not in normed:
                 raise InviteError(f"no column for session {sid!r} among the file's "
                                   f"{len(header) - 1} session columns")
-            idx[sid] = normed.index(norm_header(sid))
+            idx[sid] = normed.index(fold_words(sid))
     else:
         idx = {h.strip(): i for i, h in enumerate(header) if i != col and h.strip()}
     summary = ImportSummary()

@@ -231,7 +231,7 @@ def _run_imap(ctx: StageContext) -> dict[str, Any]:
 
 
 def _run_directory(ctx: StageContext) -> dict[str, Any]:
-    from mailstudy.directory import import_directory
+    from mailstudy.intake.directory import import_directory
 
     path = resolve_path(ctx.study, ctx.study.section("directory")["file"])
     _, s = import_directory(ctx.study, path)

@@ -44,13 +44,13 @@ import pyarrow.parquet as pq
 from anonymise import disclosure
 from mailstudy import holidays as hol
 from mailstudy import schema
-from mailstudy.directory import UNKNOWN_LEVEL, load_directory
+from mailstudy.intake.directory import load_directory
 from mailstudy.optout import load_optouts as read_optouts
 from mailstudy.store import atomic_write_table
 from mailstudy.study import Study, StudyError
+from mailstudy.text import UNKNOWN
 
 PEOPLE_FILE = "people.parquet"
-UNKNOWN = UNKNOWN_LEVEL
 NO_HABIT = "aucune"
 
 #: Columns of MESSAGES that profile reads (the benchmark reads exactly these with pandas).

@@ -20,8 +20,8 @@ import pandas as pd
 from anonymise import disclosure
 from mailstudy import schema
 from mailstudy.study import Study, StudyError
+from mailstudy.text import UNKNOWN
 
-UNKNOWN = "non renseigné"
 REPORT_NAMES = {"fr": "rapport", "en": "report"}
 PROFILE_TABLES = ("level", "direction", "habit", "level_habit", "work_pattern")
 #: Features shown in the report's summary tables (every feature stays in the CSV files).
@@ -31,8 +31,8 @@ SUMMARY_FEATURES = ("sent_per_day", "received_per_day", "after_hours_share", "re
 
 def report_paths(study: Study, lang: str = "fr") -> dict[str, Path]:
     """Where the report in ``lang`` is written (rapport.* in French, report.* in English)."""
-    base = study.out / "report" / REPORT_NAMES.get(lang, "rapport")
-    return {"html": base.with_suffix(".html"), "pdf": base.with_suffix(".pdf")}
+    name = REPORT_NAMES.get(lang, "rapport")
+    return {ext: study.catalog.path("report_doc", name=f"{name}.{ext}") for ext in ("html", "pdf")}
 
 
 # -- numbers no stage writes -----------------------------------------------------------------
@@ -88,7 +88,6 @@ def scope_summary(study: Study) -> dict[str, Any]:
     Counts only; what a released table may not show (a direction of three people) is hidden
     as in the group profiles, and the number of hidden cells is returned.
     """
-    from mailstudy.directory import load_directory
     from mailstudy.optout import load_optouts
     from mailstudy.store import read_messages
 
@@ -114,9 +113,9 @@ def scope_summary(study: Study) -> dict[str, Any]:
                          "rows_before_first": int((dates < lo.normalize()).sum())}
     else:
         out["period"] = None
-    directory = load_directory(study)
-    people = _read_parquet(study.data / "people.parquet", ["person", "level", "level_rank",
-                                                            "direction"])
+    directory = study.catalog.read_or_empty("directory")
+    people = _read_parquet(study.catalog.path("people"), ["person", "level", "level_rank",
+                                                           "direction"])
     optouts = load_optouts(study)
     out["optouts"] = len(optouts)
     profiled = set(people["person"]) if people is not None else set()
@@ -193,10 +192,11 @@ def _collect_runs(study: Study) -> dict[str, Any]:
 
 
 def _profile_section(study: Study) -> dict[str, Any]:
-    base = study.out / "profiles"
+    c = study.catalog
+    base = c.path("profiles")
     tables: dict[str, Any] = {}
     for name in PROFILE_TABLES:
-        df = _csv(base / f"by_{name}.csv")
+        df = _csv(c.path("group_table", grouping=name))
         if df is None:
             continue
         dims = list(df.columns[: list(df.columns).index("n_people")])
@@ -215,7 +215,7 @@ def _profile_section(study: Study) -> dict[str, Any]:
                         "n_hidden": sum(r["hidden"] for r in rows),
                         "chart": f"../profiles/{chart.name}" if chart.exists() else None,
                         "csv": f"../profiles/by_{name}.csv"}
-    sup = _csv(base / "suppression.csv")
+    sup = _csv(c.path("suppression"))
     suppression = {"primary": int(sup["primary"].sum()), "secondary": int(sup["secondary"].sum()),
                    "blanked_statistics": int(sup["blanked_statistics"].sum())} \
         if sup is not None else None
@@ -223,8 +223,8 @@ def _profile_section(study: Study) -> dict[str, Any]:
 
 
 def _personas_section(study: Study) -> dict[str, Any] | None:
-    base = study.out / "personas"
-    card = _read_json(base / "model.json")
+    base = study.catalog.path("persona_outputs")
+    card = _read_json(study.catalog.path("persona_model"))
     if not isinstance(card, dict):
         return None
     return {
@@ -244,13 +244,13 @@ def _personas_section(study: Study) -> dict[str, Any] | None:
 
 
 def _panel_section(study: Study) -> dict[str, Any] | None:
-    base = study.out / "invitations"
-    fair = _read_json(base / "fairness.json")
-    panel = _csv(base / "panel.csv")
+    c = study.catalog
+    fair = _read_json(c.path("fairness"))
+    panel = _csv(c.path("panel"))
     if not isinstance(fair, dict) or panel is None:
         return None
-    comp = _csv(base / "composition.csv")
-    reserves = _csv(base / "reserves.csv")
+    comp = _csv(c.path("composition"))
+    reserves = _csv(c.path("reserves"))
     roles = panel["role"].value_counts().sort_index() if "role" in panel else pd.Series()
     return {
         "size": int(len(panel)), "reserves": int(len(reserves)) if reserves is not None else 0,
@@ -310,7 +310,7 @@ def report_context(study: Study, lang: str = "fr") -> dict[str, Any]:
         "profiles": _profile_section(study),
         "personas": _personas_section(study),
         "panel": _panel_section(study),
-        "reveals": _count_lines(study.data / "reidentification.log"),
+        "reveals": _count_lines(study.catalog.path("reidentification_log")),
     }
 
 
@@ -329,13 +329,13 @@ def run_report(study: Study, lang: str | None = None, *, pdf: bool = True) -> di
     lang = lang or study.section("report").get("lang", "fr")
     if lang not in REPORT_NAMES:
         raise StudyError("the report language must be fr or en")
-    if not (study.data / "people.parquet").exists():
-        raise StudyError("no data/people.parquet yet: run 'mailstudy profile' first")
+    if not study.catalog.exists("people"):
+        raise StudyError("nobody profiled yet: run 'mailstudy profile' first")
     ctx = report_context(study, lang)
-    out = study.out / "report"
+    out = study.catalog.path("report")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "scope.json").write_text(json.dumps(ctx["scope"], indent=2, ensure_ascii=False),
-                                    encoding="utf-8")
+    scope = study.catalog.path("scope")
+    scope.write_text(json.dumps(ctx["scope"], indent=2, ensure_ascii=False), encoding="utf-8")
     paths = report_paths(study, lang)
     written = write_audit(ctx, out, paths["html"], paths["pdf"] if pdf else None)
-    return {"scope": out / "scope.json", **written}
+    return {"scope": scope, **written}

@@ -20,11 +20,9 @@ from typing import Any
 import pandas as pd
 
 from anonymise.escrow import load_identity, open_escrow
-from mailstudy.invite import INVITATIONS_DIR, InviteError, panel_hash
+from mailstudy.invite import InviteError, panel_hash
 from mailstudy.study import Study
 
-NAMED_DIR = "named"
-LOG_FILE = "reidentification.log"
 TEXT = {
     "fr": {"summary": "La Fabrique des mandats – séance {sid}",
            "description": "Vous avez été tiré·e au sort pour participer aux ateliers de la "
@@ -117,20 +115,20 @@ def reveal(study: Study, identity_file: Path | str, *, lang: str | None = None) 
     logs the reveal. Nothing here can run without the identity: the escrow is age-encrypted.
     """
     lang = lang or study.section("report").get("lang", "fr")
-    src = study.out / INVITATIONS_DIR
-    if not (src / "panel.csv").exists():
+    c = study.catalog
+    if not c.exists("panel"):
         raise InviteError("no panel yet: run 'mailstudy invite' first")
-    panel = pd.read_csv(src / "panel.csv", dtype={"person": str, "seat": str})
-    reserves = (pd.read_csv(src / "reserves.csv", dtype={"person": str, "seat": str})
-                if (src / "reserves.csv").exists() else panel.iloc[:0].assign(rank=0))
-    fair_p = src / "fairness.json"
+    panel = pd.read_csv(c.path("panel"), dtype={"person": str, "seat": str})
+    reserves = (pd.read_csv(c.path("reserves"), dtype={"person": str, "seat": str})
+                if c.exists("reserves") else panel.iloc[:0].assign(rank=0))
+    fair_p = c.path("fairness")
     fair = json.loads(fair_p.read_text(encoding="utf-8")) if fair_p.exists() else {}
     identity = load_identity(Path(identity_file))
     wanted = set(panel["person"]) | set(reserves["person"])
     ids = open_escrow(study.escrow_dir, identity, wanted)
     ids = {p: r for p, r in ids.items() if p in wanted}  # belt and braces
     npanel, nres = name_tables(panel, reserves, ids)
-    dest = _private_dir(src / NAMED_DIR)
+    dest = _private_dir(c.path("named"))
     s = RevealSummary(panel=len(panel), reserves=len(reserves), named=len(ids),
                       missing=len(wanted - set(ids)), panel_sha256=panel_hash(panel))
     s.files.append(_write_private(dest / "panel.csv", npanel.to_csv(index=False).encode()))
@@ -148,7 +146,7 @@ def reveal(study: Study, identity_file: Path | str, *, lang: str | None = None) 
         ics = session_calendar(sess, npanel, study.tz, uid, lang)
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in sid)
         s.files.append(_write_private(dest / f"{safe}.ics", ics))
-    log = study.data / LOG_FILE
+    log = c.path("reidentification_log")
     when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     line = (f"{when}\trevealed={len(ids)}\tpanel={len(panel)}\treserves={len(reserves)}\t"
             f"missing={s.missing}\tpanel_sha256={s.panel_sha256}\t"

@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 
 from anonymise.escrow import generate_identity, load_identity, open_escrow
 from mailstudy.cli import app
-from mailstudy.directory import (
-    UNKNOWN_LEVEL,
+from mailstudy.intake.directory import (
     DirectoryError,
     Ladder,
     import_directory,
@@ -20,6 +19,7 @@ from mailstudy.directory import (
     match_columns,
 )
 from mailstudy.study import Study, init_study, open_study
+from mailstudy.text import UNKNOWN
 
 KEY = bytes(range(32))
 
@@ -78,7 +78,7 @@ def test_french_semicolon_cp1252_import(study: tuple[Study, Path], tmp_path: Pat
     assert herve["fte"] == pytest.approx(0.8)
     assert by_p.loc[ps.person("lea.bernard@region.fr"), "fte"] == pytest.approx(0.8)
     assert by_p.loc[ps.person("noe.petit@region.fr"), "level"] == "agent"
-    assert by_p.loc[ps.person("zoe.roux@region.fr"), "level"] == UNKNOWN_LEVEL
+    assert by_p.loc[ps.person("zoe.roux@region.fr"), "level"] == UNKNOWN
     assert summary.unmatched_titles == 1
     # nothing identifying lands in data/, and names are in the escrow for the key holder
     for f in s.data.rglob("*"):
@@ -142,7 +142,7 @@ def test_mapping_from_study_toml_and_custom_ladder(tmp_path: Path) -> None:
                     "b@region.fr;Agent\nc@region.fr;Juriste\n", "utf-8")
     df, summary = import_directory(s, src)
     assert dict(zip(df["level"], df["level_rank"], strict=True)) == {
-        "encadrant": 0, "exécutant": 1, UNKNOWN_LEVEL: -1}
+        "encadrant": 0, "exécutant": 1, UNKNOWN: -1}
     assert summary.unmatched_titles == 1
 
 
@@ -170,7 +170,7 @@ def test_ladder_order_matters() -> None:
     assert lad.match("Directrice de la culture")[0] == "directeur"
     assert lad.match("Cheffe de projet SI")[0] == "chef de projet / chargé de mission"
     assert lad.match("Adjoint administratif")[0] == "agent"
-    assert lad.match(None) == (UNKNOWN_LEVEL, -1)
+    assert lad.match(None) == (UNKNOWN, -1)
 
 
 def test_unknown_override_field_is_refused() -> None:
@@ -197,4 +197,4 @@ def test_single_column_utf8_bom_file(study: tuple[Study, Path], tmp_path: Path) 
     src.write_bytes("\ufeffCOURRIEL\r\na@region.fr\r\n\r\nb@region.fr\r\n".encode())
     df, summary = import_directory(s, src)
     assert summary.imported == 2 and summary.unmatched_titles == 2
-    assert set(df["level"]) == {UNKNOWN_LEVEL}
+    assert set(df["level"]) == {UNKNOWN}

@@ -36,7 +36,7 @@ def import_cmd(
     study: StudyOpt = None,
 ) -> None:
     """Pseudonymise the directory into data/directory.parquet; names go to the escrow."""
-    from mailstudy.directory import import_directory
+    from mailstudy.intake.directory import import_directory
     from mailstudy.study import open_study
 
     s = open_study(study)

@@ -15,10 +15,7 @@ order, top first).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,12 +25,12 @@ from typing import Any
 import pandas as pd
 
 from mailstudy import schema
+from mailstudy.intake.tables import header_hint, read_rows
 from mailstudy.optout import load_optouts
 from mailstudy.study import Study, StudyError
+from mailstudy.text import UNKNOWN, fold_words, in_domains, is_address
 
-UNKNOWN_LEVEL = "non renseigné"
-
-#: Field -> header spellings recognised without mapping (compared after :func:`norm_header`).
+#: Field -> header spellings recognised without mapping (compared after ``fold_words``).
 HEADERS: dict[str, tuple[str, ...]] = {
     "email": ("email", "e mail", "mail", "courriel", "adresse", "adresse mail",
               "adresse email", "adresse e mail", "adresse electronique", "address",
@@ -71,22 +68,8 @@ DEFAULT_LADDER: dict[str, list[str]] = {
               r"\boperat\w*", r"\bhotes\w*", r"\bhote d accueil\b"],
 }
 
-_EMAIL_RE = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
-
-
 class DirectoryError(StudyError):
     """The directory file cannot be imported as is; the message says what to fix."""
-
-
-def norm_header(text: Any) -> str:
-    """Lower case, accents stripped, punctuation to spaces: 'Intitulé de poste' -> '...'."""
-    s = unicodedata.normalize("NFKD", str(text or ""))
-    s = "".join(ch for ch in s if not unicodedata.combining(ch)).lower()
-    s = re.sub(r"[^a-z0-9+]+", " ", s)
-    return s.strip()
-
-
-norm_text = norm_header
 
 
 @dataclass
@@ -113,12 +96,12 @@ class Ladder:
         return cls(levels, pats)
 
     def match(self, title: str | None) -> tuple[str, int]:
-        t = norm_text(title)
+        t = fold_words(title)
         if t:
             for rank, (level, pats) in enumerate(zip(self.levels, self.patterns, strict=True)):
                 if any(p.search(t) for p in pats):
                     return level, rank
-        return UNKNOWN_LEVEL, -1
+        return UNKNOWN, -1
 
 
 @dataclass
@@ -142,94 +125,19 @@ class ImportSummary:
         return sum(len(v) for v in self.rejected.values())
 
 
-# -- reading ---------------------------------------------------------------------------------
-def _decode(raw: bytes) -> str:
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1")  # never fails; cp1252 leaves 5 bytes undefined
-
-
-def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, cells) of a CSV or XLSX file, all cells as strings.
-
-    Line numbers are those a user sees in a spreadsheet (header = line 1).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DirectoryError("the directory file does not exist")
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
-    if path.suffix.lower() == ".xls":
-        raise DirectoryError("old .xls files are not supported: save as .xlsx or .csv")
-    text = _decode(path.read_bytes())
-    # The delimiter is read from the header line, which holds no free text: the sniffer can
-    # be fooled by commas inside cells ("juridique, expert") of a semicolon file.
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    counts = {d: first.count(d) for d in (";", ",", "\t")}
-    delim = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-    dialect: Any = type("directory_csv", (csv.excel,), {"delimiter": delim})
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    rows: list[tuple[int, list[str]]] = []
-    header: list[str] | None = None
-    for rec in reader:
-        line = reader.line_num
-        if header is None:
-            if any(c.strip() for c in rec):
-                header = rec
-            continue
-        if any(c.strip() for c in rec):
-            rows.append((line, rec))
-    if header is None:
-        raise DirectoryError("the directory file is empty")
-    return header, rows
-
-
-def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds
-        raise DirectoryError(f"cannot read the workbook ({type(exc).__name__})") from exc
-    ws = wb.worksheets[0]
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    for i, rec in enumerate(ws.iter_rows(values_only=True), start=1):
-        cells = ["" if v is None else _cell_str(v) for v in rec]
-        if header is None:
-            if any(c.strip() for c in cells):
-                header = cells
-            continue
-        if any(c.strip() for c in cells):
-            rows.append((i, cells))
-    wb.close()
-    if header is None:
-        raise DirectoryError("the directory workbook is empty")
-    return header, rows
-
-
-def _cell_str(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
 # -- column recognition ----------------------------------------------------------------------
 def match_columns(header: list[str], overrides: Mapping[str, str] | None = None) -> dict[str, int]:
     """Field -> column index. Overrides (field -> header) win; then known spellings."""
-    normed = [norm_header(h) for h in header]
+    normed = [fold_words(h) for h in header]
     out: dict[str, int] = {}
     for fld, hdr in (overrides or {}).items():
         if fld not in FIELDS:
             raise DirectoryError(f"unknown directory field {fld!r}; fields are: "
                                  f"{', '.join(FIELDS)}")
-        target = norm_header(hdr)
+        target = fold_words(hdr)
         if target not in normed:
             raise DirectoryError(f"the column mapped to {fld} is not in the file "
-                                 f"({_header_hint(header)})")
+                                 f"({header_hint(header)})")
         out[fld] = normed.index(target)
     used = set(out.values())
     for fld, spellings in HEADERS.items():
@@ -246,17 +154,8 @@ def match_columns(header: list[str], overrides: Mapping[str, str] | None = None)
                 f"no {fld} column found; expected a header among: "
                 f"{', '.join(HEADERS[fld])} (accents and case ignored), or map one with "
                 f"--column {fld}=HEADER or [directory.columns] in study.toml "
-                f"({_header_hint(header)})")
+                f"({header_hint(header)})")
     return out
-
-
-def _header_hint(header: list[str]) -> str:
-    """What may be said of a header line: never its cells, which may be a person's data when
-    the header row is missing."""
-    n = sum(1 for h in header if h)
-    if any("@" in h for h in header):
-        return f"{n} columns; the first line holds an address: is the header row missing?"
-    return f"{n} columns"
 
 
 # -- field parsing ---------------------------------------------------------------------------
@@ -276,18 +175,7 @@ def parse_fte(text: str) -> float | None:
 
 def parse_roles(text: str) -> list[str]:
     parts = re.split(r"[,;|/]+", text or "")
-    return [norm_text(p).replace(" ", "_") for p in parts if norm_text(p)]
-
-
-def _valid_address(a: str) -> bool:
-    return bool(_EMAIL_RE.match(a))
-
-
-def _domain_ok(a: str, domains: list[str]) -> bool:
-    if not domains:
-        return True
-    d = a.rsplit("@", 1)[1]
-    return any(d == x or d.endswith("." + x) for x in domains)
+    return [fold_words(p).replace(" ", "_") for p in parts if fold_words(p)]
 
 
 # -- the stage -------------------------------------------------------------------------------
@@ -328,10 +216,10 @@ def import_directory(study: Study, path: Path | str,
             summary.reject("missing address", line)
             continue
         addr = ps.canonical_address(raw)
-        if not _valid_address(addr):
+        if not is_address(addr):
             summary.reject("invalid address", line)
             continue
-        if not _domain_ok(addr, domains):
+        if not in_domains(addr, domains):
             summary.reject("address outside the organisation's domains", line)
             continue
         if addr in seen:
@@ -351,7 +239,7 @@ def import_directory(study: Study, path: Path | str,
         mgr = None
         if mgr_raw:
             m = ps.canonical_address(mgr_raw)
-            mgr = ps.person(m) if _valid_address(m) else None
+            mgr = ps.person(m) if is_address(m) else None
         cat = cell(rec, "category").upper() or None
         records.append({
             "person": person, "title": title, "category": cat, "level": level,
@@ -366,7 +254,7 @@ def import_directory(study: Study, path: Path | str,
     schema.check(df, "directory", extra_ok=False)
     summary.imported = len(df)
     summary.levels = dict(Counter(df["level"]).most_common())
-    summary.unmatched_titles = int((df["level"] == UNKNOWN_LEVEL).sum())
+    summary.unmatched_titles = int((df["level"] == UNKNOWN).sum())
     # Seal before the pseudonymised rows exist, so no row points at an unsealed identity.
     escrow = study.escrow()
     for person, addr, name in identities:
@@ -382,6 +270,4 @@ def write_directory(study: Study, df: pd.DataFrame) -> Path:
 
 def load_directory(study: Study) -> pd.DataFrame:
     """The imported directory, or an empty table of the right columns when none was imported."""
-    if not study.catalog.exists("directory"):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in schema.names("directory")})
-    return study.catalog.read_table("directory")
+    return study.catalog.read_or_empty("directory")

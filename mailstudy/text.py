@@ -1,0 +1,43 @@
+"""Text helpers every layer shares: folding for comparisons, the address check, the words
+written for missing values.
+
+Why one module: the same idea written twice drifted (two address regexes, four folding
+helpers, "non renseigné" spelled in five places). Comparisons of user-typed words (headers,
+roles, yes/no answers, folder names) all go through :func:`fold` or :func:`fold_words`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+#: The value written where the directory says nothing (level, direction, service).
+UNKNOWN = "non renseigné"
+
+_ADDRESS_RE = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+
+def fold(text: Any) -> str:
+    """Lower case without accents: 'Privé ' -> 'prive' (folder names, patterns)."""
+    t = unicodedata.normalize("NFKD", str(text or ""))
+    return "".join(c for c in t if not unicodedata.combining(c)).lower().strip()
+
+
+def fold_words(text: Any) -> str:
+    """:func:`fold`, then punctuation to single spaces: 'Intitulé de poste' ->
+    'intitule de poste', 'regards-différents' -> 'regards differents' (headers, roles)."""
+    return re.sub(r"[^a-z0-9+]+", " ", fold(text)).strip()
+
+
+def is_address(address: str) -> bool:
+    """A normalised (lower-case) address with a dotted domain: the one check of the tool."""
+    return bool(_ADDRESS_RE.match(address))
+
+
+def in_domains(address: str, domains: list[str]) -> bool:
+    """The address's domain is one of ``domains`` or a subdomain of one (any, if none)."""
+    if not domains:
+        return True
+    d = address.rsplit("@", 1)[1]
+    return any(d == x or d.endswith("." + x) for x in domains)
