@@ -7,8 +7,12 @@ they are first seen, in append-only segment files; opening needs the key holder'
 
 A segment is ``seg-<name>.age`` (JSON lines, encrypted) beside ``seg-<name>.ids`` (the plain list
 of pseudonyms it holds, so a writer knows what is sealed already without decrypting). Segments
-are written atomically (temp file + rename); a duplicate seal across segments is harmless:
-readers keep the first identity seen for a pseudonym.
+are written atomically (temp file + rename).
+
+Which name wins: an identity sealed with ``authoritative=True`` (the HR directory's) beats any
+other, whatever the order of segments; among the others (display names seen in mail, which
+anyone who sends a mail can choose), the smallest name in code-point order wins, so that the
+result never depends on the order in which segments were written or read.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -53,14 +58,29 @@ def parse_recipient(text: str) -> x25519.Recipient:
 
 
 def load_identity(path: Path) -> x25519.Identity:
+    """The key holder's identity, refused when group or others can read the file (as ssh
+    refuses a private key): an identity another account could copy opens every name."""
+    path = Path(path)
     try:
-        lines = Path(path).read_text().splitlines()
+        mode = stat.S_IMODE(path.stat().st_mode)
+        raw = path.read_bytes()
     except OSError as exc:
         raise EscrowError(f"cannot read the identity file ({exc.strerror})") from exc
+    if mode & 0o077:
+        raise EscrowError(f"the identity file is readable by group or others (mode "
+                          f"{mode:04o}); run 'chmod 600' on it and try again")
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        lines = []
     for line in lines:
-        if line.startswith("AGE-SECRET-KEY-"):
-            return x25519.Identity.from_str(line.strip())
-    raise EscrowError("the identity file holds no AGE-SECRET-KEY line")
+        if line.strip().startswith("AGE-SECRET-KEY-"):
+            try:
+                return x25519.Identity.from_str(line.strip())
+            except Exception:  # pyrage raises its own error types
+                break
+    raise EscrowError("this file is not an age identity (no valid AGE-SECRET-KEY line): give "
+                      "the file made by 'mailstudy keyholder-keygen'")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -88,24 +108,37 @@ class EscrowWriter:
         self.recipient = recipient
         self.known: set[str] = set()
         self.named: set[str] = set()  # sealed with a display name
+        self.authoritative: set[str] = set()  # sealed with the directory's name
         for ids in self.dir.glob("seg-*.ids"):
             for line in ids.read_text().splitlines():
                 p, _, flag = line.partition(" ")
                 self.known.add(p)
-                if flag == "name":
+                if flag in ("name", "authoritative"):
                     self.named.add(p)
+                if flag == "authoritative":
+                    self.authoritative.add(p)
         self.pending: dict[str, dict[str, str]] = {}
 
-    def wants(self, pseudonym: str, has_name: bool) -> bool:
-        """Whether sealing this identity would add anything (a new person, or a name)."""
+    def wants(self, pseudonym: str, has_name: bool, authoritative: bool = False) -> bool:
+        """Whether sealing this identity would add anything (a new person, or a name; the
+        directory's name is added even over a name seen in mail)."""
+        pending = self.pending.get(pseudonym, {})
+        if authoritative:
+            return pseudonym not in self.authoritative and not pending.get("authoritative")
         if has_name:
-            return pseudonym not in self.named and "name" not in self.pending.get(pseudonym, {})
+            return pseudonym not in self.named and "name" not in pending
         return pseudonym not in self.known and pseudonym not in self.pending
 
-    def add(self, pseudonym: str, kind: str, identity: dict[str, str]) -> None:
-        if not self.wants(pseudonym, "name" in identity):
+    def add(self, pseudonym: str, kind: str, identity: dict[str, str], *,
+            authoritative: bool = False) -> None:
+        """Queue an identity for sealing; ``authoritative`` marks the HR directory's."""
+        if not self.wants(pseudonym, "name" in identity, authoritative):
             return
         rec = self.pending.setdefault(pseudonym, {"pseudonym": pseudonym, "kind": kind})
+        if authoritative:
+            rec.update(identity)
+            rec["authoritative"] = True  # type: ignore[assignment]
+            return
         for k, v in identity.items():
             rec.setdefault(k, v)
 
@@ -120,12 +153,31 @@ class EscrowWriter:
         name = f"seg-{secrets.token_hex(8)}"
         _atomic_write(self.dir / f"{name}.age", sealed)
         _atomic_write(self.dir / f"{name}.ids", "\n".join(
-            p + (" name" if "name" in r else "") for p, r in self.pending.items()).encode())
+            p + _flag(r) for p, r in self.pending.items()).encode())
         n = len(self.pending)
         self.known.update(self.pending)
         self.named.update(p for p, r in self.pending.items() if "name" in r)
+        self.authoritative.update(p for p, r in self.pending.items() if r.get("authoritative"))
         self.pending.clear()
         return n
+
+
+def _flag(rec: dict[str, str]) -> str:
+    if rec.get("authoritative"):
+        return " authoritative"
+    return " name" if "name" in rec else ""
+
+
+def _better(new: dict[str, str], old: dict[str, str]) -> bool:
+    """Whether ``new`` should replace ``old`` as a pseudonym's identity (see module doc)."""
+    if bool(new.get("authoritative")) != bool(old.get("authoritative")):
+        return bool(new.get("authoritative"))
+    if new.get("authoritative"):
+        return False  # two directory imports: the first sealed stays (same person)
+    new_name, old_name = new.get("name") or "", old.get("name") or ""
+    if bool(new_name) != bool(old_name):
+        return bool(new_name)
+    return bool(new_name) and new_name < old_name
 
 
 def open_escrow(directory: Path, identity: x25519.Identity,
@@ -141,10 +193,19 @@ def open_escrow(directory: Path, identity: x25519.Identity,
         for line in text.splitlines():
             rec = json.loads(line)
             p = rec["pseudonym"]
-            if (want is None or p in want) and p not in out:
-                out[p] = rec
-            elif p in out:
-                # keep the first identity, but fill a display name seen only later
+            if want is not None and p not in want:
+                continue
+            old = out.get(p)
+            if old is None or _better(rec, old):
+                merged = {**(old or {}), **rec}
+                if not rec.get("name"):
+                    merged.pop("name", None)
+                    if old and old.get("name"):
+                        merged["name"] = old["name"]
+                out[p] = merged
+            else:
                 for k, v in rec.items():
-                    out[p].setdefault(k, v)
+                    old.setdefault(k, v)
+    for rec in out.values():
+        rec.pop("authoritative", None)
     return out

@@ -98,7 +98,7 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
     _D("persona_model", "out/personas/model.json", PUB, "json",
        "The persona model: transform, centres, quality figures."),
     _D("report", "out/report", PUB, "folder", "The audit report and its annexes."),
-    _D("report_doc", "out/report/{name}", PUB, "file", "The audit report (HTML or PDF)."),
+    _D("report_doc", "out/report/{file}", PUB, "file", "The audit report (HTML or PDF)."),
     _D("scope", "out/report/scope.json", PUB, "json", "Coverage figures of the report."),
     _D("invitations", "out/invitations", PUB, "folder", "The drawn panel (pseudonyms)."),
     _D("panel", "out/invitations/panel.csv", PUB, "csv", "The drawn panel.", "panel"),
@@ -127,11 +127,11 @@ class Catalog:
         except KeyError:
             raise StageError(f"unknown dataset {name!r}") from None
 
-    def path(self, name: str, **params: Any) -> Path:
-        return self.root / self.dataset(name).path.format(**params)
+    def path(self, dataset: str, /, **params: Any) -> Path:
+        return self.root / self.dataset(dataset).path.format(**params)
 
-    def exists(self, name: str, **params: Any) -> bool:
-        return self.path(name, **params).exists()
+    def exists(self, dataset: str, /, **params: Any) -> bool:
+        return self.path(dataset, **params).exists()
 
     def zone_of(self, path: Path) -> Zone | None:
         """The zone of a file or folder of the study: that of the most specific dataset that

@@ -32,7 +32,7 @@ SUMMARY_FEATURES = ("sent_per_day", "received_per_day", "after_hours_share", "re
 def report_paths(study: Study, lang: str = "fr") -> dict[str, Path]:
     """Where the report in ``lang`` is written (rapport.* in French, report.* in English)."""
     name = REPORT_NAMES.get(lang, "rapport")
-    return {ext: study.catalog.path("report_doc", name=f"{name}.{ext}") for ext in ("html", "pdf")}
+    return {ext: study.catalog.path("report_doc", file=f"{name}.{ext}") for ext in ("html", "pdf")}
 
 
 # -- numbers no stage writes -----------------------------------------------------------------

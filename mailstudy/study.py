@@ -212,6 +212,11 @@ class Study:
             raise StudyError("this command needs the pseudonymisation key "
                              f"(secrets/{KEY_FILE}), which this copy of the study does not have: "
                              "run it on the collection machine")
+        folder_mode = stat.S_IMODE(p.parent.stat().st_mode)
+        if folder_mode & 0o077:
+            raise StudyError(f"the secrets folder is open to group or others (mode "
+                             f"{folder_mode:04o}): another account could swap the key; run "
+                             f"'chmod 700 {p.parent}' and try again")
         mode = stat.S_IMODE(p.stat().st_mode)
         if mode & 0o077:
             raise StudyError(f"secrets/{KEY_FILE} is readable by group or others (mode "

@@ -258,7 +258,7 @@ def import_directory(study: Study, path: Path | str,
     # Seal before the pseudonymised rows exist, so no row points at an unsealed identity.
     escrow = study.escrow()
     for person, addr, name in identities:
-        escrow.add(person, "person", {"address": addr, "name": name})
+        escrow.add(person, "person", {"address": addr, "name": name}, authoritative=True)
     summary.sealed = escrow.flush()
     write_directory(study, df)
     return df, summary
