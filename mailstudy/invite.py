@@ -31,6 +31,7 @@ import highspy
 import numpy as np
 import pandas as pd
 
+from mailstudy.commitment import panel_hash, reserves_hash
 from mailstudy.errors import StageError
 
 NOT_PROFILED = "non profilé"
@@ -1154,6 +1155,7 @@ def write_invitation(study: Any, inv: Invitation) -> Any:
     fair = dict(inv.fairness)
     fair["suppressed_cells"] = inv.suppressed
     fair["panel_sha256"] = panel_hash(inv.panel)
+    fair["reserves_sha256"] = reserves_hash(inv.reserves)
     (out / "fairness.json").write_text(json.dumps(fair, indent=2, ensure_ascii=False),
                                        encoding="utf-8")
     # The distribution itself (pseudonyms by type) stays in data/: it is what an auditor
@@ -1171,9 +1173,3 @@ def write_invitation(study: Any, inv: Invitation) -> Any:
                    for (n, y), w in zip(lot.compositions, lot.weights, strict=True)],
     }, ensure_ascii=False), encoding="utf-8")
     return out
-
-
-def panel_hash(panel: pd.DataFrame) -> str:
-    """SHA-256 of the drawn panel (sorted person, seat, role): what a reveal is tied to."""
-    rows = sorted(zip(panel["person"], panel["seat"], panel["role"], strict=True))
-    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()

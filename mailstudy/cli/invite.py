@@ -92,19 +92,32 @@ def invite_cmd(
 @app.command("reveal")
 @clean_errors
 def reveal_cmd(
-    identity: Annotated[Path, typer.Option("--identity", help="The key holder's age identity "
-                                           "file (AGE-SECRET-KEY-...).")],
+    identity: Annotated[Path | None, typer.Option(
+        "--identity", help="The key holder's age identity file (AGE-SECRET-KEY-...).")] = None,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Only check the re-identification log's hash chain.")] = False,
+    receipt: Annotated[str | None, typer.Option(
+        "--receipt", help="With --verify: a receipt printed by an earlier reveal, which must "
+        "be on the chain.")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="fr or en.")] = None,
     study: StudyOpt = None,
 ) -> None:
     """Key holder only: name the panel and reserves, write .ics invitations, log the reveal."""
-    from mailstudy.reveal import reveal
+    from mailstudy.reveal import reveal, verify_log
     from mailstudy.study import open_study
 
     s = open_study(study)
-    r = _user_errors(reveal, s, identity, lang=lang)
+    log = s.catalog.path("reidentification_log")
+    if verify:
+        check = verify_log(log, receipt)
+        console.print(f"re-identification log intact: {check.entries} reveal(s), last receipt "
+                      f"{check.last_hash}")
+        return
+    if identity is None:
+        raise UserError("give the key holder's identity file with --identity FILE")
+    r = reveal(s, identity, lang=lang)
     console.print(f"named {r.named} people ({r.panel} on the panel, {r.reserves} reserves); "
                   f"not in the escrow: {r.missing}")
-    console.print(f"written under {s.out / 'invitations' / 'named'}: "
+    console.print(f"written under {s.catalog.path('named')}: "
                   + ", ".join(p.name for p in r.files))
-    console.print("logged in data/reidentification.log")
+    console.print(f"logged in {log.relative_to(s.root)}; receipt (keep it): {r.receipt}")

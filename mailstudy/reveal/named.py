@@ -1,0 +1,74 @@
+"""Named outputs for the key holder: the panel and reserves with names, written all or nothing.
+
+Why all or nothing: a reveal that fails midway (a malformed session date, a full disk, a kill)
+must not leave a named CSV without its log line, nor half a set beside an older one. Every
+file is built in memory first; the set is written into a hidden private folder beside
+``named/`` and swapped in by renames, after the log line is on disk. A folder left by a
+killed reveal is removed by the next one (and by ``purge``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+PARTIAL_PREFIX = ".named-"
+
+
+def _name(rec: dict[str, Any]) -> str:
+    return str(rec.get("name") or "")
+
+
+def name_tables(panel: pd.DataFrame, reserves: pd.DataFrame,
+                identities: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add name and address after the pseudonym; pure."""
+    def named(df: pd.DataFrame) -> pd.DataFrame:
+        out = df.copy()
+        out.insert(1, "name", [_name(identities.get(p, {})) for p in out["person"]])
+        out.insert(2, "address", [str(identities.get(p, {}).get("address", ""))
+                                  for p in out["person"]])
+        return out
+    return named(panel), named(reserves)
+
+
+def clear_partial(parent: Path) -> int:
+    """Remove what a killed reveal left beside ``named/``; returns the folders removed."""
+    n = 0
+    for p in parent.glob(PARTIAL_PREFIX + "*") if parent.exists() else []:
+        shutil.rmtree(p, ignore_errors=True)
+        n += 1
+    return n
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def publish_named_set(dest: Path, files: dict[str, bytes]) -> list[Path]:
+    """Replace ``dest`` with exactly ``files`` (name -> bytes), mode 0700/0600, atomically
+    as far as a reader of ``dest`` can tell: the old set or the new one, never a mix."""
+    parent = dest.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(6)
+    tmp = parent / f"{PARTIAL_PREFIX}{token}"
+    tmp.mkdir(mode=0o700)
+    try:
+        for name, data in files.items():
+            _write_private(tmp / name, data)
+        old = parent / f"{PARTIAL_PREFIX}old-{token}"
+        if dest.exists():
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [dest / name for name in files]

@@ -1,0 +1,129 @@
+"""``reveal``: the key holder names the committed panel and reserves, and nobody else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from anonymise.escrow import load_identity, open_escrow
+from mailstudy.commitment import panel_hash, reserves_hash
+from mailstudy.errors import PrivacyError, StageError
+from mailstudy.reveal.calendar import session_calendar
+from mailstudy.reveal.log import append_entry
+from mailstudy.reveal.named import clear_partial, name_tables, publish_named_set
+from mailstudy.study import Study
+
+
+class RevealError(PrivacyError):
+    """What ``reveal`` was handed is not the committed draw; nothing was named."""
+
+
+@dataclass
+class RevealSummary:
+    panel: int = 0
+    reserves: int = 0
+    named: int = 0
+    missing: int = 0  # pseudonyms the escrow does not hold
+    files: list[Path] = field(default_factory=list)
+    panel_sha256: str = ""
+    receipt: str = ""  # the hash of this reveal's log line: the key holder keeps it
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A panel and its reserves, as committed by ``invite``."""
+
+    panel: pd.DataFrame
+    reserves: pd.DataFrame
+    distribution_sha256: str = ""
+
+
+def read_committed_draw(study: Study) -> Draw:
+    """The panel and reserves of ``out/invitations/``, refused unless they hash to what
+    ``invite`` committed in ``fairness.json`` (an edited reserve list names nobody)."""
+    c = study.catalog
+    if not c.exists("panel") or not c.exists("fairness"):
+        raise StageError("no panel yet: run 'mailstudy invite' first")
+    panel = pd.read_csv(c.path("panel"), dtype={"person": str, "seat": str})
+    reserves = (pd.read_csv(c.path("reserves"), dtype={"person": str, "seat": str})
+                if c.exists("reserves") else panel.iloc[:0].assign(rank=0))
+    fair = json.loads(c.path("fairness").read_text(encoding="utf-8"))
+    if fair.get("panel_sha256") != panel_hash(panel):
+        raise RevealError("the panel file is not the committed draw (its hash differs from "
+                          "fairness.json): nothing revealed; re-run 'mailstudy invite'")
+    if fair.get("reserves_sha256") != reserves_hash(reserves):
+        raise RevealError("the reserve list is not the committed draw (its hash differs from "
+                          "fairness.json): nothing revealed; re-run 'mailstudy invite'")
+    return Draw(panel, reserves, str(fair.get("distribution_sha256", "")))
+
+
+def _csv_bytes(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False).encode()
+
+
+def _xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        for name, df in sheets.items():
+            df.to_excel(xw, sheet_name=name, index=False)
+    return buf.getvalue()
+
+
+def named_files(study: Study, npanel: pd.DataFrame, nres: pd.DataFrame, panel_sha: str,
+                lang: str) -> dict[str, bytes]:
+    """Every named file, in memory: a malformed session fails here, before any name is
+    logged or written."""
+    files = {"panel.csv": _csv_bytes(npanel), "reserves.csv": _csv_bytes(nres),
+             "invitations.xlsx": _xlsx_bytes({"panel": npanel, "reserves": nres})}
+    for sess in study.section("workshop").get("sessions", []):
+        sid = str(sess["id"])
+        uid = f"{sid}-{panel_sha[:16]}@mailstudy"
+        try:
+            ics = session_calendar(sess, npanel, study.tz, uid, lang)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StageError(f"[[workshop.sessions]] {sid!r}: start and end must be dates "
+                             f"like 2027-01-14T09:30 ({type(exc).__name__}); nothing "
+                             "revealed") from None
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sid)
+        files[f"{safe}.ics"] = ics
+    return files
+
+
+def reveal(study: Study, identity_file: Path | str, *, lang: str | None = None,
+           draw: Draw | None = None) -> RevealSummary:
+    """Name the committed panel and reserves with the key holder's identity.
+
+    ``draw`` is the verified draw (the pipeline recomputes it from the committed
+    distribution); by default the files of ``out/invitations/`` are read and checked against
+    the hashes ``invite`` committed. The log line is written (hash-chained, synced) before
+    any name, then ``named/`` is replaced whole: ``panel.csv``, ``reserves.csv``,
+    ``invitations.xlsx`` and one ``<session>.ics`` per ``[[workshop.sessions]]``.
+    """
+    lang = lang or study.section("report").get("lang", "fr")
+    c = study.catalog
+    clear_partial(c.path("invitations"))
+    draw = draw or read_committed_draw(study)
+    panel, reserves = draw.panel, draw.reserves
+    identity = load_identity(Path(identity_file))
+    wanted = set(panel["person"]) | set(reserves["person"])
+    ids = open_escrow(study.escrow_dir, identity, wanted)
+    ids = {p: r for p, r in ids.items() if p in wanted}  # belt and braces
+    npanel, nres = name_tables(panel, reserves, ids)
+    s = RevealSummary(panel=len(panel), reserves=len(reserves), named=len(ids),
+                      missing=len(wanted - set(ids)), panel_sha256=panel_hash(panel))
+    files = named_files(study, npanel, nres, s.panel_sha256, lang)
+    digest = hashlib.sha256(b"".join(files[k] for k in sorted(files))).hexdigest()[:16]
+    s.receipt = append_entry(c.path("reidentification_log"), {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "revealed": len(ids), "panel": len(panel), "reserves": len(reserves),
+        "missing": s.missing, "panel_sha256": s.panel_sha256,
+        "reserves_sha256": reserves_hash(reserves),
+        "distribution_sha256": draw.distribution_sha256, "files_sha256": digest})
+    s.files = publish_named_set(c.path("named"), files)
+    return s
