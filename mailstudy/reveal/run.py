@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from mailstudy.reveal.calendar import session_calendar
 from mailstudy.reveal.log import append_entry
 from mailstudy.reveal.named import clear_partial, name_tables, publish_named_set
 from mailstudy.study import Study
+from mailstudy.tabular import csv_bytes, xlsx_bytes
 
 
 class RevealError(PrivacyError):
@@ -63,24 +63,12 @@ def read_committed_draw(study: Study) -> Draw:
     return Draw(panel, reserves, str(fair.get("distribution_sha256", "")))
 
 
-def _csv_bytes(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False).encode()
-
-
-def _xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name, df in sheets.items():
-            df.to_excel(xw, sheet_name=name, index=False)
-    return buf.getvalue()
-
-
 def named_files(study: Study, npanel: pd.DataFrame, nres: pd.DataFrame, panel_sha: str,
                 lang: str) -> dict[str, bytes]:
     """Every named file, in memory: a malformed session fails here, before any name is
     logged or written."""
-    files = {"panel.csv": _csv_bytes(npanel), "reserves.csv": _csv_bytes(nres),
-             "invitations.xlsx": _xlsx_bytes({"panel": npanel, "reserves": nres})}
+    files = {"panel.csv": csv_bytes(npanel), "reserves.csv": csv_bytes(nres),
+             "invitations.xlsx": xlsx_bytes({"panel": npanel, "reserves": nres})}
     for sess in study.section("workshop").get("sessions", []):
         sid = str(sess["id"])
         uid = f"{sid}-{panel_sha[:16]}@mailstudy"
