@@ -19,7 +19,8 @@ KEY_BYTES = 32
 #: collision probability below 10^-5.
 DIGEST_CHARS = 16
 
-PREFIX = {"person": "p", "message": "m", "item": "i", "folder": "f", "optout": "o", "other": "x"}
+PREFIX = {"person": "p", "message": "m", "item": "i", "folder": "f", "optout": "o", "analyst": "a",
+          "other": "x"}
 
 
 class Pseudonymiser:
