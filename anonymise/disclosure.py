@@ -98,14 +98,17 @@ def determined_cells(lines: list[tuple[np.ndarray, int | None]], hidden: np.ndar
 
 
 def suppress_linked(cells: pd.DataFrame, dims: Sequence[str], count: str,
-                    min_size: int) -> SuppressionResult:
+                    min_size: int, force: Sequence[bool] | None = None) -> SuppressionResult:
     """Decide which cells of a linked table (cells and margins) to hide.
 
     Primary: ``count < min_size``. Secondary, until stable: (1) any line holding exactly one
     hidden cell gets its smallest shown cell hidden too (margins included: a margin is
     recoverable from its cells just as well); (2) any hidden cell still exactly determined by
     the system of line sums (a "bridge" between two hidden cycles, say) gets the smallest
-    shown cell of one of its lines hidden. Cells with a count of 0 are never complements:
+    shown cell of one of its lines hidden. ``force`` marks cells hidden elsewhere in the same
+    release (another file describing the same groups): they are hidden here too, as primary
+    cells, so that no file shows what another hides. Cells with a count of 0 are never
+    complements:
     hiding a known zero protects nothing. Bounds (counts are >= 0) are not used by (2), so an
     attacker with interval reasoning may still narrow a hidden cell to a range.
     """
@@ -117,6 +120,8 @@ def suppress_linked(cells: pd.DataFrame, dims: Sequence[str], count: str,
         raise ValueError(f"cells lack column(s): {', '.join(missing)}")
     counts = cells[count].to_numpy(dtype=float)
     hidden = counts < min_size
+    if force is not None:
+        hidden |= np.asarray(force, dtype=bool)
     reason = np.where(hidden, PRIMARY, None).astype(object)
     lines = _lines(cells, dims)
 

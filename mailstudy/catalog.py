@@ -78,6 +78,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
     _D("purge_log", "purge.log", OP, "text", "What each purge deleted (kept after purge)."),
     _D("reidentification_log", "data/reidentification.log", OP, "text",
        "One line per reveal of the panel's names."),
+    _D("releases", "data/releases", OP, "folder",
+       "The release ledger: every published table, its true counts, file hashes."),
     _D("lottery_audit", "data/invitations", OP, "folder", "What an auditor re-hashes."),
     _D("distribution", "data/invitations/distribution.json", OP, "json",
        "The lottery's distribution over panels (pseudonyms by type)."),

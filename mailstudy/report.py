@@ -19,6 +19,7 @@ import pandas as pd
 
 from anonymise import disclosure
 from mailstudy import schema
+from mailstudy.release import close_release, publish_table
 from mailstudy.study import Study, StudyError
 from mailstudy.text import UNKNOWN
 
@@ -41,10 +42,12 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame 
 
 
 def _coverage(union: pd.DataFrame, dim: str, min_group: int,
-              order: list[str] | None = None) -> tuple[pd.DataFrame, int]:
+              order: list[str] | None = None, hidden_elsewhere: set[str] | None = None
+              ) -> tuple[pd.DataFrame, int, pd.Series]:
     """Per value of ``dim``: people known (directory or mailbox), in the directory, with a
-    mailbox collected, profiled; rows under ``min_group`` known people hidden, with their
-    complements against the total row."""
+    mailbox collected, profiled; rows under ``min_group`` known people hidden, and the groups
+    the profile table of ``dim`` hides, with their complements against the total row. Also
+    returns the true ``known`` count of every row (for the release ledger)."""
     g = union.groupby(dim, dropna=False)
     cells = pd.DataFrame({
         "known": g.size(),
@@ -57,7 +60,9 @@ def _coverage(union: pd.DataFrame, dim: str, min_group: int,
                            "collected": int(union["collected"].sum()),
                            "profiled": int(union["profiled"].sum())}])
     cells = pd.concat([cells, total], ignore_index=True)
-    res = disclosure.suppress_linked(cells, [dim], "known", min_group)
+    force = cells[dim].astype(str).isin(hidden_elsewhere or set()).to_numpy()
+    res = disclosure.suppress_linked(cells, [dim], "known", min_group, force=force)
+    true_known = cells["known"].copy()
     cells = disclosure.apply_suppression(cells, res,
                                          ["known", "in_directory", "collected", "profiled"])
     if order is not None:
@@ -69,7 +74,9 @@ def _coverage(union: pd.DataFrame, dim: str, min_group: int,
         cells["_t"] = cells[dim] == disclosure.TOTAL
         cells = cells.sort_values(["_t", dim]).drop(columns="_t")
     cells[dim] = cells[dim].replace(disclosure.TOTAL, "Total")
-    return cells.reset_index(drop=True), res.n_primary + res.n_secondary
+    true_known = true_known.reindex(cells.index)
+    return (cells.reset_index(drop=True), res.n_primary + res.n_secondary,
+            true_known.reset_index(drop=True))
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -139,12 +146,49 @@ def scope_summary(study: Study) -> dict[str, Any]:
     out["collected_not_profiled"] = int((union["collected"] & ~union["profiled"]).sum())
     ranks = (union[union["level_rank"] >= 0].groupby("level")["level_rank"].min()
              .sort_values())
-    by_dir, n1 = _coverage(union, "direction", k)
-    by_level, n2 = _coverage(union, "level", k, order=[*ranks.index, UNKNOWN])
+    by_dir, n1, true_dir = _coverage(union, "direction", k,
+                                     hidden_elsewhere=_hidden_groups(study, "direction"))
+    by_level, n2, true_level = _coverage(union, "level", k, order=[*ranks.index, UNKNOWN],
+                                         hidden_elsewhere=_hidden_groups(study, "level"))
+    by_dir, h1 = publish_table(study, "scope/coverage_by_direction", by_dir, true_dir,
+                               population=len(union), dims=["direction"], count="known")
+    by_level, h2 = publish_table(study, "scope/coverage_by_level", by_level, true_level,
+                                 population=len(union), dims=["level"], count="known")
     out["coverage_by_direction"] = _records(by_dir)
     out["coverage_by_level"] = _records(by_level)
     out["cells_suppressed"] = n1 + n2
+    return _held_back_totals(study, out, h1 + h2)
+
+
+_TOTALS = ("mailboxes", "message_rows", "messages_unique", "bulk_rows", "people_known",
+           "directory_people", "profiled", "mailboxes_without_directory",
+           "directory_without_mailbox", "collected_not_profiled", "optouts")
+
+
+def _held_back_totals(study: Study, out: dict[str, Any], held: int) -> dict[str, Any]:
+    """The scope's totals go through the release gate as one row: when the people it
+    describes changed by 1 to k-1 since an earlier release, the earlier totals are shown."""
+    row = {"scope": "Total", **{f: out[f] for f in _TOTALS},
+           "period": json.dumps(out["period"]),
+           "rows_by_direction": json.dumps(out["rows_by_direction"])}
+    table = pd.DataFrame([row])
+    table, h = publish_table(study, "scope/totals", table, table["people_known"],
+                             population=int(out["people_known"]), dims=["scope"],
+                             count="people_known")
+    rec = table.iloc[0]
+    out.update({f: _records(table[[f]])[0][f] for f in _TOTALS})
+    out["period"] = json.loads(rec["period"])
+    out["rows_by_direction"] = json.loads(rec["rows_by_direction"])
+    out["cells_held_back"] = held + h
     return out
+
+
+def _hidden_groups(study: Study, dim: str) -> set[str]:
+    """Groups the profile table of ``dim`` hides in this release."""
+    table = _csv(study.catalog.path("group_table", grouping=dim))
+    if table is None or "suppressed" not in table:
+        return set()
+    return set(table.loc[table["suppressed"].fillna(False).astype(bool), dim].astype(str))
 
 
 # -- what the stages wrote -------------------------------------------------------------------
@@ -338,4 +382,5 @@ def run_report(study: Study, lang: str | None = None, *, pdf: bool = True) -> di
     scope.write_text(json.dumps(ctx["scope"], indent=2, ensure_ascii=False), encoding="utf-8")
     paths = report_paths(study, lang)
     written = write_audit(ctx, out, paths["html"], paths["pdf"] if pdf else None)
+    close_release(study)
     return {"scope": scope, **written}

@@ -32,14 +32,14 @@ def _union(sizes: dict[str, int]) -> pd.DataFrame:
 
 
 def test_coverage_hides_small_rows_and_their_complement() -> None:
-    table, hidden = _coverage(_union({"A": 30, "B": 20, "C": 3}), "direction", 10)
+    table, hidden, _ = _coverage(_union({"A": 30, "B": 20, "C": 3}), "direction", 10)
     by = table.set_index("direction")
     assert bool(by.loc["C", "suppressed"]) and pd.isna(by.loc["C", "known"])
     # C alone hidden would come back as total - A - B: the smallest other row goes too.
     assert bool(by.loc["B", "suppressed"])
     assert not bool(by.loc["A", "suppressed"]) and by.loc["A", "known"] == 30
     assert by.loc["Total", "known"] == 53 and hidden == 2
-    table, hidden = _coverage(_union({"A": 30, "B": 20}), "direction", 10)
+    table, hidden, _ = _coverage(_union({"A": 30, "B": 20}), "direction", 10)
     assert hidden == 0 and not table["suppressed"].any()
 
 

@@ -1,0 +1,50 @@
+"""The one release gate: what leaves the study is checked against every earlier release.
+
+- ``gate.py``: pure rules that hold back a table or its rows when a change of 1 to k-1 people
+  since an earlier release would show.
+- ``ledger.py``: ``data/releases/``, the published tables of every release and their hashes.
+- :func:`publish_table`: what a stage calls before writing a published table;
+  :func:`close_release`: what the report calls when the release is complete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mailstudy.catalog import Zone
+from mailstudy.release.gate import Earlier, hold_back
+from mailstudy.release.ledger import Ledger
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mailstudy.study import Study
+
+
+def ledger(study: Study) -> Ledger:
+    return Ledger(study.catalog.path("releases"))
+
+
+def publish_table(study: Study, name: str, table: pd.DataFrame, true_counts: pd.Series, *,
+                  population: int, dims: list[str], count: str = "n_people"
+                  ) -> tuple[pd.DataFrame, int]:
+    """The version of ``table`` that may be published now (see ``gate.py``), recorded in the
+    open release."""
+    return ledger(study).publish(name, table, true_counts, population=population, dims=dims,
+                                 count=count, k=study.min_group_size)
+
+
+def published_files(study: Study) -> list[Path]:
+    out = study.out
+    return [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")
+            and study.catalog.zone_of(p) is Zone.PUBLISHED] if out.exists() else []
+
+
+def close_release(study: Study) -> int:
+    """Close the open release with the hashes of every published file; returns its id."""
+    return ledger(study).close(published_files(study), study.root)
+
+
+__all__ = ["Earlier", "Ledger", "close_release", "hold_back", "ledger", "publish_table",
+           "published_files"]

@@ -1,0 +1,84 @@
+"""Holding back what a new release would reveal by difference with an earlier one.
+
+Why: two releases around one change single a person out. The DGS objects between two reports:
+``by_habit`` hors_horaires 28 -> 27, mobile 32 -> 31, and the total 119 -> 118, which gives
+exactly her labels. Blanking the cells that changed would publish the same set of labels (the
+pattern of blanks is the leak), so a held-back cell shows **the figures of the earlier
+release** instead: the two releases then agree on it, as they would had nothing changed.
+
+Rules, against every earlier release of the campaign (``k`` = ``min_group_size``):
+
+1. a table whose population (the people it describes) changed by 1 to k-1 people is held
+   back whole: the newest earlier version is published again, row for row;
+2. otherwise each row whose count differs by 1 to k-1 from an earlier release's (a group
+   that appears, vanishes or is newly hidden included) is replaced by its newest earlier
+   version;
+3. counts equal, or apart by k or more, are published as computed.
+
+Pure functions over DataFrames; the ledger (``ledger.py``) keeps the earlier releases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+HIDDEN = "suppressed"
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """One earlier release of a table, as it was published."""
+
+    release: int
+    population: int
+    table: pd.DataFrame
+
+
+def _small_change(a: float | None, b: float | None, k: int) -> bool:
+    a = 0.0 if a is None or (isinstance(a, float) and np.isnan(a)) else float(a)
+    b = 0.0 if b is None or (isinstance(b, float) and np.isnan(b)) else float(b)
+    return 1 <= abs(a - b) <= k - 1
+
+
+def _keyed(table: pd.DataFrame, dims: list[str]) -> dict[tuple, pd.Series]:
+    return {tuple(str(row[d]) for d in dims): row for _, row in table.iterrows()}
+
+
+def _visible_count(row: pd.Series | None, count: str) -> float | None:
+    if row is None or bool(row.get(HIDDEN, False)):
+        return None
+    return row[count]
+
+
+def hold_back(table: pd.DataFrame, true_counts: pd.Series, population: int, *,
+              dims: list[str], count: str, earlier: list[Earlier], k: int
+              ) -> tuple[pd.DataFrame, int]:
+    """The table to publish and how many of its rows were held back.
+
+    ``table`` is the new table as it would be published (hidden rows flagged in
+    ``suppressed``, their figures blank); ``true_counts`` gives every row's count, hidden or
+    not (aligned on ``table``'s index); ``earlier`` lists the earlier releases, oldest first.
+    """
+    if not earlier:
+        return table, 0
+    newest = earlier[-1]
+    if any(_small_change(population, e.population, k) for e in earlier):
+        return newest.table.copy(), max(len(newest.table), 1)
+    old = [_keyed(e.table, dims) for e in earlier]
+    rows, held = [], 0
+    new = _keyed(table.assign(_true=true_counts), dims)
+    for key in list(new) + [key for key in old[-1] if key not in new]:
+        row = new.get(key)
+        now = row["_true"] if row is not None else 0
+        shown_before = [(_visible_count(o.get(key), count), o.get(key)) for o in old]
+        if any(c is not None and _small_change(now, c, k) for c, _ in shown_before):
+            latest = next(r for c, r in reversed(shown_before) if c is not None)
+            rows.append(latest)
+            held += 1
+        elif row is not None:
+            rows.append(row.drop(labels="_true"))
+    out = pd.DataFrame(rows, columns=table.columns).reset_index(drop=True)
+    return out, held
