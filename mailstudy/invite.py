@@ -154,7 +154,6 @@ def build_pool(people: pd.DataFrame, personas: pd.DataFrame | None = None,
     available. Returns person, persona, level, direction, service, families, volunteer,
     available.
     """
-    opt = set(optouts)
     vol = set(volunteers)
     cols = ["person", "level", "direction", "service", "roles"]
     base = people.reindex(columns=cols).copy()
@@ -170,6 +169,7 @@ def build_pool(people: pd.DataFrame, personas: pd.DataFrame | None = None,
                 add[c] = None
         add["volunteer"] = True
         base = pd.concat([base, add.reindex(columns=[*cols, "volunteer"])], ignore_index=True)
+    opt = [p for p in set(base["person"]) if p in optouts]
     base = base[~base["person"].isin(opt)].drop_duplicates("person").reset_index(drop=True)
     if personas is not None and len(personas):
         # schema.PERSONAS: persona is an id, persona_name the label people read

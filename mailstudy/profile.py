@@ -542,11 +542,11 @@ def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd
     feats = feats.groupby("person", sort=True).first().reset_index() \
         if feats["person"].duplicated().any() else feats
     all_ids = pd.unique(np.concatenate(ids)) if ids else np.zeros(0)
-    opt = set(optouts)
     d = directory_df if directory_df is not None else pd.DataFrame(columns=["person"])
     d = d.drop_duplicates("person")
     d_people = set(d["person"])
     mb_people = set(feats["person"])
+    opt = {p for p in d_people | mb_people if p in optouts}
     counts: dict[str, int] = {
         "rows": int(rows),
         "messages_unique": int(len(all_ids)),

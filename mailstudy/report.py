@@ -133,7 +133,7 @@ def scope_summary(study: Study) -> dict[str, Any]:
     union = pd.concat([d, pd.DataFrame({"person": extra, "level": UNKNOWN, "level_rank": -1,
                                         "direction": UNKNOWN, "in_directory": False})],
                       ignore_index=True)
-    union = union[~union["person"].isin(optouts)]
+    union = union[~union["person"].isin(optouts.filter(union["person"]))]
     union["direction"] = union["direction"].fillna(UNKNOWN)
     union["level"] = union["level"].fillna(UNKNOWN)
     union["collected"] = union["person"].isin(boxes)

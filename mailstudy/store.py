@@ -141,6 +141,62 @@ class MessageStore:
         return removed
 
 
+    def drop_partition(self, mailbox: str) -> int:
+        """Delete a mailbox's partition (an objection); returns the rows it held."""
+        import shutil
+
+        files = self.files(mailbox)
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        part = self.partition(mailbox)
+        if part.exists():
+            shutil.rmtree(part)
+            _fsync_dir(self.root)
+        return rows
+
+    def replace_people(self, persons: set[str], marker: str) -> tuple[int, int]:
+        """Replace the pseudonyms ``persons`` by ``marker`` in every sender and recipient
+        column of every file; only files that hold one are rewritten (temp + rename).
+        Returns (files rewritten, references replaced)."""
+        wanted = pa.array(sorted(persons), pa.string())
+        files = n_refs = 0
+        for f in self.files():
+            refs = _count_refs(pq.read_table(f, columns=list(PERSON_COLUMNS)), wanted)
+            if not refs:
+                continue
+            table = pq.read_table(f)
+            for col in PERSON_COLUMNS:
+                i = table.schema.get_field_index(col)
+                table = table.set_column(i, col, _replace(table.column(col), wanted, marker))
+            atomic_write_table(table, f)
+            files += 1
+            n_refs += refs
+        return files, n_refs
+
+
+#: Columns of the message store that hold person pseudonyms (besides the partition).
+PERSON_COLUMNS = ("sender", "to", "cc", "bcc")
+
+
+def _count_refs(table: pa.Table, wanted: pa.Array) -> int:
+    n = 0
+    for col in table.columns:
+        values = pc.list_flatten(col) if pa.types.is_list(col.type) else col
+        n += pc.sum(pc.is_in(values, value_set=wanted)).as_py() or 0
+    return n
+
+
+def _replace(col: pa.ChunkedArray, wanted: pa.Array, marker: str) -> pa.ChunkedArray:
+    chunks = []
+    for ch in col.chunks:
+        if pa.types.is_list(ch.type):
+            flat = ch.values
+            new = pc.if_else(pc.is_in(flat, value_set=wanted), marker, flat)
+            chunks.append(pa.ListArray.from_arrays(ch.offsets, new, mask=ch.is_null()))
+        else:
+            chunks.append(pc.if_else(pc.is_in(ch, value_set=wanted), marker, ch))
+    return pa.chunked_array(chunks, type=col.type)
+
+
 def dataset(root: Path) -> ds.Dataset:
     # imported here: pyarrow.dataset imports pandas (~0.3 s), which collection never needs
     import pyarrow.dataset as ds

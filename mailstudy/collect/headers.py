@@ -20,7 +20,7 @@ import email.utils
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from email.header import decode_header
 from email.message import Message
@@ -435,12 +435,12 @@ class Identities:
     """
 
     def __init__(self, pseudonymiser: Pseudonymiser, domains: Iterable[str],
-                 partner_domains: Iterable[str] = (), optouts: Iterable[str] = (),
+                 partner_domains: Iterable[str] = (), optouts: Container[str] = (),
                  escrow: EscrowWriter | None = None) -> None:
         self.p = pseudonymiser
         self.domains = tuple(d.lower() for d in domains)
         self.partners = tuple(d.lower() for d in partner_domains)
-        self.optouts = frozenset(optouts)
+        self.optouts = optouts  # OptOuts: membership needs the key, which collection has
         self.escrow = escrow
         # address headers repeat a lot within a mailbox; parsing them is the costliest step
         self._parsed: dict[tuple[str, ...], list[tuple[str, str]]] = {}
