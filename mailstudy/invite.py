@@ -939,10 +939,12 @@ def _read_address_file(study: Any, path: Any) -> tuple[list[str], list[tuple[int
 def _pseudonymise_rows(study: Any, rows: list[tuple[int, list[str]]], col: int,
                        summary: Any) -> list[tuple[int, str, list[str]]]:
     """(line, person, cells) for rows with a valid address; addresses go to the escrow only."""
+    from mailstudy.optout import load_optouts
     from mailstudy.text import in_domains, is_address
 
     ps = study.pseudonymiser()
     escrow = study.escrow() if study.keyholder_recipient() else None
+    optouts = load_optouts(study)
     out: list[tuple[int, str, list[str]]] = []
     seen: set[str] = set()
     for line, cells in rows:
@@ -963,7 +965,7 @@ def _pseudonymise_rows(study: Any, rows: list[tuple[int, list[str]]], col: int,
             summary.reject("same person as an earlier line (later line kept)", line)
             out = [r for r in out if r[1] != person]
         seen.add(person)
-        if escrow is not None:
+        if escrow is not None and person not in optouts:  # an objector is never sealed
             escrow.add(person, "person", {"address": addr})
         out.append((line, person, cells))
     if escrow is not None:

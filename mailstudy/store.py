@@ -150,8 +150,13 @@ class MessageStore:
         part = self.partition(mailbox)
         if part.exists():
             shutil.rmtree(part)
-            _fsync_dir(self.root)
+        self.lock_path(mailbox).unlink(missing_ok=True)
+        _fsync_dir(self.root)
         return rows
+
+    def lock_path(self, mailbox: str) -> Path:
+        """The lock a collector holds while it writes a mailbox's partition."""
+        return self.root / f".lock-{mailbox}"
 
     def replace_people(self, persons: set[str], marker: str) -> tuple[int, int]:
         """Replace the pseudonyms ``persons`` by ``marker`` in every sender and recipient

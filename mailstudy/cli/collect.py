@@ -1,5 +1,4 @@
-"""Workspace and file-collection commands: init, keyholder-keygen, collect files, pseudonym,
-optout."""
+"""Workspace and file-collection commands: init, keyholder-keygen, collect files, pseudonym."""
 
 from __future__ import annotations
 
@@ -21,10 +20,6 @@ from mailstudy.cli._app import (
     err_console,
     is_interactive,
 )
-
-optout_app = typer.Typer(help="Record people who object to the study (GDPR art. 21).",
-                         no_args_is_help=True)
-app.add_typer(optout_app, name="optout")
 
 
 @app.command()
@@ -160,25 +155,6 @@ def pseudonym(
     ps = open_study(study).pseudonymiser()
     for a in addresses:
         console.print(ps.person(a))
-
-
-@optout_app.command("add")
-@clean_errors
-def optout_add(
-    addresses: Annotated[list[str], typer.Argument(help="Addresses of the people objecting.")],
-    study: StudyOpt = None,
-) -> None:
-    """Record opt-outs as keyed hashes: their mailboxes are never read and they are never
-    drawn."""
-    from mailstudy.collect.files import ADDRESS_RE
-    from mailstudy.optout import add_optouts
-    from mailstudy.study import open_study
-
-    bad = sum(1 for a in addresses if not ADDRESS_RE.match(a.strip()))
-    if bad:
-        raise UserError(f"{bad} of the arguments are not e-mail addresses; nothing recorded")
-    added, present = add_optouts(open_study(study), addresses)
-    console.print(f"opt-outs recorded: {added} new, {present} already present")
 
 
 @app.command()

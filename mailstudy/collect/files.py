@@ -41,6 +41,7 @@ from mailstudy.collect.mime import (
     read_message_bytes,
 )
 from mailstudy.errors import CollectError
+from mailstudy.schema import MARK_OPTOUT
 from mailstudy.store import MessageStore
 
 FORMATS = ("maildir", "mbox", "eml", "msg", "pst")
@@ -655,6 +656,7 @@ def _check_owner(owner: str, ids: Identities, res: MailboxResult) -> None:
         raise SourceError("the owner's address is not in the organisation's domains")
     res.mailbox = ids.p.person(owner)
     if res.mailbox in ids.optouts:
+        res.mailbox = MARK_OPTOUT  # summaries never name an objector, not even by pseudonym
         res.skipped["owner_opted_out"] += 1
         res.owner_from += "+optout"
 

@@ -90,6 +90,7 @@ from mailstudy.collect.headers import (
 )
 from mailstudy.collect.run import RunSummary
 from mailstudy.errors import CollectError
+from mailstudy.schema import MARK_OPTOUT
 from mailstudy.store import MessageStore
 from mailstudy.study import Study
 
@@ -1506,6 +1507,7 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
             continue
         r.mailbox = ps.person(acc.address)
         if r.mailbox in optouts:
+            r.mailbox = MARK_OPTOUT  # summaries never name an objector
             r.owner_from += "+optout"
             r.skipped["owner_opted_out"] += 1
             continue

@@ -240,6 +240,7 @@ def import_directory(study: Study, path: Path | str,
         if mgr_raw:
             m = ps.canonical_address(mgr_raw)
             mgr = ps.person(m) if is_address(m) else None
+            mgr = None if mgr in optouts else mgr  # an objector is nobody's manager here
         cat = cell(rec, "category").upper() or None
         records.append({
             "person": person, "title": title, "category": cat, "level": level,
