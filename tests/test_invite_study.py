@@ -14,6 +14,7 @@ from studykit import make_study, run_cli
 from anonymise.escrow import EscrowError, generate_identity
 from mailstudy import invite as I
 from mailstudy.reveal import reveal
+from mailstudy.reveal.named import HEADERS_FR, NAMED_COLUMNS
 
 N = 150
 SESSIONS = """
@@ -155,8 +156,14 @@ def test_invite_then_reveal_names_exactly_panel_and_reserves(tmp_path: Path, stu
 
     res = reveal(s, ident)
     named = out / "named"
-    npanel = pd.read_csv(named / "panel.csv")
-    nres = pd.read_csv(named / "reserves.csv")
+    english = {v: k for k, v in HEADERS_FR.items()}
+    npanel = pd.read_csv(named / "panel.csv", sep=";", encoding="utf-8-sig").rename(
+        columns=english)
+    nres = pd.read_csv(named / "reserves.csv", sep=";", encoding="utf-8-sig").rename(
+        columns=english)
+    # What an invitation needs, and no behavioural label or probability next to a name.
+    assert list(npanel.columns) == NAMED_COLUMNS
+    assert not {"strata", "selection_probability", "persona"} & set(nres.columns)
     wanted = set(panel["person"]) | set(reserves["person"])
     assert set(npanel["person"]) | set(nres["person"]) == wanted
     assert res.named == len(wanted) and res.missing == 0
@@ -171,15 +178,23 @@ def test_invite_then_reveal_names_exactly_panel_and_reserves(tmp_path: Path, stu
             assert not any(o.encode() in blob for o in others), f
         assert (f.stat().st_mode & 0o077) == 0
     x = pd.read_excel(named / "invitations.xlsx", sheet_name=None)
-    assert set(x["panel"]["person"]) == set(panel["person"])
-    assert set(x["reserves"]["person"]) == set(reserves["person"])
-    for sid in ("s1", "s2"):
-        cal = Calendar.from_ical((named / f"{sid}.ics").read_bytes())
-        ev = next(iter(cal.walk("VEVENT")))
-        att = ev.get("attendee")
-        att = att if isinstance(att, list) else [att]
-        assert {str(a).removeprefix("mailto:") for a in att} == set(npanel["address"])
-        assert ev.decoded("dtstart").hour == 9
+    assert set(x["panel"]["pseudonyme"]) == set(panel["person"])
+    assert set(x["reserves"]["pseudonyme"]) == set(reserves["person"])
+    assert (npanel["first_name"] + " " + npanel["last_name"] == npanel["name"]).all()
+    assert npanel["sessions"].str.contains("jeudi 14 janvier 2027, 9 h 30").all()
+    # One calendar per invitee: each sees only themselves, one event per session.
+    seen = set()
+    for row in npanel.itertuples():
+        cal = Calendar.from_ical((named / f"invitation-{row.seat}.ics").read_bytes())
+        assert cal.walk("VTIMEZONE") and str(cal["method"]) == "PUBLISH"  # no organizer set
+        events = cal.walk("VEVENT")
+        assert len(events) == 2
+        for ev in events:
+            att = ev.get("attendee")
+            assert not isinstance(att, list) and str(att) == f"mailto:{row.address}"
+            assert ev.decoded("dtstart").hour == 9 and "séance" in str(ev["summary"])
+            seen.add(str(ev["uid"]))
+    assert len(seen) == 2 * len(npanel)  # stable, distinct UIDs per session and seat
     log = (s.data / "reidentification.log").read_text().splitlines()
     assert len(log) == 1 and f"revealed={len(wanted)}" in log[0]
     assert fair["distribution_sha256"] in log[0] and fair["panel_sha256"] in log[0]

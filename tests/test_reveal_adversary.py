@@ -114,3 +114,23 @@ def test_the_log_chain_detects_an_edited_line_and_a_missing_receipt(drawn) -> No
     _log(s).write_text(lines[0] + "\n")  # the last reveal removed
     with pytest.raises(LogError, match="receipt is not in"):
         verify_log(_log(s), second)
+
+
+def test_invitations_carry_the_organizer_and_their_time_zone(drawn) -> None:
+    from icalendar import Calendar
+
+    s, ident, _ = drawn
+    cfg = s.root / "study.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        "[workshop]\n", '[workshop]\norganizer = "DCI Pays de la Loire <dci@region.test>"\n'),
+        encoding="utf-8")
+    reveal(open_study(s.root), ident)
+    files = sorted(s.catalog.path("named").glob("invitation-*.ics"))
+    assert len(files) == len(pd.read_csv(s.catalog.path("panel")))
+    cal = Calendar.from_ical(files[0].read_bytes())
+    assert str(cal["method"]) == "REQUEST"
+    assert [str(t["tzid"]) for t in cal.walk("VTIMEZONE")] == ["Europe/Paris"]
+    for ev in cal.walk("VEVENT"):
+        assert str(ev["organizer"]) == "mailto:dci@region.test"
+        assert ev["organizer"].params["cn"] == "DCI Pays de la Loire"
+        assert ev["dtstart"].params["tzid"] == "Europe/Paris"

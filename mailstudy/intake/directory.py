@@ -209,7 +209,7 @@ def import_directory(study: Study, path: Path | str,
 
     seen: dict[str, int] = {}
     records: list[dict[str, Any]] = []
-    identities: list[tuple[str, str, str]] = []
+    identities: list[tuple[str, str, str, str, str]] = []
     for line, rec in rows:
         raw = cell(rec, "email")
         if not raw:
@@ -232,7 +232,7 @@ def import_directory(study: Study, path: Path | str,
             continue
         name = cell(rec, "name") or " ".join(
             x for x in (cell(rec, "first_name"), cell(rec, "last_name")) if x)
-        identities.append((person, addr, name))
+        identities.append((person, addr, name, cell(rec, "first_name"), cell(rec, "last_name")))
         title = cell(rec, "title") or None
         level, rank = ladder.match(title)
         mgr_raw = cell(rec, "manager")
@@ -258,8 +258,9 @@ def import_directory(study: Study, path: Path | str,
     summary.unmatched_titles = int((df["level"] == UNKNOWN).sum())
     # Seal before the pseudonymised rows exist, so no row points at an unsealed identity.
     escrow = study.escrow()
-    for person, addr, name in identities:
-        escrow.add(person, "person", {"address": addr, "name": name}, authoritative=True)
+    for person, addr, name, first, last in identities:
+        escrow.add(person, "person", {"address": addr, "name": name, "first_name": first,
+                                      "last_name": last}, authoritative=True)
     summary.sealed = escrow.flush()
     write_directory(study, df)
     return df, summary

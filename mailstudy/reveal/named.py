@@ -20,20 +20,43 @@ import pandas as pd
 PARTIAL_PREFIX = ".named-"
 
 
-def _name(rec: dict[str, Any]) -> str:
-    return str(rec.get("name") or "")
+#: What an invitation needs, nothing more (no persona, no probability, no strata).
+NAMED_COLUMNS = ["person", "first_name", "last_name", "name", "address", "seat", "role",
+                 "sessions"]
+HEADERS_FR = {"person": "pseudonyme", "first_name": "prénom", "last_name": "nom",
+              "name": "nom complet", "address": "courriel", "seat": "siège", "role": "rôle",
+              "sessions": "séances", "rank": "rang"}
+
+
+def split_name(identity: dict[str, Any]) -> tuple[str, str]:
+    """(first name, last name): the directory's fields, else the full name cut at its last
+    space (mail merge needs both)."""
+    first, last = str(identity.get("first_name") or ""), str(identity.get("last_name") or "")
+    if first or last:
+        return first, last
+    full = str(identity.get("name") or "").strip()
+    head, _, tail = full.rpartition(" ")
+    return (head, tail) if head else ("", full)
 
 
 def name_tables(panel: pd.DataFrame, reserves: pd.DataFrame,
-                identities: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add name and address after the pseudonym; pure."""
-    def named(df: pd.DataFrame) -> pd.DataFrame:
-        out = df.copy()
-        out.insert(1, "name", [_name(identities.get(p, {})) for p in out["person"]])
-        out.insert(2, "address", [str(identities.get(p, {}).get("address", ""))
-                                  for p in out["person"]])
+                identities: dict[str, dict[str, Any]], sessions: str = ""
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The named panel and reserves: what an invitation needs; pure."""
+    def named(df: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+        ids = [identities.get(p, {}) for p in df["person"]]
+        names = [split_name(i) for i in ids]
+        out = pd.DataFrame({
+            "person": df["person"].to_numpy(), "first_name": [f for f, _ in names],
+            "last_name": [ln for _, ln in names],
+            "name": [str(i.get("name") or "") for i in ids],
+            "address": [str(i.get("address") or "") for i in ids],
+            "seat": df["seat"].to_numpy(), "role": df["role"].to_numpy(),
+            "sessions": sessions})
+        for c in extra:
+            out[c] = df[c].to_numpy()
         return out
-    return named(panel), named(reserves)
+    return named(panel, []), named(reserves, ["rank"] if "rank" in reserves else [])
 
 
 def clear_partial(parent: Path) -> int:

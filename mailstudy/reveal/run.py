@@ -13,9 +13,9 @@ import pandas as pd
 from anonymise.escrow import load_identity, open_escrow
 from mailstudy.commitment import panel_hash, reserves_hash
 from mailstudy.errors import PrivacyError, StageError
-from mailstudy.reveal.calendar import session_calendar
+from mailstudy.reveal.calendar import invitee_calendar, session_when
 from mailstudy.reveal.log import append_entry
-from mailstudy.reveal.named import clear_partial, name_tables, publish_named_set
+from mailstudy.reveal.named import HEADERS_FR, clear_partial, name_tables, publish_named_set
 from mailstudy.study import Study
 from mailstudy.tabular import csv_bytes, xlsx_bytes
 
@@ -66,21 +66,34 @@ def read_committed_draw(study: Study) -> Draw:
 def named_files(study: Study, npanel: pd.DataFrame, nres: pd.DataFrame, panel_sha: str,
                 lang: str) -> dict[str, bytes]:
     """Every named file, in memory: a malformed session fails here, before any name is
-    logged or written."""
-    files = {"panel.csv": csv_bytes(npanel), "reserves.csv": csv_bytes(nres),
-             "invitations.xlsx": xlsx_bytes({"panel": npanel, "reserves": nres})}
-    for sess in study.section("workshop").get("sessions", []):
-        sid = str(sess["id"])
-        uid = f"{sid}-{panel_sha[:16]}@mailstudy"
+    logged or written. French studies get French headers and French Excel's CSV dialect."""
+    french = lang == "fr"
+    shown = (lambda df: df.rename(columns=HEADERS_FR)) if french else (lambda df: df)
+    files = {"panel.csv": csv_bytes(shown(npanel), french=french),
+             "reserves.csv": csv_bytes(shown(nres), french=french),
+             "invitations.xlsx": xlsx_bytes({"panel": shown(npanel),
+                                             "reserves": shown(nres)})}
+    workshop = study.section("workshop")
+    tz = study.section("time").get("timezone", "Europe/Paris")
+    for row in npanel.to_dict("records"):
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(row["seat"]))
         try:
-            ics = session_calendar(sess, npanel, study.tz, uid, lang)
+            files[f"invitation-{safe}.ics"] = invitee_calendar(
+                workshop, row, str(row["seat"]), tz, panel_sha, lang)
         except (KeyError, TypeError, ValueError) as exc:
-            raise StageError(f"[[workshop.sessions]] {sid!r}: start and end must be dates "
-                             f"like 2027-01-14T09:30 ({type(exc).__name__}); nothing "
+            raise StageError(f"[[workshop.sessions]]: every session needs an id, a start and "
+                             f"an end like 2027-01-14T09:30 ({type(exc).__name__}); nothing "
                              "revealed") from None
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sid)
-        files[f"{safe}.ics"] = ics
     return files
+
+
+def _sessions_text(study: Study, lang: str) -> str:
+    try:
+        return " ; ".join(session_when(s, lang)
+                          for s in study.section("workshop").get("sessions", []))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StageError(f"[[workshop.sessions]]: a start is not a date like 2027-01-14T09:30 "
+                         f"({type(exc).__name__}); nothing revealed") from None
 
 
 def reveal(study: Study, identity_file: Path | str, *, lang: str | None = None,
@@ -91,7 +104,7 @@ def reveal(study: Study, identity_file: Path | str, *, lang: str | None = None,
     distribution); by default the files of ``out/invitations/`` are read and checked against
     the hashes ``invite`` committed. The log line is written (hash-chained, synced) before
     any name, then ``named/`` is replaced whole: ``panel.csv``, ``reserves.csv``,
-    ``invitations.xlsx`` and one ``<session>.ics`` per ``[[workshop.sessions]]``.
+    ``invitations.xlsx`` and one ``invitation-<seat>.ics`` per panel member.
     """
     lang = lang or study.section("report").get("lang", "fr")
     c = study.catalog
@@ -102,7 +115,7 @@ def reveal(study: Study, identity_file: Path | str, *, lang: str | None = None,
     wanted = set(panel["person"]) | set(reserves["person"])
     ids = open_escrow(study.escrow_dir, identity, wanted)
     ids = {p: r for p, r in ids.items() if p in wanted}  # belt and braces
-    npanel, nres = name_tables(panel, reserves, ids)
+    npanel, nres = name_tables(panel, reserves, ids, _sessions_text(study, lang))
     s = RevealSummary(panel=len(panel), reserves=len(reserves), named=len(ids),
                       missing=len(wanted - set(ids)), panel_sha256=panel_hash(panel))
     files = named_files(study, npanel, nres, s.panel_sha256, lang)
