@@ -114,6 +114,11 @@ def _remove(p: Path) -> int:
     return n
 
 
+def _remove_partial_named(study: Study) -> int:
+    parent = study.catalog.path("invitations")
+    return sum(_remove(p) for p in parent.glob(".named-*")) if parent.exists() else 0
+
+
 def purge(study: Study, all: bool = False, today: dt.date | None = None) -> PurgeReport:  # noqa: A002
     """Delete every layer past its retention date, or everything with ``all`` (the data,
     the outputs, the pseudonymisation key and the escrow; study.toml and the key holder's
@@ -124,6 +129,11 @@ def purge(study: Study, all: bool = False, today: dt.date | None = None) -> Purg
     today = today or dt.date.today()
     report = PurgeReport(today=today.isoformat(), all=all)
     dates = retention_dates(study)
+    # Scratch space first, whatever the dates: what a killed command left (converted PST
+    # mail, a half-written named set) was never meant to persist.
+    scratch = _remove(study.catalog.path("tmp")) + _remove_partial_named(study)
+    if scratch:
+        report.deleted["scratch"] = scratch
     layers = _layers(study)
     # The key and escrow go last: if anything fails midway, the data are gone before the
     # means to re-identify them, never the other way round.

@@ -41,3 +41,18 @@ def in_domains(address: str, domains: list[str]) -> bool:
         return True
     d = address.rsplit("@", 1)[1]
     return any(d == x or d.endswith("." + x) for x in domains)
+
+
+def people_count(n: int, threshold: int) -> str:
+    """A count of people fit for a message: below the disclosure threshold (and above 0) it
+    says "fewer than 10", since "1 eligible" next to "level=DGS" names someone."""
+    return f"fewer than {threshold}" if 0 < n < threshold else str(n)
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_env_name(text: str) -> bool:
+    """Whether ``text`` can be the name of an environment variable. A value that cannot is
+    never echoed back: it may be the secret itself, given where its variable's name goes."""
+    return bool(_ENV_NAME.match(text))
