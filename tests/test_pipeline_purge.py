@@ -94,3 +94,13 @@ def test_purge_all_cli_asks_then_destroys(study) -> None:
     # --yes skips the question; a second purge finds nothing left to destroy but succeeds
     res = runner.invoke(app, ["purge", "--all", "--yes", "--study", str(study.root)])
     assert res.exit_code == 0, res.output
+
+
+def test_declining_or_unconfirmable_purge_all_deletes_nothing(tmp_path: Path) -> None:
+    from studykit import make_study, run_cli
+
+    study, _ = make_study(tmp_path)
+    r = run_cli("purge", "--all", study=study.root)  # no terminal: cannot confirm
+    assert r.returncode == 1 and "nothing deleted" in r.stderr
+    assert "internal error" not in r.stderr + r.stdout
+    assert study.key_path.exists()

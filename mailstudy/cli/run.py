@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, err_console
+from mailstudy.cli._app import (
+    StudyOpt,
+    UserError,
+    app,
+    clean_errors,
+    console,
+    err_console,
+    is_interactive,
+)
 
 STATUS_STYLE = {"ran": "green", "skipped": "cyan", "not configured": "dim", "failed": "red",
                 "not run": "yellow", "not selected": "dim"}
@@ -157,8 +165,15 @@ def purge_cmd(
 
     s = open_study(study)
     if all_ and not yes:
-        typer.confirm("Destroy the data, the outputs, the pseudonymisation key and the escrow "
-                      "of this study? This cannot be undone", abort=True)
+        try:
+            ok = typer.confirm("Destroy the data, the outputs, the pseudonymisation key and "
+                               "the escrow of this study? This cannot be undone", default=False)
+        except typer.Abort:  # no answer could be read (no terminal, closed input)
+            ok = False
+        if not ok:
+            err_console.print("nothing deleted" + ("" if is_interactive() else
+                              " (to confirm without a terminal, add --yes)"))
+            raise typer.Exit(1)
     rep = purge(s, all=all_)
     if not rep.deleted:
         console.print("nothing is past its retention date: "
