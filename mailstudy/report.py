@@ -264,7 +264,7 @@ def _panel_section(study: Study) -> dict[str, Any] | None:
 
 
 def _habit_rules(study: Study) -> dict[str, Any]:
-    from mailstudy.profile import ProfileConfig
+    from mailstudy.profile.config import ProfileConfig
 
     cfg = ProfileConfig.from_config(study)
     return {"habits": [{"label": r.label, "rule": r.text} for r in cfg.rules()],
