@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mailstudy import schema  # noqa: E402
-from mailstudy.profile import NEEDED_COLUMNS  # noqa: E402
+from mailstudy.profile.batches import NEEDED_COLUMNS  # noqa: E402
 
 LEVELS = ["DGS", "DGA", "directeur", "chef de service", "chef de projet / chargé de mission",
           "gestionnaire / assistant", "agent"]

@@ -796,6 +796,36 @@ def write_outputs(model: PersonaModel, data_dir: Path, out_dir: Path,
     return paths
 
 
+def release_sizes(study: Any, model: PersonaModel) -> PersonaModel:
+    """Persona sizes and shares through the release gate: after one person left, her
+    persona's size would drop by one; the sizes of the earlier release then stand."""
+    from mailstudy.release import publish_table
+
+    d = model.descriptions
+    table = pd.DataFrame({"persona": d["persona"].astype(int).astype(str),
+                          "n_people": d["size"].astype(int), "suppressed": False})
+    n = int(model.card["n_people"])
+    shown, held = publish_table(study, "personas/sizes", table, table["n_people"],
+                                population=n, dims=["persona"])
+    if not held:
+        return model
+    sizes = {str(p): int(v) for p, v in zip(shown["persona"], shown["n_people"], strict=True)}
+    total = sum(sizes.values()) or 1
+    desc = d.copy()
+    desc["size"] = [sizes.get(str(int(p)), int(v)) for p, v in zip(d["persona"], d["size"],
+                                                                    strict=True)]
+    desc["share"] = [round(v / total, 4) for v in desc["size"]]
+    card = dict(model.card)
+    card["personas"] = [{**c, "size": sizes.get(str(c["persona"]), c["size"]),
+                         "share": round(sizes.get(str(c["persona"]), c["size"]) / total, 4)}
+                        for c in card["personas"]]
+    card["sizes"] = {k: sizes.get(k, v) for k, v in card["sizes"].items()}
+    card["n_people"] = total
+    card["held_back_by_release_gate"] = True
+    return PersonaModel(model.assignments, desc, model.profiles, card, model.diagnostics,
+                        model.lang)
+
+
 def _sent_week_grid(messages_dir: Path, assignments: pd.DataFrame) -> pd.DataFrame | None:
     from mailstudy.store import read_messages
 
@@ -832,10 +862,23 @@ def run_personas(study: Any, k: int | str | None = None, lang: str | None = None
         seed=int(seed if seed is not None else cfg.get("seed", DEFAULT_SEED)),
         min_group_size=study.min_group_size,
         lang=lang or study.section("report").get("lang", "fr"), n_jobs=n_jobs)
+    from mailstudy.release import held_whole
+
+    out_dir = study.catalog.path("persona_outputs")
+    card = study.catalog.path("persona_model")
+    if card.exists() and held_whole(study, "personas/sizes", int(model.card["n_people"])):
+        # Between 1 and k-1 people came or went since the last release: a new set of sheets
+        # would show where they were. The published sheets stand; the assignments (operator
+        # and analysis zones) follow the data.
+        study.catalog.write_table("personas", model.assignments)
+        release_sizes(study, model)  # records the held-back sizes in the open release
+        return model, {"assignments": study.catalog.path("personas"), "card": card,
+                       **{k: out_dir / f"personas.{k}" for k in ("html", "pdf")
+                          if (out_dir / f"personas.{k}").exists()}}
+    model = release_sizes(study, model)
     if week_grid is None:
         week_grid = _sent_week_grid(study.messages_dir, model.assignments)
-    paths = write_outputs(model, study.data, study.out / "personas", week_grid,
-                          study.min_group_size, pdf=pdf)
+    paths = write_outputs(model, study.data, out_dir, week_grid, study.min_group_size, pdf=pdf)
     return model, paths
 
 

@@ -240,7 +240,7 @@ def _run_directory(ctx: StageContext) -> dict[str, Any]:
 
 
 def _run_profile(ctx: StageContext) -> dict[str, Any]:
-    from mailstudy.profile import run_profile
+    from mailstudy.profile.run import run_profile
 
     res = run_profile(ctx.study)
     sup = res.groups.suppression

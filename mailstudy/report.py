@@ -308,12 +308,10 @@ def _panel_section(study: Study) -> dict[str, Any] | None:
 
 
 def _habit_rules(study: Study) -> dict[str, Any]:
-    from mailstudy.profile import ProfileConfig
-
-    cfg = ProfileConfig.from_config(study)
-    return {"habits": [{"label": r.label, "rule": r.text} for r in cfg.rules()],
-            "work_pattern": dict(cfg.work_pattern),
-            "min_messages": cfg.min_messages, "min_active_days": cfg.min_active_days}
+    rules = _read_json(study.catalog.path("profile_rules"))
+    return rules if isinstance(rules, dict) else {"habits": [], "work_pattern": {},
+                                                   "min_messages": None,
+                                                   "min_active_days": None}
 
 
 def _study_section(study: Study) -> dict[str, Any]:

@@ -95,7 +95,6 @@ def _cells(out: Path) -> dict[tuple[str, str], float | None]:
     return cells
 
 
-@pytest.mark.xfail(strict=True, reason="profile and persona tables are not gated yet")
 def test_two_releases_around_her_objection_teach_nothing_about_her(objected) -> None:
     study, first, _, _ = objected
     k = study.min_group_size

@@ -18,7 +18,7 @@ from mailstudy import synth
 from mailstudy.collect.run import collect_files
 from mailstudy.intake.directory import import_directory
 from mailstudy.personas import run_personas
-from mailstudy.profile import run_profile
+from mailstudy.profile.run import run_profile
 
 
 def test_personas_recover_the_council_behaviours(tmp_path: Path) -> None:

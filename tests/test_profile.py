@@ -18,14 +18,9 @@ from anonymise.disclosure import TOTAL
 from mailstudy import schema
 from mailstudy.cli import app
 from mailstudy.holidays import easter, french_holidays, holidays
-from mailstudy.profile import (
-    ProfileConfig,
-    ProfileError,
-    Rule,
-    build_people,
-    group_profiles,
-    work_pattern,
-)
+from mailstudy.profile.config import ProfileConfig, ProfileError, Rule
+from mailstudy.profile.groups import group_profiles
+from mailstudy.profile.people import build_people, work_pattern
 from mailstudy.study import init_study
 
 LEVELS = ["DGS", "DGA", "directeur", "chef de service", "chef de projet / chargé de mission",

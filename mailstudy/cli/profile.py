@@ -30,7 +30,7 @@ def profile_cmd(
     lang: Annotated[str | None, typer.Option("--lang", help="fr or en (charts).")] = None,
 ) -> None:
     """Write data/people.parquet and the group profiles under out/profiles/."""
-    from mailstudy.profile import run_profile
+    from mailstudy.profile.run import run_profile
     from mailstudy.study import open_study
 
     res = run_profile(open_study(study), lang=lang)

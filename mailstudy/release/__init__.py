@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailstudy.catalog import Zone
-from mailstudy.release.gate import Earlier, hold_back
+from mailstudy.release.gate import Earlier, hold_back, population_moved
 from mailstudy.release.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -35,6 +35,12 @@ def publish_table(study: Study, name: str, table: pd.DataFrame, true_counts: pd.
                                  count=count, k=study.min_group_size)
 
 
+def held_whole(study: Study, name: str, population: int) -> bool:
+    """Whether a table (or a set of outputs) describing ``population`` people must be
+    published as it was in the last release: its population moved by 1 to k-1 people."""
+    return population_moved(population, ledger(study).earlier(name), study.min_group_size)
+
+
 def published_files(study: Study) -> list[Path]:
     out = study.out
     return [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")
@@ -46,5 +52,5 @@ def close_release(study: Study) -> int:
     return ledger(study).close(published_files(study), study.root)
 
 
-__all__ = ["Earlier", "Ledger", "close_release", "hold_back", "ledger", "publish_table",
-           "published_files"]
+__all__ = ["Earlier", "Ledger", "close_release", "held_whole", "hold_back", "ledger",
+           "publish_table", "published_files"]

@@ -53,6 +53,11 @@ def _visible_count(row: pd.Series | None, count: str) -> float | None:
     return row[count]
 
 
+def population_moved(population: int, earlier: list[Earlier], k: int) -> bool:
+    """Rule 1: the table's population moved by 1 to k-1 people since an earlier release."""
+    return any(_small_change(population, e.population, k) for e in earlier)
+
+
 def hold_back(table: pd.DataFrame, true_counts: pd.Series, population: int, *,
               dims: list[str], count: str, earlier: list[Earlier], k: int
               ) -> tuple[pd.DataFrame, int]:
@@ -65,7 +70,7 @@ def hold_back(table: pd.DataFrame, true_counts: pd.Series, population: int, *,
     if not earlier:
         return table, 0
     newest = earlier[-1]
-    if any(_small_change(population, e.population, k) for e in earlier):
+    if population_moved(population, earlier, k):
         return newest.table.copy(), max(len(newest.table), 1)
     old = [_keyed(e.table, dims) for e in earlier]
     rows, held = [], 0
