@@ -66,28 +66,32 @@ def build_agents(rng: random.Random, n: int, n_extra: int, domain: str) -> list[
     slots = [heads[i % len(heads)] for i in range(rest)]
     rng.shuffle(slots)
     for dname, s, head in slots:
-        u = rng.random()
-        spec = {"Direction juridique": " juridique", "Direction des systèmes d'information":
-                " informatique", "Direction de la communication interne": " communication"
-                }.get(dname, "")
-        if u < 0.22:
-            if rng.random() < 0.5:
-                make(4, dname, s, head, "Cheffe de projet" + spec, "Chef de projet" + spec)
-            else:
-                make(4, dname, s, head, "Chargée de mission" + spec, "Chargé de mission" + spec)
-        elif u < 0.62:
-            kind = rng.choice((" comptable", " administrative", " marchés publics", " RH"))
-            if rng.random() < 0.8:
-                make(5, dname, s, head, "Gestionnaire" + kind,
-                     "Gestionnaire" + kind.replace("administrative", "administratif"))
-            else:
-                make(5, dname, s, head, "Assistante administrative", "Assistant administratif")
-        else:
-            kind = rng.choice((("Agente d'accueil", "Agent d'accueil"),
-                               ("Agente administrative", "Agent administratif"),
-                               ("Agente technique", "Agent technique")))
-            make(6, dname, s, head, *kind)
+        rank, title_f, title_m = _junior_post(rng, dname)
+        make(rank, dname, s, head, title_f, title_m)
     return agents
+
+
+def _junior_post(rng: random.Random, direction: str) -> tuple[int, str, str]:
+    """Rank and feminine/masculine titles of a post below the service heads: project leads,
+    clerks, then agents; some titles name the direction's speciality."""
+    u = rng.random()
+    spec = {"Direction juridique": " juridique", "Direction des systèmes d'information":
+            " informatique", "Direction de la communication interne": " communication"
+            }.get(direction, "")
+    if u < 0.22:
+        if rng.random() < 0.5:
+            return 4, "Cheffe de projet" + spec, "Chef de projet" + spec
+        return 4, "Chargée de mission" + spec, "Chargé de mission" + spec
+    if u < 0.62:
+        kind = rng.choice((" comptable", " administrative", " marchés publics", " RH"))
+        if rng.random() < 0.8:
+            return (5, "Gestionnaire" + kind,
+                    "Gestionnaire" + kind.replace("administrative", "administratif"))
+        return 5, "Assistante administrative", "Assistant administratif"
+    titles = rng.choice((("Agente d'accueil", "Agent d'accueil"),
+                         ("Agente administrative", "Agent administratif"),
+                         ("Agente technique", "Agent technique")))
+    return 6, *titles
 
 
 def assign_roles(rng: random.Random, agents: list[Agent]) -> None:
