@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from anonymise.escrow import generate_identity  # noqa: E402
+from mailstudy.demo.council import generate_council  # noqa: E402
 from mailstudy.study import init_study  # noqa: E402
-from mailstudy.synth import generate_council  # noqa: E402
 
 
 def new_study(root: Path, domain: str) -> Path:

@@ -20,7 +20,7 @@ BUDGET_S = 120.0
 
 
 def main() -> None:
-    from mailstudy import demo as demo_mod
+    from mailstudy.demo import run as demo_mod
     from mailstudy.pipeline import run_pipeline
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

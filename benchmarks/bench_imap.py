@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_imap.py [--agents 150] [--weeks 8] [--naive-sample 300] [--repeat 3]
 
 Builds a synthetic council (>= 20,000 messages), loads every mailbox into a throw-away Dovecot
-(mailstudy/dovecot.py), then measures in the same run, over implicit TLS and a master user:
+(mailstudy/demo/dovecot.py), then measures in the same run, over implicit TLS and a master user:
 
 * ours: ``collect_imap`` end to end (FETCH, parsing, pseudonymised rows, Parquet commits), with
   1 and with 4 workers;
@@ -44,8 +44,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from imapclient import IMAPClient  # noqa: E402
 
 from mailstudy.collect.imap import Account, Auth, Server, collect_imap  # noqa: E402
-from mailstudy.dovecot import DovecotServer  # noqa: E402
-from mailstudy.synth import generate_council  # noqa: E402
+from mailstudy.demo.council import generate_council  # noqa: E402
+from mailstudy.demo.dovecot import DovecotServer  # noqa: E402
 
 REF_ITEMS = ["ENVELOPE", "BODYSTRUCTURE", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]
 

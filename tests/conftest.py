@@ -1,6 +1,6 @@
 """Shared pytest fixtures.
 
-The IMAP fixtures start a real Dovecot (see ``mailstudy/dovecot.py``). Where Dovecot is not
+The IMAP fixtures start a real Dovecot (see ``mailstudy/demo/dovecot.py``). Where Dovecot is not
 installed the IMAP tests are skipped with the reason, except under CI (``CI`` set in the
 environment), where a missing server is an error: CI installs dovecot-imapd, so a skip there
 would hide a broken setup.
@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from mailstudy.dovecot import DovecotServer, available
+from mailstudy.demo.dovecot import DovecotServer
+from mailstudy.demo.dovecot_config import available
 
 #: Mailboxes of the shared server: login -> password. Their content is loaded by the tests.
 SHARED_USERS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}

@@ -14,8 +14,8 @@ import pandas as pd
 from studykit import REPO, make_study
 
 from mailstudy import schema
+from mailstudy.demo.council import generate_council
 from mailstudy.store import read_messages
-from mailstudy.synth import generate_council
 
 
 def _collect_cmd(study: Path, sources: list[Path]) -> list[str]:

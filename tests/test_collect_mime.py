@@ -59,7 +59,7 @@ def test_readers_agree_on_mutilated_messages(seed: int) -> None:
 
 
 def test_readers_agree_on_the_synthetic_council(tmp_path) -> None:
-    from mailstudy.synth import generate_council
+    from mailstudy.demo.council import generate_council
 
     c = generate_council(tmp_path, n_agents=12, weeks=1, seed=5)
     files = sorted(glob.glob(str(c.mailboxes / "*" / "**" / "cur" / "*"), recursive=True))

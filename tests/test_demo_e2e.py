@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mailstudy.cli import app
-from mailstudy.demo import run_demo
+from mailstudy.demo.run import run_demo
 from mailstudy.pipeline import NOT_SELECTED, SKIPPED, run_pipeline
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -197,7 +197,7 @@ def test_state_records_no_identity(demo) -> None:
 
 
 def test_mailboxes_were_served_both_as_files_and_over_imap(demo) -> None:
-    from mailstudy.dovecot import available
+    from mailstudy.demo.dovecot_config import available
     from mailstudy.store import read_messages
 
     if available() is not None:

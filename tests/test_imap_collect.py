@@ -15,9 +15,9 @@ from studykit import keyed_studies, make_study
 from mailstudy import schema
 from mailstudy.collect.imap import Account, Auth, ImapError, Server, collect_imap
 from mailstudy.collect.run import collect_files
-from mailstudy.dovecot import DovecotServer
+from mailstudy.demo.council import generate_council
+from mailstudy.demo.dovecot import DovecotServer
 from mailstudy.store import read_messages
-from mailstudy.synth import generate_council
 
 DOMAIN = "region.test"
 COMPARED = [c for c in schema.names("messages") if c not in schema.MESSAGES_SOURCE_COLUMNS]

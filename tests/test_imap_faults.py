@@ -21,10 +21,11 @@ from studykit import REPO, keyed_studies
 from test_imap_collect import tls
 
 from mailstudy.collect.imap import Account, Auth, Server, collect_imap
-from mailstudy.dovecot import DovecotServer, RewritingProxy
+from mailstudy.demo.council import generate_council
+from mailstudy.demo.dovecot import DovecotServer
+from mailstudy.demo.proxy import RewritingProxy
 from mailstudy.store import read_messages
 from mailstudy.study import Study
-from mailstudy.synth import generate_council
 
 DOMAIN = "region.test"
 

@@ -1,5 +1,5 @@
 """XOAUTH2 (Microsoft 365's way in) against a real Dovecot whose ``oauth2`` passdb checks bearer
-tokens with a loopback introspection endpoint (mailstudy/dovecot.py: the identity provider is
+tokens with a loopback introspection endpoint (mailstudy/demo/dovecot.py: the identity provider is
 the only stand-in). Tokens never reach an output, and a rejected cached token is refreshed."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from mailstudy.dovecot import DovecotServer
+from mailstudy.demo.dovecot import DovecotServer
 
 MSG = (b"From: Alice <alice@region.test>\r\nTo: bob@region.test\r\nSubject: hello\r\n"
        b"Message-ID: <smoke-1@region.test>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n\r\n"

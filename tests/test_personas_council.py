@@ -14,15 +14,15 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from studykit import make_study  # tests/ is on sys.path (rootdir conftest)
 
-from mailstudy import synth
 from mailstudy.collect.run import collect_files
+from mailstudy.demo.council import BEHAVIOURS, generate_council
 from mailstudy.intake.directory import import_directory
 from mailstudy.personas import run_personas
 from mailstudy.profile.run import run_profile
 
 
 def test_personas_recover_the_council_behaviours(tmp_path: Path) -> None:
-    council = synth.generate_council(tmp_path / "council", n_agents=60, weeks=3, seed=5)
+    council = generate_council(tmp_path / "council", n_agents=60, weeks=3, seed=5)
     study, _ = make_study(tmp_path / "s", domains=(council.domain,),
                           partners=tuple(council.partner_domains))
     collect_files(study, sorted(council.mailboxes.iterdir()), workers=2)
@@ -35,7 +35,7 @@ def test_personas_recover_the_council_behaviours(tmp_path: Path) -> None:
     gt["person"] = [ps.person(a) for a in gt.address]
     j = gt.merge(model.assignments, on="person")
     assert len(j) == len(gt)
-    assert model.k == len(synth.BEHAVIOURS)
+    assert model.k == len(BEHAVIOURS)
     assert model.structure_ok
     assert adjusted_rand_score(j.behaviour, j.persona) >= 0.8
     # The typical week was computed from the collected messages.

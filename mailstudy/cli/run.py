@@ -129,7 +129,7 @@ def demo_cmd(
 ) -> None:
     """Generate a synthetic regional council, run the whole pipeline on it, reveal the panel
     with the key holder's identity, and print where to open the report."""
-    from mailstudy.demo import run_demo
+    from mailstudy.demo.run import run_demo
 
     progress, on_event = _printer()
     res = run_demo(directory, agents=agents, weeks=weeks, seed=seed, lang=lang,

@@ -39,7 +39,7 @@ class DemoResult:
     root: Path
     study: Study
     identity: Path
-    council: Any  # mailstudy.synth.Council (raw identities: never print it)
+    council: Any  # mailstudy.demo.council.Council (raw identities: never print it)
     run: RunReport
     revealed: Any | None  # mailstudy.reveal.RevealSummary
     report_html: Path
@@ -127,8 +127,8 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
     """Generate a synthetic council under ``directory``, run the whole pipeline on it, and
     reveal the panel with the key holder's identity. Refuses a folder that holds a demo."""
     from anonymise.escrow import generate_identity
+    from mailstudy.demo.council import generate_council
     from mailstudy.optout import add_optouts
-    from mailstudy.synth import generate_council
 
     say = say or (lambda _m: None)
     if lang not in ("fr", "en"):
@@ -154,7 +154,7 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
                        name="Conseil régional (synthétique)")
     vol, av, optouts = _write_inputs(council, seed)
     boxes = sorted(council.mailboxes.iterdir())
-    from mailstudy.dovecot import available
+    from mailstudy.demo.dovecot_config import available
 
     served = imap and available() is None
     # with Dovecot, every second mailbox is served over IMAP and the others read as files
@@ -194,7 +194,7 @@ def _collect_over_imap(study: Study, boxes: list[Path]) -> Any:
     import secrets as _secrets
 
     from mailstudy.collect.imap import Account, Auth, Server, collect_imap
-    from mailstudy.dovecot import DovecotServer
+    from mailstudy.demo.dovecot import DovecotServer
 
     master_pw = _secrets.token_urlsafe(16)
     srv = DovecotServer.create(master=("audit", master_pw))

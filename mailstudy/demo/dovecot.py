@@ -33,8 +33,6 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import pwd
 import re
@@ -43,47 +41,23 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from urllib.parse import parse_qs
 
-from mailstudy.errors import MailstudyError
-
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
-OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
-DH_FILE = Path("/usr/share/dovecot/dh.pem")
-MASTER_SEPARATOR = "*"
-
-#: SPECIAL-USE attributes announced for these folder names (Dovecot ``mailbox`` blocks).
-DEFAULT_SPECIAL_USE = {
-    "Sent": r"\Sent",
-    "Drafts": r"\Drafts",
-    "Trash": r"\Trash",
-    "Junk": r"\Junk",
-    "Archive": r"\Archive",
-}
-
-
-class DovecotError(MailstudyError):
-    """The test server could not be set up or did not start."""
-
-
-def available() -> str | None:
-    """None when a test Dovecot can run here, else the reason it cannot."""
-    if not Path(DOVECOT).exists():
-        return "dovecot is not installed (Debian package dovecot-imapd)"
-    if not Path(OPENSSL).exists():
-        return "openssl is not installed"
-    if os.geteuid() == 0:
-        for name in ("dovecot", "dovenull", "mail"):
-            try:
-                pwd.getpwnam(name)
-            except KeyError:
-                return f"running as root needs the system user {name!r}"
-    return None
+from mailstudy.demo.certificates import make_certificates
+from mailstudy.demo.dovecot_config import (
+    DEFAULT_SPECIAL_USE,
+    DOVECOT,
+    MASTER_SEPARATOR,
+    DovecotError,
+    ServerLayout,
+    available,
+    oauth2_passdb_args,
+    render_config,
+)
+from mailstudy.demo.maildir import folder_dirname
+from mailstudy.demo.oauth import TokenIntrospection
 
 
 def _live_members(pgid: int) -> list[int]:
@@ -104,89 +78,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _run(args: list[str], cwd: Path) -> None:
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode:
-        raise DovecotError(f"{args[0]} failed: {proc.stderr.strip()[-500:]}")
-
-
-def make_certificates(directory: Path, hostname: str = "localhost") -> tuple[Path, Path, Path]:
-    """Create a test CA and a server certificate it signs (EC P-256, valid 2 days).
-
-    Returns (ca_cert, server_cert, server_key). A real CA plus a leaf (rather than one
-    self-signed leaf) is what an internal PKI looks like and what strict verifiers expect.
-    """
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _run([OPENSSL, "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-          "-subj", "/CN=mailstudy test CA",
-          "-addext", "basicConstraints=critical,CA:TRUE",
-          "-addext", "keyUsage=critical,keyCertSign,cRLSign"], d)
-    _run([OPENSSL, "req", "-new", *ec, "-keyout", "server.key", "-out", "server.csr",
-          "-subj", f"/CN={hostname}"], d)
-    (d / "server.ext").write_text(
-        "basicConstraints=critical,CA:FALSE\n"
-        "keyUsage=critical,digitalSignature\n"
-        "extendedKeyUsage=serverAuth\n"
-        f"subjectAltName=DNS:{hostname},IP:127.0.0.1\n")
-    _run([OPENSSL, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-          "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"], d)
-    for name in ("ca.pem", "server.pem", "server.key"):
-        os.chmod(d / name, 0o644)  # read by Dovecot's unprivileged processes (test only)
-    return d / "ca.pem", d / "server.pem", d / "server.key"
-
-
-def folder_dirname(folder: str) -> str:
-    """Maildir++ directory of an IMAP folder name ('INBOX' -> '', 'A/B' or 'A.B' -> '.A.B').
-
-    Only ASCII names are supported here (Maildir++ stores others in modified UTF-7).
-    """
-    if folder.upper() == "INBOX":
-        return ""
-    if not folder.isascii():
-        raise ValueError("test helper folders must have ASCII names")
-    return "." + folder.replace("/", ".")
-
-
-class TokenIntrospection:
-    """An OAuth2 token introspection endpoint (RFC 7662) on 127.0.0.1, for Dovecot's
-    ``oauth2`` passdb: a granted token is active for its user, anything else is not. It counts
-    the look-ups, so a test can tell how often a client presented a token."""
-
-    def __init__(self) -> None:
-        self.tokens: dict[str, str] = {}
-        self.lookups = 0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                size = int(self.headers.get("Content-Length") or 0)
-                form = parse_qs(self.rfile.read(size).decode("ascii", "replace"))
-                token = (form.get("token") or [""])[0]
-                owner.lookups += 1
-                user = owner.tokens.get(token)
-                body = json.dumps({"active": True, "username": user} if user
-                                  else {"active": False}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:  # tokens stay out of stderr
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/introspect"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class DovecotServer:
@@ -240,96 +131,15 @@ class DovecotServer:
         return self.root / "dovecot.log"
 
     def _write_config(self) -> None:
-        r = self.root
-        mailboxes = "\n".join(
-            f'  mailbox "{name}" {{\n    special_use = {attr}\n    auto = no\n  }}'
-            for name, attr in self.special_use.items())
-        master_db = (f"passdb {{\n  driver = passwd-file\n  master = yes\n"
-                     f"  args = {r}/master-users\n  result_success = continue\n}}\n"
-                     if self.master else "")
-        oauth2_db = ""
-        mechanisms = "plain login"
         if self.oauth2 is not None:
-            mechanisms += " xoauth2 oauthbearer"
-            oauth2_db = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
-                         f"  args = {r}/oauth2.conf.ext\n}}\n")
-            (r / "oauth2.conf.ext").write_text(
-                f"introspection_mode = post\nintrospection_url = {self.oauth2.url}\n"
-                "force_introspection = yes\nusername_attribute = username\n"
-                "active_attribute = active\nactive_value = true\n")
-        first_uid = min(self._uid, 500)
-        first_gid = min(self._gid, 500)
-        conf = f"""\
-instance_name = mailstudy-test-{r.name}
-base_dir = {r}/run
-state_dir = {r}/state
-log_path = {self.log_file}
-info_log_path = {self.log_file}
-listen = {self.host}
-protocols = imap
-default_internal_user = {self._internal}
-default_login_user = {self._login}
-first_valid_uid = {first_uid}
-first_valid_gid = {first_gid}
-mail_location = maildir:~/Maildir
-mail_fsync = never
-mail_uid = {self._uid}
-mail_gid = {self._gid}
-ssl = yes
-ssl_cert = <{self.cert_file}
-ssl_key = <{self.key_file}
-ssl_dh = <{DH_FILE}
-disable_plaintext_auth = no
-auth_mechanisms = {mechanisms}
-auth_master_user_separator = {MASTER_SEPARATOR}
-auth_failure_delay = 0
-mail_max_userip_connections = 100
-imap_max_line_length = 64k
-namespace inbox {{
-  inbox = yes
-  separator = /
-{mailboxes}
-}}
-{master_db}{oauth2_db}passdb {{
-  driver = passwd-file
-  args = {r}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {r}/users
-}}
-service imap-login {{
-  chroot =
-  inet_listener imap {{
-    address = {self.host}
-    port = {self.imap_port}
-  }}
-  inet_listener imaps {{
-    address = {self.host}
-    port = {self.imaps_port}
-    ssl = yes
-  }}
-  process_min_avail = 0
-}}
-service anvil {{
-  chroot =
-  # no brute-force penalty: tests fail logins on purpose, one after another
-  unix_listener anvil-auth-penalty {{
-    mode = 0
-  }}
-}}
-service stats {{
-  unix_listener stats-reader {{
-    user = {self._internal}
-    mode = 0666
-  }}
-  unix_listener stats-writer {{
-    user = {self._internal}
-    mode = 0666
-  }}
-}}
-"""
-        self.conf_file.write_text(conf)
+            (self.root / "oauth2.conf.ext").write_text(oauth2_passdb_args(self.oauth2.url))
+        layout = ServerLayout(
+            root=self.root, log_file=self.log_file, host=self.host, imap_port=self.imap_port,
+            imaps_port=self.imaps_port, internal_user=self._internal, login_user=self._login,
+            uid=self._uid, gid=self._gid, cert_file=self.cert_file, key_file=self.key_file)
+        self.conf_file.write_text(render_config(layout, self.special_use,
+                                                master=bool(self.master),
+                                                oauth2=self.oauth2 is not None))
         self._write_passwd()
 
     def _write_passwd(self) -> None:
@@ -584,64 +394,3 @@ service stats {{
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
 
-
-class RewritingProxy:
-    """A loopback TCP proxy that can rewrite what the server sends, line by line.
-
-    Used (on the plain-text port) to inject what real servers sometimes send and Dovecot never
-    does, such as a malformed BODYSTRUCTURE: the server stays real, only bytes are altered.
-    ``rewrite(line)`` gets each server line (CRLF included) and returns its replacement.
-    """
-
-    def __init__(self, target: tuple[str, int],
-                 rewrite: Callable[[bytes], bytes] | None = None) -> None:
-        self.target = target
-        self.rewrite = rewrite or (lambda line: line)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._stop:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            threading.Thread(target=self._pump, args=(client, upstream, False),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, True),
-                             daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, rewrite: bool) -> None:
-        buf = b""
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if not rewrite:
-                    dst.sendall(data)
-                    continue
-                buf += data
-                *lines, buf = buf.split(b"\r\n")
-                if lines:
-                    dst.sendall(b"".join(self.rewrite(line + b"\r\n") for line in lines))
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                dst.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self._stop = True
-        self.sock.close()
