@@ -182,10 +182,11 @@ def test_one_large_mailbox_shared_by_workers_gives_the_rows_of_one_worker(
     assert max(sizes) > 40 and any(0 < k <= 10 for k in sizes)  # chunks and small folders
     # what the planner hands out, seen directly: a unit for the small folders, and the large
     # ones cut into about two units per worker
-    from mailstudy.collect.imap import ChunkJob, GapsJob, PlanJob, WorkerConfig, _Worker
+    from mailstudy.collect.imap.units import ChunkJob, GapsJob, PlanJob, WorkerConfig
+    from mailstudy.collect.imap.worker import Worker
 
     fresh, _ = make_study(tmp_path / "plan-only")
-    w = _Worker(WorkerConfig(fresh.root, tls(srv), Auth(password="pw"), batch_size=10,
+    w = Worker(WorkerConfig(fresh.root, tls(srv), Auth(password="pw"), batch_size=10,
                              workers=2), None)
     try:
         plan = w.plan(PlanJob(0, acc[0]))

@@ -14,8 +14,9 @@ from test_imap_collect import canonical, edge_corpus, tls
 from typer.testing import CliRunner
 
 from mailstudy.cli import app
-from mailstudy.collect import imap as imap_mod
 from mailstudy.collect.imap import Account, Auth, LoginRefused, collect_imap, open_session
+from mailstudy.collect.imap.auth import TOKENS
+from mailstudy.collect.imap.connection import close_quietly
 from mailstudy.store import read_messages
 
 TOKEN = "eyJ0eXAiOiJKV1Qi.canary-bearer-token.c2lnbmF0dXJl"
@@ -83,7 +84,7 @@ def test_token_command_per_login_for_delegated_tokens(tmp_path: Path,
     study, _ = make_study(tmp_path / "s")
     accounts = [Account("alice.martin@region.test", "alice"),
                 Account("bob.durand@region.test", "bob")]
-    imap_mod._TOKENS.clear()
+    TOKENS.clear()
     s = collect_imap(study, tls(srv), accounts, Auth(oauth2_command=f"{per_login} {{login}}"),
                      workers=1, batch_size=1)  # batch_size 1: many FETCHes, few logins
     assert [m.error for m in s.mailboxes] == [None, None]
@@ -99,9 +100,9 @@ def test_a_rejected_cached_token_is_fetched_again(tmp_path: Path, make_dovecot) 
     (tmp_path / "token").write_text("first-token")
     srv.grant_token("first-token", "alice")
     auth = Auth(oauth2_command=str(script))
-    imap_mod._TOKENS.clear()
-    imap_mod._close(open_session(tls(srv), auth, "alice"))
-    imap_mod._close(open_session(tls(srv), auth, "alice"))
+    TOKENS.clear()
+    close_quietly(open_session(tls(srv), auth, "alice"))
+    close_quietly(open_session(tls(srv), auth, "alice"))
     assert len(runs.read_text().splitlines()) == 1  # the second login reused the token
     # the token expires; the provider now hands out another one
     srv.revoke_token("first-token")
@@ -109,7 +110,7 @@ def test_a_rejected_cached_token_is_fetched_again(tmp_path: Path, make_dovecot) 
     srv.grant_token("second-token", "alice")
     client = open_session(tls(srv), auth, "alice")
     assert client.list_folders()  # logged in, on the same connection, with the new token
-    imap_mod._close(client)
+    close_quietly(client)
     assert len(runs.read_text().splitlines()) == 2
     # a token the server refuses even fresh is a refused login, reported without the token
     srv.revoke_token("second-token")

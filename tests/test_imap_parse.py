@@ -16,7 +16,6 @@ from mailstudy.collect.imap import (
     LoginRefused,
     ResponseError,
     Server,
-    _tree,
     auth_from_options,
     folder_path,
     in_ranges,
@@ -32,6 +31,7 @@ from mailstudy.collect.imap import (
     uid_gaps,
     uid_set,
 )
+from mailstudy.collect.imap.lexer import response_tree
 
 HEADER = b"From: a@region.test\r\nSubject: x\r\n\r\n"
 MIXED = (b'BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 120 4'
@@ -96,8 +96,8 @@ def test_malformed_bodystructure_keeps_the_headers(broken: bytes) -> None:
 @pytest.mark.parametrize("text", [b'1 (UID 1 X "abc)', b'1 (UID 1 X "a\\")', b'1 (UID 1 X ")'])
 def test_an_unterminated_string_is_an_error_not_skipped(text: bytes) -> None:
     with pytest.raises(ResponseError):
-        _tree([text])
-    assert _tree([b'1 (UID 1 X "a\\"b")']) == [b"1", [b"UID", b"1", b"X", b'a"b']]
+        response_tree([text])
+    assert response_tree([b'1 (UID 1 X "a\\"b")']) == [b"1", [b"UID", b"1", b"X", b'a"b']]
 
 
 def test_split_responses_and_pathological_input_is_fast() -> None:
@@ -268,3 +268,17 @@ def test_keyring_passwords_per_login() -> None:
         assert auth.passwords == {"jean": "pw-j", "marie": "pw-m"}
     finally:
         keyring.set_keyring(previous)
+
+
+def test_a_secret_given_where_a_variable_name_goes_is_never_echoed(tmp_path) -> None:
+    from studykit import make_study, run_cli
+
+    study, _ = make_study(tmp_path)
+    secret = "Tr0ub4dor&3-horse!"
+    for option in ("password_env", "oauth2_token_env"):
+        with pytest.raises(ImapError, match="not a name") as e:
+            auth_from_options(["u"], **{option: secret})
+        assert secret not in str(e.value)
+    r = run_cli("collect", "imap", "--host", "127.0.0.1", "--plaintext", "--user",
+                f"a@{study.domains[0]}", "--password-env", secret, study=study.root)
+    assert r.returncode == 2 and secret not in r.stdout + r.stderr
