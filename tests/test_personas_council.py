@@ -17,7 +17,7 @@ from studykit import make_study  # tests/ is on sys.path (rootdir conftest)
 from mailstudy import synth
 from mailstudy.collect.run import collect_files
 from mailstudy.directory import import_directory
-from mailstudy.personas import run_personas
+from mailstudy.personas.run import run_personas
 from mailstudy.profile import run_profile
 
 
