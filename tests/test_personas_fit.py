@@ -176,3 +176,18 @@ def test_week_grid_from_messages() -> None:
     s = P.week_shares(g, 1)
     assert s is not None and s[0][9] == pytest.approx(2 / 3) and s[5][22] == pytest.approx(1 / 3)
     assert P.week_shares(g, 2) is None
+
+
+def test_assignment_without_refit_and_card_round_trip(planted, tmp_path) -> None:
+    import json
+
+    people, _, m = planted
+    again = P.assign_personas(m, people)
+    assert again.persona.tolist() == m.assignments.persona.tolist()
+    assert again.persona_name.tolist() == m.assignments.persona_name.tolist()
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(m.card), encoding="utf-8")
+    card = P.read_card(path)
+    assert P.FeatureTransform.from_dict(card["transform"]) == m.transform
+    assert np.array_equal(m.transform.transform(people), P.prepare_features(people).X)
+    assert P.assign_personas(card, people).persona.tolist() == m.assignments.persona.tolist()
