@@ -85,45 +85,8 @@ def sheet_context(model: PersonaModel, week_grid: pd.DataFrame | None = None,
         week_note = ("Semaine type non disponible : les horaires d'envoi n'ont pas été fournis."
                      if fr else "Typical week not available: sending times were not provided.")
     z = model.profiles
-    personas = []
-    for r in model.descriptions.itertuples():
-        i = int(r.persona)
-        shares = None if week_note else week_shares(week_grid, i)
-        zi = z.loc[i]
-        top = zi.abs().sort_values(ascending=False, kind="stable").index[:8]
-        jac_ok = bool(r.jaccard >= JACCARD_TARGET)
-        own_caveats = []
-        if not jac_ok:
-            own_caveats.append(
-                f"Persona moins stable (Jaccard {_num(r.jaccard, 2, lang)} < "
-                f"{_num(JACCARD_TARGET, 2, lang)}) : ses contours bougent d'un échantillon à "
-                "l'autre." if fr else
-                f"Less stable persona (Jaccard {r.jaccard:.2f} < {JACCARD_TARGET:.2f}): its "
-                "boundaries move from one sample to the next.")
-        if len(r.traits) < 3:
-            own_caveats.append(
-                "Moins de trois traits distinctifs : ce persona ressemble à l'ensemble de "
-                "l'organisation." if fr else
-                "Fewer than three distinctive traits: this persona looks like the organisation "
-                "as a whole.")
-        personas.append({
-            "id": i, "name": r.name, "first_name": r.first_name, "epithet": r.epithet,
-            "initials": r.first_name[:1].upper(), "tagline": r.tagline, "size": int(r.size),
-            "share": f"{_num(100 * r.share, 0, lang)}{chr(0x202f) if fr else ''}%",
-            "share_value": float(r.share),
-            "stability": _num(float(r.jaccard), 2, lang), "stability_ok": jac_ok,
-            "behaviours": list(r.behaviours), "goals": list(r.goals),
-            "frustrations": list(r.frustrations), "key_figures": list(r.key_figures),
-            "composition_level": r.composition_level,
-            "composition_direction": r.composition_direction,
-            "profile": [{"label": feature_label(f, lang), "z": round(float(zi[f]), 2)}
-                        for f in top],
-            "week": shares, "week_peak": _peak_text(shares, lang) if shares else None,
-            "week_note": week_note or (None if shares else (
-                "Aucun envoi daté pour ce persona." if fr else
-                "No dated mail sent for this persona.")),
-            "caveats": own_caveats,
-        })
+    personas = [_persona_entry(r, z, week_grid, week_note, lang)
+                for r in model.descriptions.itertuples()]
     feats = list(z.columns)
     return {
         "lang": lang,
@@ -141,6 +104,49 @@ def sheet_context(model: PersonaModel, week_grid: pd.DataFrame | None = None,
                      "personas": [p["first_name"] for p in personas],
                      "z": [[round(float(z.loc[p["id"], f]), 2) for f in feats]
                            for p in personas]},
+    }
+
+
+def _persona_entry(r: Any, z: pd.DataFrame, week_grid: pd.DataFrame | None,
+                   week_note: str | None, lang: str) -> dict[str, Any]:
+    """One persona of :func:`sheet_context`: its texts, figures, profile and week."""
+    fr = lang == "fr"
+    i = int(r.persona)
+    shares = None if week_note else week_shares(week_grid, i)
+    zi = z.loc[i]
+    top = zi.abs().sort_values(ascending=False, kind="stable").index[:8]
+    jac_ok = bool(r.jaccard >= JACCARD_TARGET)
+    own_caveats = []
+    if not jac_ok:
+        own_caveats.append(
+            f"Persona moins stable (Jaccard {_num(r.jaccard, 2, lang)} < "
+            f"{_num(JACCARD_TARGET, 2, lang)}) : ses contours bougent d'un échantillon à "
+            "l'autre." if fr else
+            f"Less stable persona (Jaccard {r.jaccard:.2f} < {JACCARD_TARGET:.2f}): its "
+            "boundaries move from one sample to the next.")
+    if len(r.traits) < 3:
+        own_caveats.append(
+            "Moins de trois traits distinctifs : ce persona ressemble à l'ensemble de "
+            "l'organisation." if fr else
+            "Fewer than three distinctive traits: this persona looks like the organisation "
+            "as a whole.")
+    return {
+        "id": i, "name": r.name, "first_name": r.first_name, "epithet": r.epithet,
+        "initials": r.first_name[:1].upper(), "tagline": r.tagline, "size": int(r.size),
+        "share": f"{_num(100 * r.share, 0, lang)}{chr(0x202f) if fr else ''}%",
+        "share_value": float(r.share),
+        "stability": _num(float(r.jaccard), 2, lang), "stability_ok": jac_ok,
+        "behaviours": list(r.behaviours), "goals": list(r.goals),
+        "frustrations": list(r.frustrations), "key_figures": list(r.key_figures),
+        "composition_level": r.composition_level,
+        "composition_direction": r.composition_direction,
+        "profile": [{"label": feature_label(f, lang), "z": round(float(zi[f]), 2)}
+                    for f in top],
+        "week": shares, "week_peak": _peak_text(shares, lang) if shares else None,
+        "week_note": week_note or (None if shares else (
+            "Aucun envoi daté pour ce persona." if fr else
+            "No dated mail sent for this persona.")),
+        "caveats": own_caveats,
     }
 
 
