@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # peoplekit: the synthetic people of the tests
 
 
 def kids_cpu() -> float:
@@ -33,10 +34,12 @@ def kids_cpu() -> float:
 def run_variant(n_jobs: int, people: int, boot: int) -> dict[str, object]:
     import hashlib
 
+    from peoplekit import synthetic_people
+
     from mailstudy import personas as P
     from mailstudy.schema import FEATURE_NAMES
 
-    df, _ = P.synthetic_people(people, groups=5, seed=1, extra_features=1)
+    df, _ = synthetic_people(people, groups=5, seed=1, extra_features=1)
     feats = [*FEATURE_NAMES, "extra_1"]
     t0 = time.perf_counter()
     cpu0 = time.process_time()

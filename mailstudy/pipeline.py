@@ -249,7 +249,7 @@ def _run_profile(ctx: StageContext) -> dict[str, Any]:
 
 
 def _run_personas(ctx: StageContext) -> dict[str, Any]:
-    from mailstudy.personas import run_personas
+    from mailstudy.personas.run import run_personas
 
     model, _ = run_personas(ctx.study)
     return {"personas": int(model.card["k"]), "structure_ok": bool(model.structure_ok),

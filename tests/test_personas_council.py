@@ -17,7 +17,7 @@ from studykit import make_study  # tests/ is on sys.path (rootdir conftest)
 from mailstudy.collect.run import collect_files
 from mailstudy.demo.council import BEHAVIOURS, generate_council
 from mailstudy.intake.directory import import_directory
-from mailstudy.personas import run_personas
+from mailstudy.personas.run import run_personas
 from mailstudy.profile.run import run_profile
 
 

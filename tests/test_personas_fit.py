@@ -7,6 +7,7 @@ import inspect
 import numpy as np
 import pandas as pd
 import pytest
+from peoplekit import synthetic_people  # tests/ is on sys.path (rootdir conftest)
 from sklearn.metrics import adjusted_rand_score
 
 from mailstudy import personas as P
@@ -17,7 +18,7 @@ N_BOOT = 10  # tests only; the default (asserted below) is 50
 
 @pytest.fixture(scope="module")
 def planted() -> tuple[pd.DataFrame, np.ndarray, P.PersonaModel]:
-    people, truth = P.synthetic_people(300, groups=4, seed=11)
+    people, truth = synthetic_people(300, groups=4, seed=11)
     return people, truth, P.fit_personas(people, n_boot=N_BOOT, seed=5)
 
 
@@ -27,7 +28,7 @@ def test_default_bootstrap_is_50() -> None:
 
 @pytest.mark.parametrize("seed", [11, 12])
 def test_recovers_planted_groups_and_k(seed: int) -> None:
-    people, truth = P.synthetic_people(300, groups=4, seed=seed)
+    people, truth = synthetic_people(300, groups=4, seed=seed)
     m = P.fit_personas(people, k="auto", k_range=(3, 8), n_boot=N_BOOT, seed=seed)
     assert m.k == 4
     assert m.card["k_chosen"] == 4
@@ -41,7 +42,7 @@ def test_recovers_planted_groups_and_k(seed: int) -> None:
 
 
 def test_recovers_five_groups() -> None:
-    people, truth = P.synthetic_people(400, groups=5, seed=3)
+    people, truth = synthetic_people(400, groups=5, seed=3)
     m = P.fit_personas(people, n_boot=N_BOOT, seed=3)
     assert m.k == 5
     assert adjusted_rand_score(truth, m.assignments.persona) >= 0.8
@@ -72,7 +73,7 @@ def test_assignments_contract_and_card(planted) -> None:
 
 
 def test_noise_is_flagged() -> None:
-    people, _ = P.synthetic_people(300, groups=1, seed=4)
+    people, _ = synthetic_people(300, groups=1, seed=4)
     m = P.fit_personas(people, n_boot=N_BOOT, seed=4)
     assert not m.structure_ok
     assert "structure stable" in m.warnings[0]
@@ -82,7 +83,7 @@ def test_noise_is_flagged() -> None:
 
 
 def test_small_persona_is_merged() -> None:
-    people, truth = P.synthetic_people(300, groups=5, seed=2, sizes=[0.3, 0.3, 0.2, 0.17, 0.03])
+    people, truth = synthetic_people(300, groups=5, seed=2, sizes=[0.3, 0.3, 0.2, 0.17, 0.03])
     assert (truth == 4).sum() < P.min_persona_size(300, 10)
     m = P.fit_personas(people, k=5, n_boot=N_BOOT, seed=2, min_group_size=10)
     assert m.card["k_chosen"] == 5
@@ -101,7 +102,7 @@ def test_merge_small_moves_members_to_nearest() -> None:
 
 
 def test_transforms_drop_constant_and_mostly_missing() -> None:
-    people, _ = P.synthetic_people(120, groups=2, seed=1)
+    people, _ = synthetic_people(120, groups=2, seed=1)
     people["forward_rate"] = 0.1
     people.loc[people.index[:80], "reply_delay_h"] = np.nan
     prep = P.prepare_features(people)
@@ -114,7 +115,7 @@ def test_transforms_drop_constant_and_mostly_missing() -> None:
 
 
 def test_too_few_people_is_an_error() -> None:
-    people, _ = P.synthetic_people(15, groups=1, seed=1)
+    people, _ = synthetic_people(15, groups=1, seed=1)
     with pytest.raises(P.PersonaError, match="too few"):
         P.fit_personas(people, n_boot=2)
 
@@ -175,3 +176,18 @@ def test_week_grid_from_messages() -> None:
     s = P.week_shares(g, 1)
     assert s is not None and s[0][9] == pytest.approx(2 / 3) and s[5][22] == pytest.approx(1 / 3)
     assert P.week_shares(g, 2) is None
+
+
+def test_assignment_without_refit_and_card_round_trip(planted, tmp_path) -> None:
+    import json
+
+    people, _, m = planted
+    again = P.assign_personas(m, people)
+    assert again.persona.tolist() == m.assignments.persona.tolist()
+    assert again.persona_name.tolist() == m.assignments.persona_name.tolist()
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(m.card), encoding="utf-8")
+    card = P.read_card(path)
+    assert P.FeatureTransform.from_dict(card["transform"]) == m.transform
+    assert np.array_equal(m.transform.transform(people), P.prepare_features(people).X)
+    assert P.assign_personas(card, people).persona.tolist() == m.assignments.persona.tolist()

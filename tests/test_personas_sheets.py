@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from peoplekit import synthetic_people  # tests/ is on sys.path (rootdir conftest)
 from typer.testing import CliRunner
 
 from mailstudy import personas as P
@@ -46,7 +47,7 @@ def week_grid(k: int, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model() -> tuple[pd.DataFrame, P.PersonaModel]:
-    people, _ = P.synthetic_people(240, groups=4, seed=21)
+    people, _ = synthetic_people(240, groups=4, seed=21)
     return people, P.fit_personas(people, n_boot=N_BOOT, seed=21)
 
 
@@ -117,7 +118,7 @@ def test_sheets_refuse_to_carry_a_pseudonym(model, tmp_path: Path) -> None:
 
 
 def test_english_sheets_and_noise_warning(tmp_path: Path) -> None:
-    people, _ = P.synthetic_people(200, groups=1, seed=8)
+    people, _ = synthetic_people(200, groups=1, seed=8)
     m = P.fit_personas(people, k=3, n_boot=N_BOOT, seed=8, lang="en")
     paths = P.write_outputs(m, tmp_path / "data", tmp_path / "out", None, 10, pdf=False)
     html = paths["html"].read_text(encoding="utf-8")
@@ -137,7 +138,7 @@ def _study_with_people(tmp_path: Path, people: pd.DataFrame) -> Path:
 
 
 def test_cli_personas_auto(tmp_path: Path) -> None:
-    people, truth = P.synthetic_people(240, groups=4, seed=31)
+    people, truth = synthetic_people(240, groups=4, seed=31)
     root = _study_with_people(tmp_path, people)
     res = CliRunner().invoke(app, ["personas", "--study", str(root), "--k", "auto",
                                    "--seed", "3"])

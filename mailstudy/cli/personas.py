@@ -22,7 +22,8 @@ def personas_cmd(
 ) -> None:
     """Cluster data/people.parquet into personas; write data/personas.parquet,
     out/personas/model.json and the sheets (out/personas/personas.html and .pdf)."""
-    from mailstudy.personas import PersonaError, run_personas
+    from mailstudy.personas.run import run_personas
+    from mailstudy.personas.settings import PersonaError
     from mailstudy.study import open_study
 
     if lang is not None and lang not in ("fr", "en"):
