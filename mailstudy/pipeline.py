@@ -204,7 +204,9 @@ def _run_imap(ctx: StageContext) -> dict[str, Any]:
     """IMAP accounts from ``[collect.imap]``: host, port, starttls, plaintext, ca_file,
     accounts (a CSV of mailbox,login), password_env (or keyring = true, or
     oauth2_token_env / oauth2_token_command), include, exclude, workers."""
-    from mailstudy.collect.imap import Server, auth_from_options, collect_imap, read_accounts
+    from mailstudy.collect.imap.auth import auth_from_options, read_accounts
+    from mailstudy.collect.imap.connection import Server
+    from mailstudy.collect.imap.run import collect_imap
 
     cfg = _imap_config(ctx.study)
     server = Server(host=str(cfg["host"]), port=cfg.get("port"),

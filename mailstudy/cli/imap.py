@@ -76,15 +76,11 @@ def collect_imap_cmd(
 
     Re-running fetches only new messages; an interrupted run resumes where it stopped.
     """
-    from mailstudy.collect.imap import Account as ImapAccount
-    from mailstudy.collect.imap import (
-        ImapError,
-        Server,
-        auth_from_options,
-        collect_imap,
-        mailbox_of_login,
-        read_accounts,
-    )
+    from mailstudy.collect.imap.auth import Account as ImapAccount
+    from mailstudy.collect.imap.auth import auth_from_options, mailbox_of_login, read_accounts
+    from mailstudy.collect.imap.connection import Server
+    from mailstudy.collect.imap.errors import ImapError
+    from mailstudy.collect.imap.run import collect_imap
     from mailstudy.study import open_study
 
     s = open_study(study)

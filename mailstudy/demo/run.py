@@ -193,7 +193,9 @@ def _collect_over_imap(study: Study, boxes: list[Path]) -> Any:
     would: implicit TLS verified against the server's own CA, one master credential."""
     import secrets as _secrets
 
-    from mailstudy.collect.imap import Account, Auth, Server, collect_imap
+    from mailstudy.collect.imap.auth import Account, Auth
+    from mailstudy.collect.imap.connection import Server
+    from mailstudy.collect.imap.run import collect_imap
     from mailstudy.demo.dovecot import DovecotServer
 
     master_pw = _secrets.token_urlsafe(16)

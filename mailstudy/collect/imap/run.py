@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 from mailstudy.collect.files import MailboxResult
 from mailstudy.collect.headers import Identities
@@ -71,21 +71,7 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
                          started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     store = MessageStore(study.messages_dir)
     summary.tmp_cleaned = store.clean_tmp()
-    results: list[MailboxResult] = []
-    jobs: list[PlanJob] = []
-    for i, acc in enumerate(accounts):
-        r = MailboxResult(index=i, format=SOURCE, owner_from="account")
-        results.append(r)
-        if ids.classify(acc.address) != "internal":
-            r.error = "the mailbox address is not in the organisation's domains"
-            continue
-        r.mailbox = ps.person(acc.address)
-        if r.mailbox in optouts:
-            r.mailbox = MARK_OPTOUT  # summaries never name an objector
-            r.owner_from += "+optout"
-            r.skipped["owner_opted_out"] += 1
-            continue
-        jobs.append(PlanJob(i, acc))
+    results, jobs = _admit(accounts, ids, optouts)
     # seal the owners' identities now, even for mailboxes that turn out empty
     escrow = study.escrow()
     sealer = Identities(ps, study.domains, study.partner_domains, optouts, escrow)
@@ -103,3 +89,25 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
     summary.seconds = time.monotonic() - t0
     summary.save(study.runs_dir)
     return summary
+
+
+def _admit(accounts: Sequence[Account], ids: Identities, optouts: Container[str]
+           ) -> tuple[list[MailboxResult], list[PlanJob]]:
+    """A result per account, and a plan unit for each mailbox of the organisation whose
+    owner has not opted out."""
+    results: list[MailboxResult] = []
+    jobs: list[PlanJob] = []
+    for i, acc in enumerate(accounts):
+        r = MailboxResult(index=i, format=SOURCE, owner_from="account")
+        results.append(r)
+        if ids.classify(acc.address) != "internal":
+            r.error = "the mailbox address is not in the organisation's domains"
+            continue
+        r.mailbox = ids.p.person(acc.address)
+        if r.mailbox in optouts:
+            r.mailbox = MARK_OPTOUT  # summaries never name an objector
+            r.owner_from += "+optout"
+            r.skipped["owner_opted_out"] += 1
+            continue
+        jobs.append(PlanJob(i, acc))
+    return results, jobs
