@@ -24,15 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailstudy.collect.headers import (
-    Context,
-    Identities,
-    RowBuilder,
-    folder_role,
-    item_family,
-    normalise_folder,
-    personal_matcher,
-)
+from mailstudy.collect.addresses import Identities
+from mailstudy.collect.folders import folder_role, normalise_folder, personal_matcher
 from mailstudy.collect.mime import (
     IN_MEMORY_MAX,
     ParsedMessage,
@@ -40,6 +33,7 @@ from mailstudy.collect.mime import (
     read_message,
     read_message_bytes,
 )
+from mailstudy.collect.rows import Context, RowBuilder, item_family
 from mailstudy.errors import CollectError
 from mailstudy.store import MessageStore
 

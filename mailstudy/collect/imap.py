@@ -75,19 +75,12 @@ from typing import Any
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from mailstudy.collect.addresses import Identities
 from mailstudy.collect.files import MailboxResult
-from mailstudy.collect.headers import (
-    Context,
-    Identities,
-    MimeOutline,
-    Part,
-    RowBuilder,
-    extension_of,
-    fold,
-    folder_role,
-    parse_header_block,
-    personal_matcher,
-)
+from mailstudy.collect.folders import folder_role, personal_matcher
+from mailstudy.collect.headers import fold, parse_header_block
+from mailstudy.collect.parts import MimeOutline, Part, extension_of
+from mailstudy.collect.rows import Context, RowBuilder
 from mailstudy.collect.run import RunSummary
 from mailstudy.errors import CollectError
 from mailstudy.store import MessageStore
