@@ -170,7 +170,7 @@ def optout_add(
 ) -> None:
     """Record opt-outs as keyed hashes: their mailboxes are never read and they are never
     drawn."""
-    from mailstudy.collect.files import ADDRESS_RE
+    from mailstudy.collect.formats.detect import ADDRESS_RE
     from mailstudy.optout import add_optouts
     from mailstudy.study import open_study
 

@@ -76,9 +76,9 @@ from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from mailstudy.collect.addresses import Identities
-from mailstudy.collect.files import MailboxResult
 from mailstudy.collect.folders import folder_role, personal_matcher
 from mailstudy.collect.headers import fold, parse_header_block
+from mailstudy.collect.mailbox import MailboxResult
 from mailstudy.collect.parts import MimeOutline, Part, extension_of
 from mailstudy.collect.rows import Context, RowBuilder
 from mailstudy.collect.run import RunSummary
