@@ -3,8 +3,8 @@
 Each SOURCE is one mailbox. A source is enumerated into :class:`Item` objects in a
 deterministic order (so a re-run meets the same items), each item is read as a stream (so an
 attachment never sits in memory) and turned into a row by :mod:`~mailstudy.collect.rows`; rows are
-committed in
-batches to the :class:`~mailstudy.store.MessageStore`, which skips items already present.
+committed in batches to the :class:`~mailstudy.store.MessageStore`, which skips items already
+present.
 Mailboxes are spread over processes (collection is CPU-bound parsing).
 """
 
