@@ -13,7 +13,7 @@ from studykit import DOMAIN, make_study, message, run_cli, write_maildir, write_
 
 from anonymise.escrow import load_identity, open_escrow
 from mailstudy import schema
-from mailstudy.collect.files import detect_format
+from mailstudy.collect.formats.detect import detect_format
 from mailstudy.collect.mime import iter_lines, read_message
 from mailstudy.collect.run import collect_files
 from mailstudy.optout import add_optouts

@@ -78,7 +78,7 @@ _addr_alphabet = st.sampled_from(list("abcdeé.-_@<> ,=?Q\t\x27") + ["jean", "@r
 def test_fast_address_split_matches_the_stdlib(parts: list[str]) -> None:
     import email.utils
 
-    from mailstudy.collect.headers import _simple_addresses
+    from mailstudy.collect.addresses import _simple_addresses
 
     value = "".join(parts)
     fast = _simple_addresses(value)
@@ -88,7 +88,7 @@ def test_fast_address_split_matches_the_stdlib(parts: list[str]) -> None:
 
 
 def test_fast_address_split_takes_common_lists() -> None:
-    from mailstudy.collect.headers import _simple_addresses
+    from mailstudy.collect.addresses import _simple_addresses
 
     assert _simple_addresses("Jean Dupont <jean.dupont@region.test>,  a@b.fr") == [
         ("Jean Dupont", "jean.dupont@region.test"), ("", "a@b.fr")]

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from studykit import DOMAIN, make_study, message, run_cli, write_maildir, write_mbox
 
 from anonymise.pseudonym import Pseudonymiser
-from mailstudy.collect.headers import Context, Identities, RowBuilder
+from mailstudy.collect.addresses import Identities
 from mailstudy.collect.mime import read_message
+from mailstudy.collect.rows import Context, RowBuilder
 
 CANARY_ADDR = f"zorglub.qwxz@{DOMAIN}"
 CANARY_NAME = "Zorglub Qwxzian"

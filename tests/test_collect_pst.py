@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from studykit import make_study
 
-from mailstudy.collect.files import pst_as_eml
+from mailstudy.collect.formats.pst import pst_as_eml
 from mailstudy.collect.headers import LIBPST_BOUNDARY
 from mailstudy.collect.run import collect_files
 from mailstudy.store import read_messages

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from mailstudy.collect.headers import Part
 from mailstudy.collect.imap import (
     Account,
     ImapError,
@@ -32,6 +31,7 @@ from mailstudy.collect.imap import (
     uid_set,
 )
 from mailstudy.collect.imap.lexer import response_tree
+from mailstudy.collect.parts import Part
 
 HEADER = b"From: a@region.test\r\nSubject: x\r\n\r\n"
 MIXED = (b'BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 120 4'

@@ -25,9 +25,11 @@ import pytest
 from msgfactory import build_msg, write_cfb, write_msg
 
 from anonymise.pseudonym import Pseudonymiser
-from mailstudy.collect.headers import Context, Identities, RowBuilder, decode_text
+from mailstudy.collect.addresses import Identities
+from mailstudy.collect.headers import decode_text
 from mailstudy.collect.mime import iter_lines, read_message
 from mailstudy.collect.msg import MsgError, MsgMessage, read_msg
+from mailstudy.collect.rows import Context, RowBuilder
 from mailstudy.schema import MARK_EXTERNAL, MARK_INVALID
 
 UTC = dt.UTC

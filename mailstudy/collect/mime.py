@@ -14,14 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mailstudy.collect.headers import (
-    HeaderBlock,
-    MimeOutline,
-    Part,
-    extension_of,
-    header_identity,
-    parse_header_block,
-)
+from mailstudy.collect.headers import HeaderBlock, header_identity, parse_header_block
+from mailstudy.collect.parts import MimeOutline, Part, extension_of
 
 CHUNK = 65536
 MAX_HEADER = 1 << 20  # a header block larger than this is truncated (and counted)

@@ -1,7 +1,7 @@
 """Outlook .msg files (MS-OXMSG) to the same :class:`ParsedMessage` the .eml walker gives.
 
 An .msg is not RFC 5322 text but an OLE compound file of MAPI properties, read here with
-``extract_msg``. What reaches :class:`mailstudy.collect.headers.RowBuilder` is the same pair
+``extract_msg``. What reaches :class:`mailstudy.collect.rows.RowBuilder` is the same pair
 as for an .eml: a header block parsed by ``headers.parse_header_block`` and a MIME-like
 outline, so both routes give the same row for the same message.
 
@@ -54,15 +54,9 @@ from extract_msg.msg_classes import Message as MapiMessage
 from extract_msg.msg_classes import MessageSigned
 from extract_msg.null_date import NullDate
 
-from mailstudy.collect.headers import (
-    EPOCH_MIN,
-    HeaderBlock,
-    MimeOutline,
-    Part,
-    extension_of,
-    parse_header_block,
-)
+from mailstudy.collect.headers import EPOCH_MIN, HeaderBlock, parse_header_block
 from mailstudy.collect.mime import ParsedMessage
+from mailstudy.collect.parts import MimeOutline, Part, extension_of
 from mailstudy.errors import CollectError
 
 # extract_msg and olefile log internal stream paths and, at INFO/WARNING, details of the

@@ -14,13 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailstudy.collect.files import (
-    MailboxJob,
-    MailboxResult,
-    Session,
-    collect_mailbox,
-    owner_from_name,
-)
+from mailstudy.collect.formats.detect import owner_from_name
+from mailstudy.collect.mailbox import MailboxJob, MailboxResult, Session, collect_mailbox
 from mailstudy.store import MessageStore
 from mailstudy.study import Study, StudyError
 

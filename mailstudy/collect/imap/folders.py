@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from mailstudy.collect.headers import fold, folder_role, personal_matcher
+from mailstudy.collect.folders import folder_role, personal_matcher
+from mailstudy.collect.headers import fold
 
 
 @dataclass(frozen=True)

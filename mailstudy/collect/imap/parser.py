@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailstudy.collect.headers import Part, extension_of
 from mailstudy.collect.imap.errors import ResponseError
 from mailstudy.collect.imap.lexer import response_tree, split_responses
+from mailstudy.collect.parts import Part, extension_of
 
 
 @dataclass

@@ -7,8 +7,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Container, Sequence
 
-from mailstudy.collect.files import MailboxResult
-from mailstudy.collect.headers import Identities
+from mailstudy.collect.addresses import Identities
 from mailstudy.collect.imap.auth import Account, Auth
 from mailstudy.collect.imap.connection import Server, close_quietly
 from mailstudy.collect.imap.errors import TransientError
@@ -22,6 +21,7 @@ from mailstudy.collect.imap.units import (
     PlanJob,
     WorkerConfig,
 )
+from mailstudy.collect.mailbox import MailboxResult
 from mailstudy.collect.run import RunSummary
 from mailstudy.schema import MARK_OPTOUT
 from mailstudy.store import MessageStore

@@ -20,7 +20,6 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from mailstudy.collect.files import MailboxResult
 from mailstudy.collect.imap.process import init_worker, run_units
 from mailstudy.collect.imap.units import (
     ChunkJob,
@@ -32,6 +31,7 @@ from mailstudy.collect.imap.units import (
     WorkerConfig,
 )
 from mailstudy.collect.imap.worker import Worker
+from mailstudy.collect.mailbox import MailboxResult
 
 
 class Scheduler:

@@ -18,13 +18,8 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from mailstudy.collect.headers import (
-    Context,
-    Identities,
-    MimeOutline,
-    RowBuilder,
-    parse_header_block,
-)
+from mailstudy.collect.addresses import Identities
+from mailstudy.collect.headers import parse_header_block
 from mailstudy.collect.imap.auth import Account
 from mailstudy.collect.imap.commands import PIPELINE, pipelined_gap_fetch, pipelined_statuses
 from mailstudy.collect.imap.connection import close_quietly, open_session
@@ -47,6 +42,8 @@ from mailstudy.collect.imap.units import (
     chunk_size_for,
     pack_chunks,
 )
+from mailstudy.collect.parts import MimeOutline
+from mailstudy.collect.rows import Context, RowBuilder
 from mailstudy.store import MessageStore
 
 Committed = dict[tuple[str, int], set[int]]  # (folder_id, UIDVALIDITY) -> UIDs in the store

@@ -1,0 +1,60 @@
+"""What every format yields: items of a listing, and the errors of a source."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailstudy.collect.mime import (
+    IN_MEMORY_MAX,
+    ParsedMessage,
+    iter_lines,
+    read_message,
+    read_message_bytes,
+)
+from mailstudy.errors import CollectError
+
+
+class SourceError(CollectError):
+    """A source cannot be read as a mailbox; the message never names the path."""
+
+
+@dataclass
+class Item:
+    """One message of a source, found but not yet read."""
+
+    folder: tuple[str, ...]
+    key: str  # locator within the source (hashed before storage)
+    read: Callable[[], ParsedMessage]  # reads and parses the message when called
+    seen: bool | None = None
+    answered: bool | None = None
+    flagged: bool | None = None
+    fallback_date: dt.datetime | None = None
+
+
+@dataclass
+class SourceListing:
+    items: list[Item]
+    folders: set[tuple[str, ...]] = field(default_factory=set)
+    skipped_folders: int = 0  # personal folders
+    skipped_messages: int = 0  # messages inside personal folders
+
+
+class ReadpstMissing(SourceError):
+    pass
+
+
+def file_reader(path: Path) -> Callable[[], ParsedMessage]:
+    """Parse a message file in memory when it is small, streamed when it is large."""
+
+    def read() -> ParsedMessage:
+        with open(path, "rb") as f:
+            data = f.read(IN_MEMORY_MAX + 1)
+            if len(data) <= IN_MEMORY_MAX:
+                return read_message_bytes(data)
+            f.seek(0)
+            return read_message(iter_lines(f))
+
+    return read
