@@ -85,6 +85,25 @@ def _complete(cells: pd.DataFrame, dims: list[str],
     return out
 
 
+def _finish_table(df: pd.DataFrame, dims: list[str],
+                  rank: Mapping[str, int]) -> pd.DataFrame:
+    """A released table for publication: TOTAL labelled, key columns first, levels in rank
+    order (unknown last, the total after it)."""
+    df = df.copy()
+    for d in dims:
+        df[d] = df[d].replace(disclosure.TOTAL, TOTAL_LABEL)
+    order = [c for c in [*dims, "n_people", "suppressed"]]
+    df = df[order + [c for c in df.columns if c not in order]]
+    if "level" in dims:
+        df["_r"] = df["level"].map(lambda x: rank.get(x, 99) if x != TOTAL_LABEL else 999)
+        df.loc[df["_r"] < 0, "_r"] = 98
+        df = df.sort_values(["_r", *[d for d in dims if d != "level"]]).drop(columns="_r")
+    else:
+        df["_t"] = df[dims[0]] == TOTAL_LABEL
+        df = df.sort_values(["_t", dims[0]]).drop(columns="_t")
+    return df.reset_index(drop=True)
+
+
 def group_profiles(people: pd.DataFrame, min_group_size: int,
                    habit_labels: Iterable[str] = ()) -> GroupProfiles:
     """Group tables by level, direction, habit, level x habit and working pattern.
@@ -138,29 +157,16 @@ def group_profiles(people: pd.DataFrame, min_group_size: int,
     tables: dict[str, pd.DataFrame] = {}
     rank = people.groupby("level")["level_rank"].first().to_dict()
 
-    def finish(df: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
-        df = df.copy()
-        for d in dims:
-            df[d] = df[d].replace(disclosure.TOTAL, TOTAL_LABEL)
-        order = [c for c in [*dims, "n_people", "suppressed"]]
-        df = df[order + [c for c in df.columns if c not in order]]
-        if "level" in dims:
-            df["_r"] = df["level"].map(lambda x: rank.get(x, 99) if x != TOTAL_LABEL else 999)
-            df.loc[df["_r"] < 0, "_r"] = 98
-            df = df.sort_values(["_r", *[d for d in dims if d != "level"]]).drop(columns="_r")
-        else:
-            df["_t"] = df[dims[0]] == TOTAL_LABEL
-            df = df.sort_values(["_t", dims[0]]).drop(columns="_t")
-        return df.reset_index(drop=True)
-
     lh = released["level_habit"]
-    tables["level"] = finish(lh[lh["habit"] == disclosure.TOTAL].drop(columns="habit"),
-                             ["level"])
-    tables["habit"] = finish(lh[lh["level"] == disclosure.TOTAL].drop(columns="level"),
-                             ["habit"])
-    tables["level_habit"] = finish(lh[(lh["level"] != disclosure.TOTAL)
-                                      & (lh["habit"] != disclosure.TOTAL)], ["level", "habit"])
-    tables["direction"] = finish(released["direction"], ["direction"])
-    tables["work_pattern"] = finish(released["work_pattern"], ["work_pattern"])
+    tables["level"] = _finish_table(lh[lh["habit"] == disclosure.TOTAL].drop(columns="habit"),
+                                    ["level"], rank)
+    tables["habit"] = _finish_table(lh[lh["level"] == disclosure.TOTAL].drop(columns="level"),
+                                    ["habit"], rank)
+    tables["level_habit"] = _finish_table(lh[(lh["level"] != disclosure.TOTAL)
+                                             & (lh["habit"] != disclosure.TOTAL)],
+                                          ["level", "habit"], rank)
+    tables["direction"] = _finish_table(released["direction"], ["direction"], rank)
+    tables["work_pattern"] = _finish_table(released["work_pattern"], ["work_pattern"],
+                                           rank)
     true_counts = {name: t.pop("_n_true").astype("int64") for name, t in tables.items()}
     return GroupProfiles(tables, pd.DataFrame(summary), true_counts)

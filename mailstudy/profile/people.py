@@ -52,23 +52,10 @@ def _habits(feats: pd.DataFrame, rules: list[Rule]) -> list[list[str]]:
     return [[labels[j] for j in np.flatnonzero(row)] for row in hits]
 
 
-# -- the stage -------------------------------------------------------------------------------
-def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd.DataFrame,
-                 config: Mapping[str, Any] | Study | ProfileConfig | None = None,
-                 *, optouts: Container[str] = ()) -> tuple[pd.DataFrame, dict[str, int]]:
-    """One row per person with enough data (PEOPLE contract), and the counts of the others.
-
-    ``messages`` is the hive-partitioned dataset folder, or an iterable of per-mailbox
-    DataFrames with the MESSAGES columns. Counts name who was left out and why:
-    below the thresholds, opted out, mailboxes without a directory row, directory people
-    without a mailbox; and the organisation's totals (messages deduplicated on message_id).
-    """
-    cfg = ProfileConfig.from_config(config)
-    batches: Iterable[pa.Table]
-    if isinstance(messages, str | Path):
-        batches = iter_message_batches(messages, cfg.batch_bytes)
-    else:
-        batches = _frames_to_tables(messages)
+def _features(batches: Iterable[pa.Table], cfg: ProfileConfig
+              ) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Features of every mailbox (one row per person), the organisation's unique message ids
+    and the number of rows read."""
     parts, ids, rows = [], [], 0
     for t in batches:
         if len(t) == 0:
@@ -86,6 +73,46 @@ def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd
     feats = feats.groupby("person", sort=True).first().reset_index() \
         if feats["person"].duplicated().any() else feats
     all_ids = pd.unique(np.concatenate(ids)) if ids else np.zeros(0)
+    return feats, all_ids, rows
+
+
+def _with_directory(feats: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFrame:
+    """The PEOPLE columns: features plus the directory's attributes, unknown when missing."""
+    cols = ["person", "level", "level_rank", "direction", "service", "roles"]
+    dd = directory[[c for c in cols if c in directory.columns]]
+    people = feats.merge(dd, on="person", how="left")
+    people["level"] = people.get("level", pd.Series(index=people.index, dtype=object)
+                                 ).fillna(UNKNOWN).astype(object)
+    people["level_rank"] = people.get("level_rank", pd.Series(index=people.index, dtype=float)
+                                      ).fillna(-1).astype("int16")
+    for c in ("direction", "service"):
+        people[c] = people.get(c, pd.Series(index=people.index, dtype=object)
+                               ).fillna(UNKNOWN).astype(object)
+    if "roles" not in people:
+        people["roles"] = None
+    people["roles"] = pd.Series([list(r) if isinstance(r, list | np.ndarray) else []
+                                 for r in people["roles"]], index=people.index, dtype=object)
+    return people[schema.names("people")]
+
+
+# -- the stage -------------------------------------------------------------------------------
+def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd.DataFrame,
+                 config: Mapping[str, Any] | Study | ProfileConfig | None = None,
+                 *, optouts: Container[str] = ()) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One row per person with enough data (PEOPLE contract), and the counts of the others.
+
+    ``messages`` is the hive-partitioned dataset folder, or an iterable of per-mailbox
+    DataFrames with the MESSAGES columns. Counts name who was left out and why:
+    below the thresholds, opted out, mailboxes without a directory row, directory people
+    without a mailbox; and the organisation's totals (messages deduplicated on message_id).
+    """
+    cfg = ProfileConfig.from_config(config)
+    batches: Iterable[pa.Table]
+    if isinstance(messages, str | Path):
+        batches = iter_message_batches(messages, cfg.batch_bytes)
+    else:
+        batches = _frames_to_tables(messages)
+    feats, all_ids, rows = _features(batches, cfg)
     d = directory_df if directory_df is not None else pd.DataFrame(columns=["person"])
     d = d.drop_duplicates("person")
     d_people = set(d["person"])
@@ -109,21 +136,7 @@ def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd
     feats["work_pattern"] = pd.Series(work_pattern(feats, cfg.work_pattern).to_numpy(),
                                       index=feats.index, dtype=object)
     feats["habits"] = pd.Series(_habits(feats, cfg.rules()), index=feats.index, dtype=object)
-    cols = ["person", "level", "level_rank", "direction", "service", "roles"]
-    dd = d[[c for c in cols if c in d.columns]]
-    people = feats.merge(dd, on="person", how="left")
-    people["level"] = people.get("level", pd.Series(index=people.index, dtype=object)
-                                 ).fillna(UNKNOWN).astype(object)
-    people["level_rank"] = people.get("level_rank", pd.Series(index=people.index, dtype=float)
-                                      ).fillna(-1).astype("int16")
-    for c in ("direction", "service"):
-        people[c] = people.get(c, pd.Series(index=people.index, dtype=object)
-                               ).fillna(UNKNOWN).astype(object)
-    if "roles" not in people:
-        people["roles"] = None
-    people["roles"] = pd.Series([list(r) if isinstance(r, list | np.ndarray) else []
-                                 for r in people["roles"]], index=people.index, dtype=object)
-    people = people[schema.names("people")]
+    people = _with_directory(feats, d)
     counts["people"] = len(people)
     counts["people_without_directory"] = int((~people["person"].isin(d_people)).sum())
     return schema.check(people, "people"), counts
