@@ -126,28 +126,17 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
              say: Callable[[str], None] | None = None, imap: bool = True) -> DemoResult:
     """Generate a synthetic council under ``directory``, run the whole pipeline on it, and
     reveal the panel with the key holder's identity. Refuses a folder that holds a demo."""
-    from anonymise.escrow import generate_identity
     from mailstudy.demo.council import generate_council
     from mailstudy.optout import add_optouts
 
     say = say or (lambda _m: None)
-    if lang not in ("fr", "en"):
-        raise StudyError("--lang must be fr or en")
     root = Path(directory)
-    if agents < 30:
-        raise StudyError("the demo needs at least 30 agents (panels and personas need "
-                         "groups of 10)")
-    for sub in ("study", "council", "keyholder"):
-        if (root / sub).exists():
-            raise StudyError(f"{root / sub} exists already: remove it or choose another folder")
+    _check_arguments(root, agents=agents, lang=lang)
     root.mkdir(parents=True, exist_ok=True)
     say(f"generating a synthetic council: {agents} agents, {weeks} weeks (seed {seed})")
     council = generate_council(root / "council", n_agents=agents, weeks=weeks, seed=seed)
     say(f"  {council.n_messages} message files, directory and ground truth in {root / 'council'}")
-    identity = root / "keyholder" / "identity.age"
-    identity.parent.mkdir(parents=True)
-    os_chmod_private(identity.parent)
-    recipient = generate_identity(identity)
+    identity, recipient = _make_keyholder(root / "keyholder")
     say(f"key holder identity in {identity} (outside the study)")
     study = init_study(root / "study", [council.domain], keyholder=recipient,
                        partner_domains=list(council.partner_domains),
@@ -186,6 +175,28 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
     paths = report_paths(study, lang)
     return DemoResult(root, study, identity, council, run, revealed, paths["html"],
                       paths["pdf"], imap_summary)
+
+
+def _check_arguments(root: Path, *, agents: int, lang: str) -> None:
+    """Refuse what cannot make a demo, before anything is written."""
+    if lang not in ("fr", "en"):
+        raise StudyError("lang must be fr or en")
+    if agents < 30:
+        raise StudyError("the demo needs at least 30 agents (panels and personas need "
+                         "groups of 10)")
+    for sub in ("study", "council", "keyholder"):
+        if (root / sub).exists():
+            raise StudyError(f"{root / sub} exists already: remove it or choose another folder")
+
+
+def _make_keyholder(folder: Path) -> tuple[Path, str]:
+    """The key holder's age identity in its own private folder; returns it and its recipient."""
+    from anonymise.escrow import generate_identity
+
+    identity = folder / "identity.age"
+    folder.mkdir(parents=True)
+    os_chmod_private(folder)
+    return identity, generate_identity(identity)
 
 
 def _collect_over_imap(study: Study, boxes: list[Path]) -> Any:
