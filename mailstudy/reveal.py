@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 from anonymise.escrow import load_identity, open_escrow
-from mailstudy.invite import INVITATIONS_DIR, InviteError, panel_hash
+from mailstudy.invite.plan import InviteError
+from mailstudy.invite.run import INVITATIONS_DIR, panel_hash
 from mailstudy.study import Study
 
 NAMED_DIR = "named"

@@ -211,7 +211,7 @@ TABLES: dict[str, list[Column]] = {"messages": MESSAGES, "directory": DIRECTORY,
                                   "people": PEOPLE}
 TABLES["personas"] = PERSONAS
 
-# Workshop invitations (mailstudy/invite.py). Availability has one bool column per session id
+# Workshop invitations (mailstudy/invite/). Availability has one bool column per session id
 # besides person; only person is fixed.
 VOLUNTEERS: list[Column] = [
     Column("person", pa.string(), "Pseudonym of a person who asked to take part.", False),

@@ -1,0 +1,158 @@
+"""Pseudonymised imports of volunteers and availability files (addresses to the escrow only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from mailstudy.invite.plan import InviteError, _fold
+
+VOLUNTEERS_FILE = "volunteers.parquet"
+AVAILABILITY_FILE = "availability.parquet"
+
+
+ADDRESS_HEADERS = ("email", "e mail", "courriel", "mail", "adresse", "adresse mail",
+                   "adresse e mail", "adresse electronique", "adresse courriel", "address",
+                   "email address")
+YES = frozenset({"yes", "y", "oui", "o", "1", "x", "true", "vrai"})
+NO = frozenset({"no", "n", "non", "0", "", "false", "faux"})
+
+
+def _read_address_file(study: Any, path: Any) -> tuple[list[str], list[tuple[int, list[str]]],
+                                                        int]:
+    """Header, rows and the address column of a volunteers/availability file."""
+    from mailstudy.directory import DirectoryError, norm_header, read_rows
+
+    try:
+        header, rows = read_rows(path)
+    except DirectoryError as exc:
+        raise InviteError(str(exc).replace("directory file", "file")) from None
+    normed = [norm_header(h) for h in header]
+    col = next((i for i, h in enumerate(normed) if h in ADDRESS_HEADERS), None)
+    if col is None:
+        raise InviteError("no address column found; expected a header among: email, "
+                          "courriel, mail, adresse (accents and case ignored)")
+    return header, rows, col
+
+
+def _pseudonymise_rows(study: Any, rows: list[tuple[int, list[str]]], col: int,
+                       summary: Any) -> list[tuple[int, str, list[str]]]:
+    """(line, person, cells) for rows with a valid address; addresses go to the escrow only."""
+    from mailstudy.directory import _domain_ok, _valid_address
+
+    ps = study.pseudonymiser()
+    escrow = study.escrow() if study.keyholder_recipient() else None
+    out: list[tuple[int, str, list[str]]] = []
+    seen: set[str] = set()
+    for line, cells in rows:
+        summary.rows += 1
+        raw = cells[col].strip() if col < len(cells) else ""
+        addr = ps.canonical_address(raw) if raw else ""
+        if not addr:
+            summary.reject("empty address", line)
+            continue
+        if not _valid_address(addr):
+            summary.reject("not an e-mail address", line)
+            continue
+        if not _domain_ok(addr, study.domains):
+            summary.reject("address outside the organisation's domains", line)
+            continue
+        person = ps.person(addr)
+        if person in seen:
+            summary.reject("same person as an earlier line (later line kept)", line)
+            out = [r for r in out if r[1] != person]
+        seen.add(person)
+        if escrow is not None:
+            escrow.add(person, "person", {"address": addr})
+        out.append((line, person, cells))
+    if escrow is not None:
+        summary.sealed = escrow.flush()
+    return out
+
+
+def import_volunteers(study: Any, path: Any) -> Any:
+    """Pseudonymise a volunteers file into ``data/volunteers.parquet`` (column person).
+
+    Addresses are sealed in the escrow (so `reveal` can name a volunteer without mail data) and
+    never written anywhere else. Returns a summary with counts and rejected line numbers.
+    """
+    from mailstudy.directory import ImportSummary
+    from mailstudy.optout import load_optouts
+
+    _, rows, col = _read_address_file(study, path)
+    summary = ImportSummary()
+    good = _pseudonymise_rows(study, rows, col, summary)
+    opt = load_optouts(study)
+    people = [p for _, p, _ in good if p not in opt]
+    summary.opted_out = len(good) - len(people)
+    df = pd.DataFrame({"person": pd.Series(sorted(set(people)), dtype="string")})
+    _write_parquet(study, df, VOLUNTEERS_FILE, "volunteers")
+    summary.imported = len(df)
+    return summary
+
+
+def import_availability(study: Any, path: Any, sessions: Sequence[str] | None = None) -> Any:
+    """Pseudonymise an availability file: person + one bool column per session id.
+
+    Session ids come from ``[[workshop.sessions]]`` (or ``sessions``); without them every
+    column but the address is a session. Answers: yes/no, oui/non, 1/0, x/empty.
+    """
+    from mailstudy.directory import ImportSummary, norm_header
+    from mailstudy.optout import load_optouts
+
+    header, rows, col = _read_address_file(study, path)
+    if sessions is None:
+        sessions = [str(s["id"]) for s in study.section("workshop").get("sessions", [])]
+    normed = [norm_header(h) for h in header]
+    if sessions:
+        idx = {}
+        for sid in sessions:
+            if norm_header(sid) not in normed:
+                raise InviteError(f"no column for session {sid!r} among the file's "
+                                  f"{len(header) - 1} session columns")
+            idx[sid] = normed.index(norm_header(sid))
+    else:
+        idx = {h.strip(): i for i, h in enumerate(header) if i != col and h.strip()}
+    summary = ImportSummary()
+    good = _pseudonymise_rows(study, rows, col, summary)
+    opt = load_optouts(study)
+    recs: list[dict[str, Any]] = []
+    for line, person, cells in good:
+        if person in opt:
+            summary.opted_out += 1
+            continue
+        rec: dict[str, Any] = {"person": person}
+        bad = False
+        for sid, i in idx.items():
+            ans = _fold(cells[i]) if i < len(cells) else ""
+            if ans in YES:
+                rec[sid] = True
+            elif ans in NO:
+                rec[sid] = False
+            else:  # the answer is not quoted: a free-text cell may hold anything
+                summary.reject(f"session {sid}: answer not understood (yes/no, oui/non, "
+                               "1/0, x)", line)
+                bad = True
+                break
+        if not bad:
+            recs.append(rec)
+    df = pd.DataFrame(recs, columns=["person", *idx])
+    df["person"] = df["person"].astype("string")
+    for sid in idx:
+        df[sid] = df[sid].astype(bool)
+    _write_parquet(study, df, AVAILABILITY_FILE, "availability")
+    summary.imported = len(df)
+    return summary
+
+
+def _write_parquet(study: Any, df: pd.DataFrame, name: str, table: str) -> None:
+    import pyarrow as pa
+
+    from mailstudy import schema
+    from mailstudy.store import atomic_write_table
+
+    schema.check(df, table)
+    atomic_write_table(pa.Table.from_pandas(df, preserve_index=False), study.data / name)
