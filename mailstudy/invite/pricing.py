@@ -38,7 +38,7 @@ class _Pricing:
     def __init__(self, types: Types, plan: Plan, *, drop: frozenset[str] = frozenset(),
                  time_limit: float | None = None) -> None:
         tab = types.table
-        self.T = len(tab)
+        self.n_types = len(tab)
         counts = tab["count"].to_numpy()
         h = _new_highs()
         h.setOptionValue("mip_rel_gap", 1e-9)
@@ -47,12 +47,12 @@ class _Pricing:
         if time_limit:
             h.setOptionValue("time_limit", float(time_limit))
         inf = highspy.kHighsInf
-        h.addVars(self.T, np.zeros(self.T), counts.astype(float))
+        h.addVars(self.n_types, np.zeros(self.n_types), counts.astype(float))
         self.seat_vars: list[tuple[int, str, int]] = []  # (type, family, column)
         seats = {f: n for f, n in plan.seats.items() if n > 0 and f"seats:{f}" not in drop}
-        fams = tab["families"].tolist() if "families" in tab else [""] * self.T
-        col = self.T
-        for t in range(self.T):
+        fams = tab["families"].tolist() if "families" in tab else [""] * self.n_types
+        col = self.n_types
+        for t in range(self.n_types):
             for f in (x for x in fams[t].split(SEP) if x in seats):
                 self.seat_vars.append((t, f, col))
                 col += 1
@@ -66,7 +66,7 @@ class _Pricing:
         def row(lo: float, hi: float, idx: Sequence[int], val: Sequence[float]) -> None:
             h.addRow(lo, hi, len(idx), np.asarray(idx, np.int32), np.asarray(val, float))
 
-        row(plan.size, plan.size, range(self.T), [1.0] * self.T)
+        row(plan.size, plan.size, range(self.n_types), [1.0] * self.n_types)
         for q in plan.quotas:
             if f"quota:{q.feature}" in drop or f"quota:{q.feature}={q.value}" in drop:
                 continue
@@ -97,7 +97,7 @@ class _Pricing:
         """Best composition for per-type weights, or None when no panel is feasible."""
         h = self.h
         cost = np.zeros(self.ncol)
-        cost[: self.T] = weights
+        cost[: self.n_types] = weights
         h.changeColsCost(self.ncol, np.arange(self.ncol, dtype=np.int32), cost)
         h.run()
         st = h.getModelStatus()
@@ -107,6 +107,6 @@ class _Pricing:
         if st != highspy.HighsModelStatus.kOptimal:
             if h.getInfo().primal_solution_status != 2:  # no feasible point found in time
                 raise InviteError(f"the panel solver stopped ({h.modelStatusToString(st)})")
-        n = np.rint(sol[: self.T]).astype(int)
+        n = np.rint(sol[: self.n_types]).astype(int)
         y = {(t, f): int(round(sol[c])) for t, f, c in self.seat_vars if round(sol[c]) > 0}
         return n, y
