@@ -85,6 +85,11 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
        "The lottery's distribution over panels (pseudonyms by type)."),
     _D("probabilities", "data/invitations/probabilities.csv", OP, "csv",
        "Every eligible person's selection probability."),
+    _D("why_csv", "data/invitations/why.csv", OP, "csv",
+       "Why each invitee was chosen: strata and probability (name small groups)."),
+    _D("why_txt", "data/invitations/why.txt", OP, "text", "The same, as text."),
+    _D("commitment", "data/invitations/commitment.json", OP, "json",
+       "Seed and hashes of the draw, which reveal checks (the analyst cannot write it)."),
     # -- analysis: per-person pseudonymised rows ------------------------------------------
     _D("people", "data/people.parquet", AN, "parquet", "One row per profiled person.",
        "people"),
@@ -110,8 +115,6 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
        "reserves"),
     _D("composition", "out/invitations/composition.csv", PUB, "csv",
        "The panel's composition against the population, suppressed."),
-    _D("why_csv", "out/invitations/why.csv", PUB, "csv", "Why each invitee was chosen."),
-    _D("why_txt", "out/invitations/why.txt", PUB, "text", "The same, as text."),
     _D("fairness", "out/invitations/fairness.json", PUB, "json",
        "Seed, fairness figures and hashes of the draw."),
     # -- key holder ------------------------------------------------------------------------
@@ -162,8 +165,9 @@ class Catalog:
             schema.check(df, d.table)
         return df
 
-    def read_optional(self, name: str) -> pd.DataFrame | None:
-        return self.read_table(name) if self.exists(name) else None
+    def read_optional(self, name: str, columns: list[str] | None = None
+                      ) -> pd.DataFrame | None:
+        return self.read_table(name, columns) if self.exists(name) else None
 
     def read_or_empty(self, name: str) -> pd.DataFrame:
         """The table, or an empty one of the contract's columns when it was never written

@@ -259,7 +259,8 @@ def _run_personas(ctx: StageContext) -> dict[str, Any]:
 
 
 def _run_invite(ctx: StageContext) -> dict[str, Any]:
-    from mailstudy.invite import import_availability, import_volunteers, run_invite
+    from mailstudy.intake.answers import import_availability, import_volunteers
+    from mailstudy.invite.run import run_invite
 
     study = ctx.study
     # The operator's copy re-imports the configured files (this stage runs only when they or

@@ -211,7 +211,7 @@ TABLES: dict[str, list[Column]] = {"messages": MESSAGES, "directory": DIRECTORY,
                                   "people": PEOPLE}
 TABLES["personas"] = PERSONAS
 
-# Workshop invitations (mailstudy/invite.py). Availability has one bool column per session id
+# Workshop invitations (mailstudy/invite/). Availability has one bool column per session id
 # besides person; only person is fixed.
 VOLUNTEERS: list[Column] = [
     Column("person", pa.string(), "Pseudonym of a person who asked to take part.", False),
@@ -223,9 +223,6 @@ PANEL: list[Column] = [
     Column("person", pa.string(), "Pseudonym of the invitee.", False),
     Column("seat", pa.string(), "Seat id (S01...).", False),
     Column("role", pa.string(), "Role seat family, or 'usagers'.", False),
-    Column("strata", pa.string(), "Quota strata of the person (feature=value|...).", False),
-    Column("selection_probability", pa.float64(),
-           "Probability that the lottery selects this person.", False),
 ]
 RESERVES: list[Column] = [*PANEL, Column("rank", pa.int16(), "Rank among the seat's alternates.",
                                          False)]

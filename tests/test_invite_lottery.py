@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from mailstudy import invite as I
+from mailstudy.invite import distribution
 
 ROLE_CHOICES = [["juridique"], ["informatique"], ["expert"], ["créatif"], ["pilote"],
                 ["animateur"], ["arbitre"]]
@@ -315,7 +316,8 @@ def test_time_limit_returns_a_valid_lottery_and_says_it_is_not_proven() -> None:
 
 def test_warm_start_for_many_types_reaches_the_same_optimum(case, monkeypatch) -> None:
     pool, plan, lot = case
-    monkeypatch.setattr(I, "WARM_TYPES", 0)  # force the multiplicative-weights warm start
+    # force the multiplicative-weights warm start
+    monkeypatch.setattr(distribution, "WARM_TYPES", 0)
     warm = I.find_distribution(pool, plan)
     assert warm.stats["optimal"]
     assert warm.min_probability == pytest.approx(lot.min_probability, abs=1e-9)

@@ -12,7 +12,7 @@ from icalendar import Calendar
 from studykit import make_study, run_cli
 
 from anonymise.escrow import EscrowError, generate_identity
-from mailstudy import invite as I
+from mailstudy.intake import answers as A
 from mailstudy.reveal import reveal
 from mailstudy.reveal.named import HEADERS_FR, NAMED_COLUMNS
 
@@ -95,7 +95,7 @@ def test_volunteers_import_pseudonymises_and_reports_bad_lines(tmp_path: Path, s
     f.write_bytes("Nom;Courriel\nDupré;Agent.Numero001@region.test\nAnonyme;  \n"
                   "Zoé;pas-une-adresse\nX;quelqu.un@ailleurs.test\n"
                   "Léa;nouvelle.recrue@region.test\n".encode("cp1252"))
-    summary = I.import_volunteers(s, f)
+    summary = A.import_volunteers(s, f)
     assert summary.rejected == {"empty address": [3], "not an e-mail address": [4],
                                 "address outside the organisation's domains": [5]}
     vol = pd.read_parquet(s.data / "volunteers.parquet")
@@ -114,7 +114,7 @@ def test_availability_import_reads_answers_per_session(tmp_path: Path, study) ->
     f.write_text("email,s1,s2\n"
                  f"{address(1)},oui,non\n{address(2)},x,X\n{address(3)},yes,1\n"
                  f"{address(4)},peut-être,oui\n", encoding="utf-8")
-    summary = I.import_availability(s, f)
+    summary = A.import_availability(s, f)
     assert list(summary.rejected.values()) == [[5]]
     av = pd.read_parquet(s.data / "availability.parquet").set_index("person")
     ps = s.pseudonymiser()
@@ -123,8 +123,8 @@ def test_availability_import_reads_answers_per_session(tmp_path: Path, study) ->
     assert list(av.columns) == ["s1", "s2"] and len(av) == 3
     g = tmp_path / "dispo2.csv"
     g.write_text("email,s1\nx@region.test,oui\n", encoding="utf-8")
-    with pytest.raises(I.InviteError, match="no column for session 's2'"):
-        I.import_availability(s, g)
+    with pytest.raises(A.AnswersError, match="no column for session 's2'"):
+        A.import_availability(s, g)
 
 
 def test_invite_then_reveal_names_exactly_panel_and_reserves(tmp_path: Path, study) -> None:
@@ -137,14 +137,17 @@ def test_invite_then_reveal_names_exactly_panel_and_reserves(tmp_path: Path, stu
     out = s.out / "invitations"
     panel = pd.read_csv(out / "panel.csv")
     reserves = pd.read_csv(out / "reserves.csv")
-    assert list(panel.columns) == ["person", "seat", "role", "strata", "selection_probability"]
+    # Published: seat, role and pseudonym; strata would name the persona of people alone in
+    # their (level, direction).
+    assert list(panel.columns) == ["person", "seat", "role"]
     assert list(reserves.columns)[:6] == [*panel.columns, "rank"]
     assert len(panel) == 10 and not set(panel["person"]) & set(opted)
     assert not set(reserves["person"]) & set(opted)
     fair = json.loads((out / "fairness.json").read_text())
     assert fair["seed"] == 5 and len(fair["distribution_sha256"]) == 64
     assert {"min_over_equal_share", "gini", "share_below_equal_share"} <= set(fair)
-    assert len(pd.read_csv(out / "why.csv")) == 10
+    assert len(pd.read_csv(s.data / "invitations" / "why.csv")) == 10
+    assert not (out / "why.csv").exists() and not (out / "why.txt").exists()
     probs = pd.read_csv(s.data / "invitations" / "probabilities.csv")
     assert len(probs) == N - 20 and not set(probs["person"]) & set(opted)
     assert probs["probability"].sum() == pytest.approx(10)

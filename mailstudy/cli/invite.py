@@ -31,7 +31,7 @@ def _print_summary(summary: Any) -> None:
 
 
 def _user_errors(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    from mailstudy.invite import InviteError
+    from mailstudy.invite.plan import InviteError
 
     try:
         return fn(*args, **kwargs)
@@ -43,7 +43,7 @@ def _user_errors(fn: Any, *args: Any, **kwargs: Any) -> Any:
 @clean_errors
 def volunteers_import(file: FileArg, study: StudyOpt = None) -> None:
     """Pseudonymise volunteers into data/volunteers.parquet; addresses go to the escrow."""
-    from mailstudy.invite import import_volunteers
+    from mailstudy.intake.answers import import_volunteers
     from mailstudy.study import open_study
 
     _print_summary(_user_errors(import_volunteers, open_study(study), file))
@@ -54,7 +54,7 @@ def volunteers_import(file: FileArg, study: StudyOpt = None) -> None:
 def availability_import(file: FileArg, study: StudyOpt = None) -> None:
     """Pseudonymise availability (one yes/no column per session id) into
     data/availability.parquet."""
-    from mailstudy.invite import import_availability
+    from mailstudy.intake.answers import import_availability
     from mailstudy.study import open_study
 
     _print_summary(_user_errors(import_availability, open_study(study), file))
@@ -71,7 +71,7 @@ def invite_cmd(
     study: StudyOpt = None,
 ) -> None:
     """Draw a fair panel (maximin lottery) and its reserves into out/invitations/."""
-    from mailstudy.invite import run_invite
+    from mailstudy.invite.run import run_invite
     from mailstudy.study import open_study
 
     s = open_study(study)

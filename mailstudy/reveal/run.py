@@ -54,6 +54,11 @@ def read_committed_draw(study: Study) -> Draw:
     reserves = (pd.read_csv(c.path("reserves"), dtype={"person": str, "seat": str})
                 if c.exists("reserves") else panel.iloc[:0].assign(rank=0))
     fair = json.loads(c.path("fairness").read_text(encoding="utf-8"))
+    if c.exists("commitment"):  # the operator's copy: what out/ says must match it too
+        kept = json.loads(c.path("commitment").read_text(encoding="utf-8"))
+        if any(fair.get(k) != v for k, v in kept.items()):
+            raise RevealError("fairness.json does not match the draw's commitment kept in "
+                              "data/: nothing revealed; re-run 'mailstudy invite'")
     if fair.get("panel_sha256") != panel_hash(panel):
         raise RevealError("the panel file is not the committed draw (its hash differs from "
                           "fairness.json): nothing revealed; re-run 'mailstudy invite'")
