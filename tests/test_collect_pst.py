@@ -61,3 +61,41 @@ def test_pst_conversion_is_the_same_every_time(tmp_path: Path) -> None:
             seen.append(_fingerprint(root))
     assert sum(seen[0].values()) == 71  # 24 collected + 47 in the personal folder
     assert all(fp == seen[0] for fp in seen)
+
+
+def test_a_kill_during_pst_conversion_leaves_no_mail_under_the_study(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from studykit import REPO
+
+    from mailstudy.collect.formats.pst import scratch_root
+
+    if shutil.which("readpst") is None:
+        pytest.skip("readpst not installed (apt-get install pst-utils)")
+    study, _ = make_study(tmp_path, domains=("enron.com",))
+    cmd = [sys.executable, "-m", "mailstudy", "collect", "files", str(PST), "--owner",
+           "michelle.lokay@enron.com", "--workers", "1", "--study", str(study.root)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = []
+    for delay in (0.8, 1.2, 1.6):
+        p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        # kill once readpst is converting (its output tree exists), or after the delay
+        deadline = time.monotonic() + delay + 5
+        while time.monotonic() < deadline and not any(scratch_root().glob(f"pst-{p.pid}-*")):
+            time.sleep(0.02)
+        time.sleep(delay / 4)
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        killed.append(p.pid)
+        assert not [f for f in study.root.rglob("*") if f.suffix == ".eml" or
+                    (f.is_file() and b"Message-ID" in f.read_bytes()[:4096]
+                     and "escrow" not in f.parts)]
+    # The next conversion removes what the killed ones left; the collection ends complete.
+    s = collect_files(study, [PST], owner="michelle.lokay@enron.com", workers=1)
+    assert not any(list(scratch_root().glob(f"pst-{pid}-*")) for pid in killed)
+    assert s.mailboxes[0].messages_written + s.mailboxes[0].already_present == 24

@@ -180,7 +180,7 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
     with contextlib.ExitStack() as stack:
         root = source
         if fmt == "pst":
-            root = stack.enter_context(pst_as_eml(source, session.study.data / "tmp"))
+            root = stack.enter_context(pst_as_eml(source))
         listing = {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml,
                    "pst": list_eml,
                    "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, session.is_personal)

@@ -12,20 +12,45 @@ from pathlib import Path
 
 from mailstudy.collect.formats.base import ReadpstMissing, SourceError
 
+SCRATCH = "mailstudy-pst"
+
+
+def scratch_root() -> Path:
+    """Where conversions happen: a private (0700) folder of the system's temporary space,
+    outside every study, so that a study folder (which gets copied) never holds converted
+    mail, even after a kill."""
+    root = Path(tempfile.gettempdir()) / f"{SCRATCH}-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(root, 0o700)
+    return root
+
+
+def clear_orphans(root: Path) -> int:
+    """Remove what killed conversions left (their process is gone); returns how many."""
+    n = 0
+    for d in root.glob("pst-*"):
+        pid = d.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(d, ignore_errors=True)
+            n += 1
+    return n
+
 
 @contextlib.contextmanager
-def pst_as_eml(path: Path, tmp_root: Path) -> Iterator[Path]:
+def pst_as_eml(path: Path, tmp_root: Path | None = None) -> Iterator[Path]:
     """Convert a PST to a private temporary tree of .eml files with readpst, then delete it.
 
-    The tree lives under the study's ``data/tmp`` (mode 0700), which every collection empties
-    first, so a killed conversion leaves no mail behind for long."""
+    The tree lives outside the study (:func:`scratch_root`, or ``tmp_root``); each
+    conversion first removes the trees of conversions whose process died."""
     exe = shutil.which("readpst")
     if exe is None:
         raise ReadpstMissing("reading PST needs Debian's readpst: run "
                              "'sudo apt-get install pst-utils' and try again")
-    tmp_root.mkdir(parents=True, exist_ok=True)
+    tmp_root = tmp_root if tmp_root is not None else scratch_root()
+    tmp_root.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(tmp_root, 0o700)
-    with tempfile.TemporaryDirectory(prefix="pst-", dir=tmp_root) as tmp:
+    clear_orphans(tmp_root)
+    with tempfile.TemporaryDirectory(prefix=f"pst-{os.getpid()}-", dir=tmp_root) as tmp:
         os.chmod(tmp, 0o700)
         # -j 0: no parallel jobs. readpst's default forks workers that race: on the test PST
         # about one conversion in three garbled or dropped a message, which a later run
