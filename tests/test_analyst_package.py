@@ -6,6 +6,7 @@ module; the package is exported with the real command and attacked as an analyst
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -114,3 +115,42 @@ def test_generalisation_keeps_features_and_every_group_at_k() -> None:
     assert g.suppressed_rows == 0 and g.smallest_group >= 10
     assert list(g.table["sent_per_day"]) == list(people["sent_per_day"])
     assert "pilote" not in {r for rs in g.table["roles"] for r in rs}
+
+
+COUNT_COLUMNS = ("n_people", "population", "known", "in_directory", "collected", "profiled")
+
+
+def _small_counts(frame: pd.DataFrame, k: int) -> list[tuple[str, float]]:
+    bad = []
+    for col in COUNT_COLUMNS:
+        if col in frame:
+            values = pd.to_numeric(frame[col], errors="coerce").dropna()
+            bad += [(col, v) for v in values if 0 < v < k]
+    return bad
+
+
+def test_no_released_file_describes_a_group_below_the_threshold(exported) -> None:
+    demo, pkg = exported
+    k = demo.study.min_group_size
+    found = {}
+    for root in (demo.study.out, pkg / "out"):
+        for csv in root.rglob("*.csv"):
+            if "named" in csv.parts:
+                continue
+            sep = ";" if csv.read_bytes().startswith(b"\xef\xbb\xbf") else ","
+            bad = _small_counts(pd.read_csv(csv, sep=sep, encoding="utf-8-sig"), k)
+            if bad:
+                found[str(csv)] = bad
+        for js in root.rglob("*.json"):
+            data = json.loads(js.read_text(encoding="utf-8"))
+            tables = [data.get(key) for key in ("coverage_by_direction", "coverage_by_level")
+                      if isinstance(data, dict)]
+            tables += [data.get("personas")] if isinstance(data, dict) else []
+            for t in tables:
+                if isinstance(t, list) and t:
+                    frame = pd.DataFrame(t).rename(columns={"size": "n_people"})
+                    if bad := _small_counts(frame, k):
+                        found[str(js)] = bad
+    panel = pd.read_csv(demo.study.catalog.path("panel"))
+    assert list(panel.columns) == ["person", "seat", "role"]  # no per-invitee strata
+    assert found == {}
