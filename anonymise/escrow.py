@@ -197,12 +197,8 @@ def open_escrow(directory: Path, identity: x25519.Identity,
                 continue
             old = out.get(p)
             if old is None or _better(rec, old):
-                merged = {**(old or {}), **rec}
-                if not rec.get("name"):
-                    merged.pop("name", None)
-                    if old and old.get("name"):
-                        merged["name"] = old["name"]
-                out[p] = merged
+                # an empty name does not erase one seen before
+                out[p] = {**(old or {}), **{k: v for k, v in rec.items() if k != "name" or v}}
             else:
                 for k, v in rec.items():
                     old.setdefault(k, v)

@@ -122,6 +122,10 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
 ]}
 
 
+#: Name prefix of the private folder a reveal writes before swapping it in as ``named/``.
+PARTIAL_NAMED_PREFIX = ".named-"
+
+
 class Catalog:
     """The datasets of one study folder: paths, zones, and schema-checked reads and writes."""
 
@@ -139,6 +143,11 @@ class Catalog:
 
     def exists(self, dataset: str, /, **params: Any) -> bool:
         return self.path(dataset, **params).exists()
+
+    def partial_named(self) -> list[Path]:
+        """Half-written named sets a killed reveal left beside ``named/`` (key holder's)."""
+        parent = self.path("invitations")
+        return sorted(parent.glob(PARTIAL_NAMED_PREFIX + "*")) if parent.exists() else []
 
     def zone_of(self, path: Path) -> Zone | None:
         """The zone of a file or folder of the study: that of the most specific dataset that

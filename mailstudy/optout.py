@@ -75,25 +75,30 @@ def _save(study: Study, hashes: set[str]) -> None:
     tmp.replace(dest)
 
 
-def add_optouts(study: Study, addresses: Iterable[str]) -> tuple[int, int]:
-    """Record opt-outs; returns (newly added, already present). Needs the study key."""
+def _recorded_and_given(study: Study, addresses: Iterable[str]
+                        ) -> tuple[set[str], set[str], bool]:
+    """(hashes recorded, hashes of ``addresses``, whether the file still holds pseudonyms of
+    an older list and must be rewritten). Needs the study key."""
     ps, hasher = study.pseudonymiser(), optout_hasher(study)
     current = load_optouts(study)
-    known = set(current.hashes) | {hasher(p) for p in current.legacy}
-    wanted = {hasher(ps.person(a)) for a in addresses}
-    new = wanted - known
-    if new or current.legacy:
-        _save(study, known | new)
+    recorded = set(current.hashes) | {hasher(p) for p in current.legacy}
+    return recorded, {hasher(ps.person(a)) for a in addresses}, bool(current.legacy)
+
+
+def add_optouts(study: Study, addresses: Iterable[str]) -> tuple[int, int]:
+    """Record opt-outs; returns (newly added, already present). Needs the study key."""
+    recorded, wanted, legacy = _recorded_and_given(study, addresses)
+    new = wanted - recorded
+    if new or legacy:
+        _save(study, recorded | new)
     return len(new), len(wanted) - len(new)
 
 
 def remove_optouts(study: Study, addresses: Iterable[str]) -> int:
     """Withdraw objections (the person may be collected again); returns how many were
     withdrawn. What was deleted when they objected stays deleted."""
-    ps, hasher = study.pseudonymiser(), optout_hasher(study)
-    current = load_optouts(study)
-    known = set(current.hashes) | {hasher(p) for p in current.legacy}
-    gone = {hasher(ps.person(a)) for a in addresses} & known
-    if gone or current.legacy:
-        _save(study, known - gone)
+    recorded, given, legacy = _recorded_and_given(study, addresses)
+    gone = given & recorded
+    if gone or legacy:
+        _save(study, recorded - gone)
     return len(gone)

@@ -115,8 +115,7 @@ def _remove(p: Path) -> int:
 
 
 def _remove_partial_named(study: Study) -> int:
-    parent = study.catalog.path("invitations")
-    return sum(_remove(p) for p in parent.glob(".named-*")) if parent.exists() else 0
+    return sum(_remove(p) for p in study.catalog.partial_named())
 
 
 def purge(study: Study, all: bool = False, today: dt.date | None = None) -> PurgeReport:  # noqa: A002

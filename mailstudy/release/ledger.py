@@ -96,10 +96,6 @@ class Ledger:
         _write_json(self.dir / OPEN, state)
         return out, held
 
-    def held_back(self) -> int:
-        """Rows held back so far in the open release."""
-        return sum(int(t.get("held_back", 0)) for t in self._open()["tables"].values())
-
     def close(self, files: list[Path], root: Path) -> int:
         """Close the open release: record the hash of every published file; returns its id."""
         state = self._open()

@@ -17,8 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-PARTIAL_PREFIX = ".named-"
-
+from mailstudy.catalog import PARTIAL_NAMED_PREFIX, Catalog
 
 #: What an invitation needs, nothing more (no persona, no probability, no strata).
 NAMED_COLUMNS = ["person", "first_name", "last_name", "name", "address", "seat", "role",
@@ -59,13 +58,12 @@ def name_tables(panel: pd.DataFrame, reserves: pd.DataFrame,
     return named(panel, []), named(reserves, ["rank"] if "rank" in reserves else [])
 
 
-def clear_partial(parent: Path) -> int:
+def clear_partial(catalog: Catalog) -> int:
     """Remove what a killed reveal left beside ``named/``; returns the folders removed."""
-    n = 0
-    for p in parent.glob(PARTIAL_PREFIX + "*") if parent.exists() else []:
+    partial = catalog.partial_named()
+    for p in partial:
         shutil.rmtree(p, ignore_errors=True)
-        n += 1
-    return n
+    return len(partial)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -82,12 +80,12 @@ def publish_named_set(dest: Path, files: dict[str, bytes]) -> list[Path]:
     parent = dest.parent
     parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(6)
-    tmp = parent / f"{PARTIAL_PREFIX}{token}"
+    tmp = parent / f"{PARTIAL_NAMED_PREFIX}{token}"
     tmp.mkdir(mode=0o700)
     try:
         for name, data in files.items():
             _write_private(tmp / name, data)
-        old = parent / f"{PARTIAL_PREFIX}old-{token}"
+        old = parent / f"{PARTIAL_NAMED_PREFIX}old-{token}"
         if dest.exists():
             os.replace(dest, old)
         os.replace(tmp, dest)

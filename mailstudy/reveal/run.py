@@ -113,7 +113,7 @@ def reveal(study: Study, identity_file: Path | str, *, lang: str | None = None,
     """
     lang = lang or study.section("report").get("lang", "fr")
     c = study.catalog
-    clear_partial(c.path("invitations"))
+    clear_partial(c)
     draw = draw or read_committed_draw(study)
     panel, reserves = draw.panel, draw.reserves
     identity = load_identity(Path(identity_file))
