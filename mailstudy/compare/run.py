@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from mailstudy.compare import drift as drift_mod
 from mailstudy.compare.bootstrap import LEVEL
 from mailstudy.compare.differences import (
     CHANGE_SD,
@@ -26,6 +25,7 @@ from mailstudy.compare.differences import (
     group_differences,
     turnover,
 )
+from mailstudy.compare.drift import drift, linked_pairs, persona_flows, persona_shares
 from mailstudy.compare.guard import FDR, apply_guard
 from mailstudy.release import publish_table
 from mailstudy.tabular import write_csv, write_xlsx
@@ -85,21 +85,21 @@ def compare_tables(before: pd.DataFrame, after: pd.DataFrame, settings: Settings
     summary["personas"] = has_personas
     if has_personas:
         names = dict(persona_names or {})
-        shares = drift_mod.persona_shares(before, after, names, k)
+        shares = persona_shares(before, after, names, k)
         out.persona_shares = shares
         out.true_counts["persona_shares"] = (
             after["persona"].astype(int).value_counts().reindex(shares["persona"], fill_value=0)
             .reset_index(drop=True))
         if settings.linked:
-            flows = drift_mod.persona_flows(before, after, names, k)
+            flows = persona_flows(before, after, names, k)
             out.persona_flows = flows
             out.true_counts["persona_flows"] = _flow_counts(before, after, flows)
-            summary["drift"] = drift_mod.drift(before, after, months)
+            summary["drift"] = drift(before, after, months)
     return out
 
 
 def _flow_counts(before: pd.DataFrame, after: pd.DataFrame, flows: pd.DataFrame) -> pd.Series:
-    pairs = drift_mod.linked_pairs(before, after)
+    pairs = linked_pairs(before, after)
     n = pairs.groupby(["from", "to"]).size()
     return pd.Series([int(n.get((f, t), 0)) for f, t in
                       zip(flows["from_persona"], flows["to_persona"], strict=True)])
