@@ -201,3 +201,19 @@ def test_persona_flows_hide_small_flows(first: pd.DataFrame) -> None:
     drift = result.summary["drift"]
     assert drift["drift_share"] == pytest.approx(44 / len(first))
     assert drift["drift_per_month"] == pytest.approx(1 - (1 - 44 / len(first)) ** 0.25)
+
+
+def test_persona_counts_leave_arrivals_and_departures_out(first: pd.DataFrame) -> None:
+    # Linked campaigns: the first campaign published its persona sizes; a size moved by the
+    # one person who left would tell that person's persona. Only people in both count.
+    after = follow_up(first, seed=16)
+    after["persona"] = after["persona"].fillna(0).astype(int)  # newcomers: some persona
+    names = {0: "Alice", 1: "Bruno", 2: "Chloé"}
+    result = compare_tables(first, after, Settings(linked=True, n_boot=100), K,
+                            persona_names=names)
+    shares = result.persona_shares
+    assert (shares["n_before"] == shares["n_after"]).all()
+    assert shares["n_before"].sum() == result.summary["turnover"]["linked"]
+    d = result.differences
+    persona_rows = d[(d["group_by"] == "persona") & ~d["suppressed"]]
+    assert (persona_rows["n_before"] == persona_rows["n_after"]).all()

@@ -131,14 +131,16 @@ def _rose_fell(change: np.ndarray, threshold: float) -> tuple[float, float]:
 
 
 def group_differences(before: pd.DataFrame, after: pd.DataFrame, settings: Settings,
-                      groupings: Sequence[str] = GROUPINGS) -> pd.DataFrame:
+                      groupings: Sequence[str] = GROUPINGS,
+                      thresholds: dict[str, float] | None = None) -> pd.DataFrame:
     """Every (grouping, group, feature) row, unsuppressed (the guard comes next).
 
     ``before`` and ``after`` are people tables (PEOPLE columns; ``persona`` too for the
     persona grouping, placed by the first campaign's model in both).
     """
     feats = list(settings.features)
-    thresholds = change_thresholds(before, feats)
+    if thresholds is None:
+        thresholds = change_thresholds(before, feats)
     tb = before.assign(person=before["person"].astype(str)).set_index("person")[feats]
     ta = after.assign(person=after["person"].astype(str)).set_index("person")[feats]
     tb, ta = tb.astype("float64"), ta.astype("float64")

@@ -30,8 +30,9 @@ JUNG_2019_MONTHLY_DRIFT = 0.187
 
 
 def persona_shares(before: pd.DataFrame, after: pd.DataFrame, names: Mapping[int, str],
-                   k: int) -> pd.DataFrame:
-    """One row per persona: n_before, n_after, share_before, share_after, suppressed."""
+                   k: int, force: set[str] | None = None) -> pd.DataFrame:
+    """One row per persona: n_before, n_after, share_before, share_after, suppressed.
+    ``force``: personas (ids as text) hidden elsewhere (the margins the flows table hides)."""
     ids = sorted(set(names) | set(before["persona"].astype(int)) | set(after["persona"]
                                                                         .astype(int)))
     nb = before["persona"].astype(int).value_counts().reindex(ids, fill_value=0)
@@ -39,7 +40,9 @@ def persona_shares(before: pd.DataFrame, after: pd.DataFrame, names: Mapping[int
     cells = pd.DataFrame({"persona": [str(i) for i in ids] + [disclosure.TOTAL],
                           "count": [*np.minimum(nb, na).tolist(),
                                     min(len(before), len(after))]})
-    hidden = disclosure.suppress_linked(cells, ["persona"], "count", k).suppressed.to_numpy()
+    forced = cells["persona"].isin(force or set()).to_numpy()
+    hidden = disclosure.suppress_linked(cells, ["persona"], "count", k,
+                                        force=forced).suppressed.to_numpy()
     out = pd.DataFrame({"persona": ids, "persona_name": [names.get(i, str(i)) for i in ids],
                         "n_before": nb.to_numpy(), "n_after": na.to_numpy(),
                         "share_before": nb.to_numpy() / max(len(before), 1),
@@ -61,8 +64,10 @@ def linked_pairs(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
 
 
 def persona_flows(before: pd.DataFrame, after: pd.DataFrame, names: Mapping[int, str],
-                  k: int) -> pd.DataFrame:
-    """Every (from, to) persona pair among the people in both campaigns, suppressed."""
+                  k: int) -> tuple[pd.DataFrame, set[str]]:
+    """Every (from, to) persona pair among the people in both campaigns, suppressed, and the
+    personas whose margin (people from it, or to it) the suppression hid: the persona shares
+    and persona rows of the comparison, which are those margins, hide them too."""
     pairs = linked_pairs(before, after)
     ids = sorted(set(names) | set(pairs["from"]) | set(pairs["to"]))
     grid = pd.crosstab(pairs["from"], pairs["to"]).reindex(index=ids, columns=ids,
@@ -89,7 +94,9 @@ def persona_flows(before: pd.DataFrame, after: pd.DataFrame, names: Mapping[int,
                             for f, n in zip(out["from_persona"], out["n_people"], strict=True)]
     out.loc[hidden[:inner], ["n_people", "share_of_from"]] = np.nan
     out["suppressed"] = hidden[:inner]
-    return out
+    margins = {f if t == disclosure.TOTAL else t
+               for (f, t, _), h in zip(rows[inner:-1], hidden[inner:-1], strict=True) if h}
+    return out, margins
 
 
 def drift(before: pd.DataFrame, after: pd.DataFrame, months: float | None) -> dict[str, float]:

@@ -19,6 +19,7 @@ import pandas as pd
 from mailstudy.compare.bootstrap import LEVEL
 from mailstudy.compare.differences import (
     CHANGE_SD,
+    GROUPINGS,
     SHARE_STEP,
     Settings,
     change_thresholds,
@@ -65,37 +66,59 @@ def compare_tables(before: pd.DataFrame, after: pd.DataFrame, settings: Settings
                    persona_names: Mapping[int, str] | None = None,
                    months: float | None = None) -> Comparison:
     """The whole comparison of two people tables (``persona`` columns when a model placed
-    them), suppressed for ``k`` = ``min_group_size``. Pure: no file is read or written."""
-    rows = group_differences(before, after, settings)
+    them), suppressed for ``k`` = ``min_group_size``. Pure: no file is read or written.
+
+    Linked campaigns: the persona rows, shares and flows count only the people in both
+    campaigns, so that arrivals and departures never enter a persona's count (the first
+    campaign published its persona sizes: a size moved by one would tell the persona of the
+    one who left), and the shares are the margins of the flows table, whose suppression
+    treats them as published.
+    """
+    hidden = {g: set(v) for g, v in (hidden_elsewhere or {}).items()}
+    thresholds = change_thresholds(before, settings.features)
+    has_personas = persona_names is not None and "persona" in before and "persona" in after
+    names = dict(persona_names or {})
+    cb, ca = _cohort(before, after) if settings.linked else (before, after)
+    flows = None
+    if has_personas and settings.linked:
+        flows, margins = persona_flows(cb, ca, names, k)
+        hidden["persona"] = hidden.get("persona", set()) | margins
+    groupings = [g for g in GROUPINGS if g != "persona"]
+    rows = group_differences(before, after, settings, groupings, thresholds)
+    if has_personas:
+        rows = pd.concat([rows, group_differences(cb, ca, settings, ["persona"], thresholds)],
+                         ignore_index=True)
     true_n = rows["n_people"].astype("int64")
-    table, info = apply_guard(rows, k, settings.linked, hidden_elsewhere)
-    table = table[COLUMNS]
-    scales = {f: t / CHANGE_SD for f, t in change_thresholds(before, settings.features).items()}
+    table, info = apply_guard(rows, k, settings.linked, hidden)
     summary: dict[str, Any] = {
         "linked": settings.linked, "statistic": "median", "level": LEVEL,
         "n_boot": settings.n_boot, "seed": settings.seed, "min_group_size": k,
         "bootstrap": "paired over people" if settings.linked else "unpaired",
         "guard": "Benjamini-Hochberg", "fdr": FDR, "change_sd": CHANGE_SD,
-        "share_step": SHARE_STEP, "scales": scales, **info,
-        "people_before": len(before), "people_after": len(after),
+        "share_step": SHARE_STEP, "scales": {f: t / CHANGE_SD for f, t in thresholds.items()},
+        **info, "people_before": len(before), "people_after": len(after),
         "turnover": turnover(before, after) if settings.linked else None,
+        "personas": has_personas,
     }
-    out = Comparison(table, summary, true_counts={"differences": true_n})
-    has_personas = persona_names is not None and "persona" in before and "persona" in after
-    summary["personas"] = has_personas
+    out = Comparison(table[COLUMNS], summary, true_counts={"differences": true_n})
     if has_personas:
-        names = dict(persona_names or {})
-        shares = persona_shares(before, after, names, k)
+        shares = persona_shares(cb, ca, names, k, force=hidden.get("persona", set()))
         out.persona_shares = shares
         out.true_counts["persona_shares"] = (
-            after["persona"].astype(int).value_counts().reindex(shares["persona"], fill_value=0)
+            ca["persona"].astype(int).value_counts().reindex(shares["persona"], fill_value=0)
             .reset_index(drop=True))
-        if settings.linked:
-            flows = persona_flows(before, after, names, k)
-            out.persona_flows = flows
-            out.true_counts["persona_flows"] = _flow_counts(before, after, flows)
-            summary["drift"] = drift(before, after, months)
+    if flows is not None:
+        out.persona_flows = flows
+        out.true_counts["persona_flows"] = _flow_counts(cb, ca, flows)
+        summary["drift"] = drift(cb, ca, months)
     return out
+
+
+def _cohort(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The people in both campaigns, in each campaign's table."""
+    both = set(before["person"].astype(str)) & set(after["person"].astype(str))
+    return (before[before["person"].astype(str).isin(both)],
+            after[after["person"].astype(str).isin(both)])
 
 
 def _flow_counts(before: pd.DataFrame, after: pd.DataFrame, flows: pd.DataFrame) -> pd.Series:
