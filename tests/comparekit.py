@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from peoplekit import synthetic_people
+
+from mailstudy.schema import FEATURE_NAMES
 
 #: The planted effect: after-hours mail and recipients per message cut in two directions.
 PLANTED_DIRECTIONS = ("Finances", "Culture")
 PLANTED = {"after_hours_share": 0.5, "recipients_per_sent": 0.6}
-SHARES = [c for c in synthetic_people(5, groups=1)[0].columns if c.endswith(("_share", "_rate"))]
+FEATURES = [c for c in FEATURE_NAMES if c in synthetic_people(5, groups=1)[0].columns]
+SHARES = [c for c in FEATURES if c.endswith(("_share", "_rate"))]
 
 
 def remeasure(people: pd.DataFrame, rng: np.random.Generator, noise: float = 0.15
@@ -47,6 +49,3 @@ def follow_up(before: pd.DataFrame, *, seed: int = 1, turnover: float = 0.05,
         after["person"] = [f"u{i:015d}" for i in range(len(after))]
     return after.reset_index(drop=True)
 
-
-FEATURES = [c for c in synthetic_people(5, groups=1)[0].columns
-                        if c in __import__("mailstudy.schema", fromlist=["x"]).FEATURE_NAMES]
