@@ -263,6 +263,29 @@ def open_study(study: Path | str | None = None) -> Study:
     return s
 
 
+def _new_workspace(root: Path) -> Catalog:
+    """The folders of a new study (``secrets/`` 0700); refuses one that holds a study."""
+    root.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(root)
+    if catalog.exists("config") or catalog.exists("key"):
+        raise StudyError(f"{root} already holds a study; use another folder")
+    for sub in ("data", "out", "secrets"):
+        (root / sub).mkdir(exist_ok=True)
+    os.chmod(root / "secrets", 0o700)
+    return catalog
+
+
+def _retention(days: int) -> str:
+    return (dt.date.today() + dt.timedelta(days=days)).isoformat()
+
+
+def _write_key(catalog: Catalog, key: bytes) -> None:
+    """Write the key once, 0600 from its creation (O_EXCL: never over an existing one)."""
+    fd = os.open(catalog.path("key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+
+
 def init_study(directory: Path | str, domains: list[str], *, keyholder: str | None = None,
                partner_domains: list[str] | None = None, name: str = "",
                retention_days: int = 395, key: bytes | None = None) -> Study:
@@ -273,20 +296,12 @@ def init_study(directory: Path | str, domains: list[str], *, keyholder: str | No
     root = Path(directory)
     if not domains:
         raise StudyError("at least one organisation domain is needed (--domain region.fr)")
-    root.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(root)
-    if catalog.exists("config") or catalog.exists("key"):
-        raise StudyError(f"{root} already holds a study; use another folder")
-    for sub in ("data", "out", "secrets"):
-        (root / sub).mkdir(exist_ok=True)
-    os.chmod(root / "secrets", 0o700)
-    retention = (dt.date.today() + dt.timedelta(days=retention_days)).isoformat()
+    catalog = _new_workspace(root)
+    retention = _retention(retention_days)
     catalog.path("config").write_text(TEMPLATE.format(
         name=_toml_str(name), domains=_toml_list(domains),
         partners=_toml_list(partner_domains or []), retention=retention), encoding="utf-8")
-    fd = os.open(catalog.path("key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key if key is not None else _secrets.token_bytes(KEY_BYTES))
+    _write_key(catalog, key if key is not None else _secrets.token_bytes(KEY_BYTES))
     if keyholder:
         recipient = parse_recipient(keyholder)
         catalog.path("keyholder_pub").write_text(str(recipient) + "\n")
@@ -325,14 +340,8 @@ def init_follow_up(directory: Path | str, first: Path | str, *,
     root = Path(directory)
     if root.resolve() == src.root:
         raise StudyError("the follow-up needs a folder of its own, not the first campaign's")
-    root.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(root)
-    if catalog.exists("config") or catalog.exists("key"):
-        raise StudyError(f"{root} already holds a study; use another folder")
-    for sub in ("data", "out", "secrets"):
-        (root / sub).mkdir(exist_ok=True)
-    os.chmod(root / "secrets", 0o700)
-    retention = (dt.date.today() + dt.timedelta(days=retention_days)).isoformat()
+    catalog = _new_workspace(root)
+    retention = _retention(retention_days)
     text = _FOLLOW_UP_TABLE.sub("", src.catalog.path("config").read_text(encoding="utf-8"))
     text = re.sub(r"^retention_until\s*=.*$", f'retention_until = "{retention}"', text,
                   flags=re.MULTILINE)
@@ -342,9 +351,7 @@ def init_follow_up(directory: Path | str, first: Path | str, *,
         f"first_campaign = {_toml_str(str(src.root))}\nkey_id = \"{key_id(key)}\"\n"
         f"created = \"{dt.date.today().isoformat()}\"\n")
     catalog.path("config").write_text(text, encoding="utf-8")
-    fd = os.open(catalog.path("key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
+    _write_key(catalog, key)
     for name in ("keyholder_pub", "optouts"):
         if src.catalog.exists(name):
             shutil.copyfile(src.catalog.path(name), catalog.path(name))

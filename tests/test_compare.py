@@ -19,8 +19,10 @@ from scipy.stats import false_discovery_control
 from mailstudy.compare import Settings, compare_tables
 from mailstudy.compare.bootstrap import (
     benjamini_hochberg,
-    paired_difference,
+    column_medians,
+    paired_differences,
     resample_counts,
+    unpaired_differences,
     weighted_medians,
 )
 from mailstudy.compare.guard import FDR
@@ -58,16 +60,22 @@ def test_weighted_medians_are_the_medians_of_the_resamples() -> None:
         ok = ~np.isnan(v)
         expected = [np.median(np.repeat(v[ok], counts[ok, r].astype(int))) for r in range(120)]
         np.testing.assert_array_equal(weighted_medians(v, counts), expected)
+    # several columns at once, each with its own missing values, as one product
+    table = rng.normal(size=(300, 4)).round(1)
+    table[rng.uniform(size=table.shape) < 0.2] = np.nan
+    counts = resample_counts(rng, 300, 50)
+    many = column_medians(table, counts)
+    for j in range(4):
+        np.testing.assert_array_equal(many[j], weighted_medians(table[:, j], counts))
 
 
 def test_paired_bootstrap_is_tighter_than_two_crowds() -> None:
     rng = np.random.default_rng(5)
     base = rng.lognormal(1.0, 0.8, 800)
     after = base * np.exp(rng.normal(0, 0.05, 800))
-    paired = paired_difference(base, after, resample_counts(rng, 800, 400))
-    from mailstudy.compare.bootstrap import unpaired_difference
-
-    unpaired = unpaired_difference(base, after, rng, 400)
+    paired = paired_differences(base[:, None], after[:, None],
+                                resample_counts(rng, 800, 400))[0]
+    unpaired = unpaired_differences(base[:, None], after[:, None], rng, 400)[0]
     assert paired.difference == unpaired.difference
     assert paired.ci_high - paired.ci_low < 0.5 * (unpaired.ci_high - unpaired.ci_low)
 

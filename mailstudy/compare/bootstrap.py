@@ -3,7 +3,8 @@
 Why counts and not resampled arrays: the median of a resample is the weighted median of the
 original values with the resample's counts as weights. The values are sorted once per
 feature; each resample then costs one cumulative sum over its counts and a binary search,
-all resamples at once (an (n, B) count matrix), instead of B sorts. The paired resample
+all resamples at once (an (n, B) count matrix), and the totals of every feature come from one
+matrix product, instead of B sorts. The paired resample
 draws *people*: one row of counts over the union of the group's members in both campaigns
 serves every feature and both sides, so that a person drawn twice counts twice before and
 after (Efron and Tibshirani, ch. 6); someone in only one campaign (an arrival, a departure, a
@@ -63,31 +64,38 @@ def _band(m: int) -> tuple[int, int]:
     return m // 2 - half, m // 2 + half
 
 
-def weighted_medians(values: np.ndarray, counts: np.ndarray,
-                     valid: np.ndarray | None = None) -> np.ndarray:
-    """The median of each resample: ``values`` (n,), ``counts`` (n, B) from
-    :func:`resample_counts`; only units where ``valid`` (default: not NaN) count.
+def column_medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The median of every column of ``values`` (n, F; NaN: the unit lacks it) in each
+    resample of ``counts`` (n, B, from :func:`resample_counts`): an (F, B) array.
 
     Same convention as ``numpy.median``: the mean of the two middle order statistics when a
-    resample's total is even. A resample with no valid unit gets NaN.
+    resample's total is even; NaN for a resample with no unit holding the value. Every
+    column's total and below-band count come from one matrix product (one pass over the
+    counts for all features), then each column needs only the cumulative sums of its band.
     """
-    n_boot = counts.shape[1]
-    if valid is None:
-        valid = ~np.isnan(values)
-    units = np.flatnonzero(valid)
+    n, n_feat = values.shape
+    plans = []
+    weights = np.zeros((2 * n_feat, n), dtype=np.float32)
+    for j in range(n_feat):
+        col = values[:, j]
+        units = np.flatnonzero(~np.isnan(col))
+        units = units[np.argsort(col[units], kind="stable")]
+        lo, hi = _band(len(units))
+        weights[2 * j, units] = 1.0
+        weights[2 * j + 1, units[:lo]] = 1.0
+        plans.append((units, lo, hi))
+    sums = weights @ counts
+    out = np.full((n_feat, counts.shape[1]), np.nan)
+    for j, (units, lo, hi) in enumerate(plans):
+        if len(units):
+            out[j] = _band_medians(values[units, j], units, lo, hi, counts, sums[2 * j],
+                                   sums[2 * j + 1])
+    return out
+
+
+def _band_medians(sorted_values: np.ndarray, units: np.ndarray, lo: int, hi: int,
+                  counts: np.ndarray, total: np.ndarray, prefix: np.ndarray) -> np.ndarray:
     m = len(units)
-    if m == 0:
-        return np.full(n_boot, np.nan)
-    units = units[np.argsort(values[units], kind="stable")]
-    sorted_values = values[units]
-    total = np.dot(valid.astype(np.float32), counts)  # np.dot: BLAS gemv; '@' is slower
-    lo, hi = _band(m)
-    below = np.zeros(n, dtype=np.float32) if (n := len(values)) and lo else None
-    if below is not None:
-        below[units[:lo]] = 1.0
-        prefix = np.dot(below, counts)
-    else:
-        prefix = np.zeros(n_boot, dtype=np.float32)
     cum = np.cumsum(counts[units[lo:hi]], axis=0) + prefix[None, :]
 
     def order_stat(pos: np.ndarray) -> np.ndarray:
@@ -100,6 +108,15 @@ def weighted_medians(values: np.ndarray, counts: np.ndarray,
 
     med = (order_stat(np.floor((total - 1) / 2)) + order_stat(np.floor(total / 2))) / 2.0
     return np.where(total > 0, med, np.nan)
+
+
+def weighted_medians(values: np.ndarray, counts: np.ndarray,
+                     valid: np.ndarray | None = None) -> np.ndarray:
+    """:func:`column_medians` of one column; units outside ``valid`` are left out."""
+    v = np.asarray(values, dtype=float).copy()
+    if valid is not None:
+        v[~valid] = np.nan
+    return column_medians(v[:, None], counts)[0]
 
 
 def summarise(before: float, after: float, boot: np.ndarray, level: float = LEVEL
@@ -119,25 +136,30 @@ def summarise(before: float, after: float, boot: np.ndarray, level: float = LEVE
     return Interval(before, after, diff, float(lo), float(hi), min(1.0, p))
 
 
-def paired_difference(before: np.ndarray, after: np.ndarray, counts: np.ndarray,
-                      level: float = LEVEL) -> Interval:
-    """``before``/``after``: one value per unit of the union (NaN where the unit is absent
-    from that campaign or lacks the feature); ``counts``: (n, B) resample counts over it."""
-    vb, va = ~np.isnan(before), ~np.isnan(after)
-    b = weighted_medians(before, counts, vb)
-    a = weighted_medians(after, counts, va)
-    return summarise(float(np.median(before[vb])) if vb.any() else math.nan,
-                     float(np.median(after[va])) if va.any() else math.nan, a - b, level)
+def _point(values: np.ndarray) -> np.ndarray:
+    ok = ~np.isnan(values)
+    return np.array([float(np.median(values[ok[:, j], j])) if ok[:, j].any() else math.nan
+                     for j in range(values.shape[1])])
 
 
-def unpaired_difference(before: np.ndarray, after: np.ndarray, rng: np.random.Generator,
-                        n_boot: int, level: float = LEVEL) -> Interval:
-    """Each campaign resampled on its own (two independent crowds)."""
-    before, after = before[~np.isnan(before)], after[~np.isnan(after)]
-    b = weighted_medians(before, resample_counts(rng, len(before), n_boot))
-    a = weighted_medians(after, resample_counts(rng, len(after), n_boot))
-    return summarise(float(np.median(before)) if len(before) else math.nan,
-                     float(np.median(after)) if len(after) else math.nan, a - b, level)
+def paired_differences(before: np.ndarray, after: np.ndarray, counts: np.ndarray,
+                       level: float = LEVEL) -> list[Interval]:
+    """One :class:`Interval` per feature. ``before``/``after``: (n, F), one row per unit of
+    the union of the group in both campaigns (NaN where the unit is absent from that campaign
+    or lacks the feature); ``counts``: (n, B) resample counts over the same units, shared by
+    both sides (a person drawn twice counts twice before and after)."""
+    boot = column_medians(after, counts) - column_medians(before, counts)
+    pb, pa = _point(before), _point(after)
+    return [summarise(pb[j], pa[j], boot[j], level) for j in range(before.shape[1])]
+
+
+def unpaired_differences(before: np.ndarray, after: np.ndarray, rng: np.random.Generator,
+                         n_boot: int, level: float = LEVEL) -> list[Interval]:
+    """Each campaign's people resampled on their own (two independent crowds)."""
+    mb = column_medians(before, resample_counts(rng, len(before), n_boot))
+    ma = column_medians(after, resample_counts(rng, len(after), n_boot))
+    pb, pa = _point(before), _point(after)
+    return [summarise(pb[j], pa[j], ma[j] - mb[j], level) for j in range(before.shape[1])]
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:

@@ -27,9 +27,9 @@ import pandas as pd
 
 from mailstudy import schema
 from mailstudy.compare.bootstrap import (
-    paired_difference,
+    paired_differences,
     resample_counts,
-    unpaired_difference,
+    unpaired_differences,
 )
 
 ORGANISATION = "organisation"
@@ -103,14 +103,14 @@ def _group_rows(grouping: str, group: str, fb: pd.DataFrame, fa: pd.DataFrame,
     if settings.linked:
         union = fb.index.union(fa.index)
         ub, ua = fb.reindex(union).to_numpy(float), fa.reindex(union).to_numpy(float)
-        counts = resample_counts(rng, len(union), settings.n_boot)
+        intervals = paired_differences(ub, ua, resample_counts(rng, len(union),
+                                                               settings.n_boot))
+    else:
+        intervals = unpaired_differences(vb, va, rng, settings.n_boot)
     n_values = np.minimum(np.isfinite(vb).sum(axis=0), np.isfinite(va).sum(axis=0))
     rows = []
     for j, f in enumerate(settings.features):
-        if settings.linked:
-            iv = paired_difference(ub[:, j], ua[:, j], counts)
-        else:
-            iv = unpaired_difference(vb[:, j], va[:, j], rng, settings.n_boot)
+        iv = intervals[j]
         rose, fell = _rose_fell(change[:, j], thresholds[f])
         rows.append({
             "group_by": grouping, "group": group, "feature": f,

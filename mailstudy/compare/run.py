@@ -128,6 +128,12 @@ def _flow_counts(before: pd.DataFrame, after: pd.DataFrame, flows: pd.DataFrame)
                       zip(flows["from_persona"], flows["to_persona"], strict=True)])
 
 
+def _whole_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Counts as whole numbers in the files (blank when hidden), not 56.0."""
+    counts = [c for c in ("n_people", "n_before", "n_after") if c in df]
+    return df.astype({c: "Int64" for c in counts})
+
+
 def _localised(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     """The XLSX version: French headers and feature labels when ``lang`` is fr."""
     if lang != "fr":
@@ -170,6 +176,7 @@ def write_comparison(study: Any, result: Comparison, lang: str = "fr") -> dict[s
         df, held = publish_table(study, f"compare/{name}", df, result.true_counts[name],
                                  population=pop, dims=dims, count=count)
         held_total += held
+        df = _whole_counts(df)
         paths[name] = write_csv(df, c.path("compare_table", table=name, ext="csv"))
         paths[f"{name}_xlsx"] = write_xlsx({name: _localised(df, lang)},
                                            c.path("compare_table", table=name, ext="xlsx"))
