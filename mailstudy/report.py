@@ -382,6 +382,11 @@ def compare_section(study: Study) -> dict[str, Any] | None:
     org = shown[shown["group_by"] == "organisation"]
     sig = shown[(shown["group_by"] != "organisation") & shown["significant"].astype(bool)]
     shares = _csv(c.path("compare_table", table="persona_shares", ext="csv"))
+    if shares is not None:  # persona rows carry the id; the report names them
+        names = dict(zip(shares["persona"].astype(str), shares["persona_name"], strict=True))
+        persona = sig["group_by"] == "persona"
+        sig = sig.assign(group=sig["group"].astype(str).where(
+            ~persona, sig["group"].astype(str).map(names)))
     return {"summary": summary, "drift": summary.get("drift"),
             "organisation": [_chart_row(r, scales) for r in _records(org)],
             "significant": [_chart_row(r, scales) for r in _records(sig)],
