@@ -34,9 +34,16 @@ def init(
         "--keyholder", help="Key holder's age public key (age1...) or a file holding it.")
     ] = None,
     name: Annotated[str, typer.Option(help="Name of the organisation.")] = "",
+    follow_up: Annotated[Path | None, typer.Option(
+        "--follow-up", help="Earlier campaign to follow up: reuse its key, key holder, "
+        "opt-outs, thresholds and configuration (see README, Follow-up campaigns).")] = None,
 ) -> None:
     """Create a study workspace: study.toml, secrets/pseudonym.key (0600), data/, out/."""
     from mailstudy.study import init_study
+
+    if follow_up is not None:
+        _init_follow_up(directory, follow_up)
+        return
 
     domains = list(domain or [])
     if not domains and is_interactive():
@@ -53,6 +60,18 @@ def init(
         err_console.print("[yellow]warning:[/yellow] no key holder public key yet: collection "
                           "refuses to run until secrets/keyholder.pub holds one "
                           "(see 'mailstudy keyholder-keygen')")
+
+
+def _init_follow_up(directory: Path, first: Path) -> None:
+    from mailstudy.study import init_follow_up
+
+    study = init_follow_up(directory, first)
+    console.print(f"follow-up study created in {study.root} (same key as {first})")
+    console.print(f"  domains: {', '.join(study.domains)}")
+    if study.section("collect").get("sources") or study.section("directory").get("file"):
+        err_console.print("[yellow]warning:[/yellow] study.toml still names the first "
+                          "campaign's sources and directory file: point them to the new "
+                          "exports before 'mailstudy run'")
 
 
 @app.command("keyholder-keygen")
