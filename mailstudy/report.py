@@ -19,6 +19,7 @@ import pandas as pd
 
 from anonymise import disclosure
 from mailstudy import schema
+from mailstudy.i18n import column_doc
 from mailstudy.release import close_release, publish_table
 from mailstudy.study import Study, StudyError
 from mailstudy.text import UNKNOWN
@@ -340,14 +341,15 @@ def report_context(study: Study, lang: str = "fr") -> dict[str, Any]:
     scope = scope_summary(study)
     return {
         "lang": lang,
-        "generated": dt.date.today().isoformat(),
+        "generated": dt.date.today().isoformat(),  # formatted in the reader's language
         "study": _study_section(study),
         "scope": scope,
         "collection": _collect_runs(study),
-        "features": {c.name: c.doc for c in schema.FEATURES},
-        "people_columns": schema.describe("people"),
+        "features": {c.name: column_doc(lang, c.doc) for c in schema.FEATURES},
+        "people_columns": {n: column_doc(lang, d) for n, d in schema.describe("people").items()},
         "feature_names": list(schema.FEATURE_NAMES),
-        "message_columns": schema.describe("messages"),
+        "message_columns": {n: column_doc(lang, d)
+                            for n, d in schema.describe("messages").items()},
         "rules": _habit_rules(study),
         "profiles": _profile_section(study),
         "personas": _personas_section(study),
