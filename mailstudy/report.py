@@ -101,13 +101,14 @@ def scope_summary(study: Study) -> dict[str, Any]:
 
     k = study.min_group_size
     out: dict[str, Any] = {"min_group_size": k}
-    cols = ["mailbox", "direction", "date_local", "message_id", "is_bulk"]
+    cols = ["mailbox", "direction", "date_local", "message_id", "is_bulk", "folder_role"]
     msgs = (read_messages(study.messages_dir, columns=cols)
             if study.messages_dir.exists() and any(study.messages_dir.glob("mailbox=*"))
             else pd.DataFrame(columns=cols))
     out["mailboxes"] = int(msgs["mailbox"].nunique())
     out["message_rows"] = int(len(msgs))
-    out["messages_unique"] = int(msgs["message_id"].nunique())
+    counted = ~msgs["folder_role"].isin(schema.UNCOUNTED_FOLDER_ROLES)
+    out["messages_unique"] = int(msgs.loc[counted, "message_id"].nunique())
     out["rows_by_direction"] = {str(d): int(n) for d, n in
                                 msgs["direction"].value_counts().sort_index().items()}
     out["bulk_rows"] = int(msgs["is_bulk"].fillna(False).astype(bool).sum())
@@ -373,6 +374,9 @@ def run_report(study: Study, lang: str | None = None, *, pdf: bool = True) -> di
     lang = lang or study.section("report").get("lang", "fr")
     if lang not in REPORT_NAMES:
         raise StudyError("the report language must be fr or en")
+    if not (study.messages_dir.exists() and any(study.messages_dir.glob("mailbox=*"))):
+        raise StudyError("nothing collected yet: run 'mailstudy collect files' or "
+                         "'mailstudy collect imap' first, then 'mailstudy profile'")
     if not study.catalog.exists("people"):
         raise StudyError("nobody profiled yet: run 'mailstudy profile' first")
     ctx = report_context(study, lang)

@@ -15,7 +15,11 @@ from mailstudy.profile.groups import GroupProfiles, group_profiles
 from mailstudy.profile.people import build_people, write_people
 from mailstudy.release import publish_table
 from mailstudy.study import Study
+from mailstudy.study import StudyError
 from mailstudy.tabular import write_csv
+
+NOTHING_COLLECTED = ("nothing collected yet: run 'mailstudy collect files' or 'mailstudy "
+                     "collect imap' first (or 'mailstudy run' with [collect] sources)")
 
 
 @dataclass
@@ -34,6 +38,8 @@ def run_profile(study: Study, *, lang: str | None = None,
     """
     from reports import profiles as render
 
+    if not (study.messages_dir.exists() and any(study.messages_dir.glob("mailbox=*"))):
+        raise StudyError(NOTHING_COLLECTED)
     cfg = ProfileConfig.from_config(study)
     directory = study.catalog.read_or_empty("directory")
     people, counts = build_people(study.messages_dir, directory, cfg,
