@@ -177,7 +177,6 @@ def fmt_date(lang: str | None, value: Any, form: str = "long") -> str:
 
 def fmt_datetime(lang: str | None, value: Any) -> str:
     """A date and time: "jeudi 14 janvier 2027, 9 h 30"."""
-    from babel.dates import format_datetime
 
     d = _as_date(value)
     if d is None:

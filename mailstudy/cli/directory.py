@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console
+from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, new_app
 
-directory_app = typer.Typer(help="Import the HR directory (pseudonymised on import).",
+directory_app = new_app("Import the HR directory (pseudonymised on import).",
                             no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mailstudy.cli._app import (
     StudyOpt,
@@ -31,7 +31,7 @@ def _printer() -> tuple[Any, Any]:
     def on_event(stage: str, status: str, result: Any) -> None:
         if status == "start":
             if live:
-                status_box["s"] = err_console.status(f"[bold]{stage}[/bold] …")
+                status_box["s"] = err_console.status(Text(f"{stage} …", style="bold"))
                 status_box["s"].start()
             else:
                 err_console.print(f"{stage}: running")
@@ -41,13 +41,14 @@ def _printer() -> tuple[Any, Any]:
             s.stop()
         style = STATUS_STYLE.get(status, "")
         extra = f" ({result.seconds:.1f} s)" if result is not None and result.seconds else ""
-        msg = f": {escape(result.message)}" if result is not None and result.message else ""
-        err_console.print(f"{stage}: [{style}]{status}[/{style}]{extra}{msg}")
+        msg = f": {result.message}" if result is not None and result.message else ""
+        err_console.print(Text.assemble(f"{stage}: ", (status, style), extra, msg))
 
     def progress(stage: str, done: int, total: int | None, unit: str) -> None:
         s = status_box.get("s")
         if s is not None:
-            s.update(f"[bold]{stage}[/bold] {done}/{total if total is not None else '?'} {unit}")
+            s.update(Text(f"{stage} {done}/{total if total is not None else '?'} {unit}",
+                          style="bold"))
 
     return progress, on_event
 
@@ -61,8 +62,8 @@ def print_run(report: Any) -> None:
         style = STATUS_STYLE.get(r.status, "")
         details = r.message or ", ".join(f"{k}={v}" for k, v in r.summary.items()
                                          if not isinstance(v, dict | list))
-        table.add_row(r.name, f"[{style}]{r.status}[/{style}]",
-                      f"{r.seconds:.1f}" if r.seconds else "", escape(details))
+        table.add_row(r.name, Text(r.status, style=style),
+                      f"{r.seconds:.1f}" if r.seconds else "", details)
     console.print(table)
     ran = sum(r.status == "ran" for r in report.stages)
     skipped = sum(r.status == "skipped" for r in report.stages)

@@ -16,8 +16,8 @@ from typing import Any
 
 from mailstudy.collect.formats.detect import owner_from_name
 from mailstudy.collect.mailbox import MailboxJob, MailboxResult, Session, collect_mailbox
-from mailstudy.store import MessageStore
 from mailstudy.errors import CollectError, InputError
+from mailstudy.store import MessageStore
 from mailstudy.study import Study, StudyError
 
 

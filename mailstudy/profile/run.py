@@ -14,8 +14,7 @@ from mailstudy.profile.config import ProfileConfig
 from mailstudy.profile.groups import GroupProfiles, group_profiles
 from mailstudy.profile.people import build_people, write_people
 from mailstudy.release import publish_table
-from mailstudy.study import Study
-from mailstudy.study import StudyError
+from mailstudy.study import Study, StudyError
 from mailstudy.tabular import write_csv
 
 NOTHING_COLLECTED = ("nothing collected yet: run 'mailstudy collect files' or 'mailstudy "
