@@ -82,15 +82,36 @@ def _translate_params(cmd: click.Command) -> None:
     cmd._mailstudy_lang = cli_lang()  # type: ignore[attr-defined]
 
 
-class WorkflowCommand(_typer_core.TyperCommand):
-    """A command whose help speaks the user's language (LANG/LC_ALL), from the catalogue."""
+class _Localised:
+    """Help in the user's language: panel titles, "Usage:", the -h option, "[required]"."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        pieces = self.collect_usage_pieces(ctx)  # type: ignore[attr-defined]
+        formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_tr("Usage:") + " ")
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        opt = super().get_help_option(ctx)  # type: ignore[misc]
+        if opt is not None:
+            opt.help = _help("Show this message and exit.")
+        return opt
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        _translate_params(self)
-        super().format_help(ctx, formatter)
+        from typer import rich_utils
+
+        _translate_params(self)  # type: ignore[arg-type]
+        for name, text in (("ARGUMENTS_PANEL_TITLE", "Arguments"),
+                           ("OPTIONS_PANEL_TITLE", "Options"),
+                           ("COMMANDS_PANEL_TITLE", "Commands"),
+                           ("REQUIRED_LONG_STRING", "[required]")):
+            setattr(rich_utils, name, _tr(text))
+        super().format_help(ctx, formatter)  # type: ignore[misc]
 
 
-class WorkflowGroup(_typer_core.TyperGroup):
+class WorkflowCommand(_Localised, _typer_core.TyperCommand):
+    """A command whose help speaks the user's language (LANG/LC_ALL), from the catalogue."""
+
+
+class WorkflowGroup(_Localised, _typer_core.TyperGroup):
     """A group that lists its commands in workflow order, in translated help panels."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -106,10 +127,6 @@ class WorkflowGroup(_typer_core.TyperGroup):
                 cmd.rich_help_panel = _tr(panel)  # type: ignore[attr-defined]
             _translate_params(cmd)
         return ordered
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        _translate_params(self)
-        super().format_help(ctx, formatter)
 
 
 def new_app(help: str, **kw: Any) -> typer.Typer:
@@ -215,6 +232,11 @@ def _safe_message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc)
+
+
+def msg(text: str, **fmt: Any) -> str:
+    """A message of the command line in the user's language (LANG/LC_ALL)."""
+    return tr(cli_lang(), text, **fmt)
 
 
 def styled(label: str, style: str, rest: str = "") -> Text:

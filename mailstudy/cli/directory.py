@@ -35,7 +35,10 @@ def import_cmd(
         "last_name, name.")] = None,
     study: StudyOpt = None,
 ) -> None:
-    """Pseudonymise the directory into data/directory.parquet; names go to the escrow."""
+    """Pseudonymise the directory into data/directory.parquet; names go to the escrow.
+
+    Job titles map onto the ladder of hierarchical levels; adjust it in [directory.ladder]
+    of study.toml, and map unusual headers in [directory.columns] or with --column."""
     from mailstudy.intake.directory import import_directory
     from mailstudy.study import open_study
 

@@ -17,6 +17,7 @@ from mailstudy.cli._app import (
     console,
     err_console,
     is_interactive,
+    msg,
 )
 
 STATUS_STYLE = {"ran": "green", "skipped": "cyan", "not configured": "dim", "failed": "red",
@@ -167,13 +168,14 @@ def purge_cmd(
     s = open_study(study)
     if all_ and not yes:
         try:
-            ok = typer.confirm("Destroy the data, the outputs, the pseudonymisation key and "
-                               "the escrow of this study? This cannot be undone", default=False)
+            ok = typer.confirm(msg("Destroy the data, the outputs, the pseudonymisation key "
+                                   "and the escrow of this study? This cannot be undone"),
+                               default=False)
         except typer.Abort:  # no answer could be read (no terminal, closed input)
             ok = False
         if not ok:
-            err_console.print("nothing deleted" + ("" if is_interactive() else
-                              " (to confirm without a terminal, add --yes)"))
+            err_console.print(msg("nothing deleted") + ("" if is_interactive() else msg(
+                " (to confirm without a terminal, add --yes)")))
             raise typer.Exit(1)
     rep = purge(s, all=all_)
     if not rep.deleted:
