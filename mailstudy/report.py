@@ -22,6 +22,7 @@ from mailstudy import schema
 from mailstudy.i18n import column_doc
 from mailstudy.release import close_release, publish_table
 from mailstudy.study import Study, StudyError
+from mailstudy.tabular import read_csv
 from mailstudy.text import UNKNOWN
 
 REPORT_NAMES = {"fr": "rapport", "en": "report"}
@@ -202,7 +203,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.exists() else None
+    return read_csv(path) if path.exists() else None
 
 
 def _collect_runs(study: Study) -> dict[str, Any]:

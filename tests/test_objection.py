@@ -19,6 +19,7 @@ from studykit import run_cli
 
 from mailstudy.demo import run_demo
 from mailstudy.study import open_study
+from mailstudy.tabular import read_csv
 
 
 def _dgs(directory_csv: Path) -> str:
@@ -76,7 +77,7 @@ def _cells(out: Path) -> dict[tuple[str, str], float | None]:
     """Every released count a reader can see, keyed by (file, group)."""
     cells: dict[tuple[str, str], float | None] = {}
     for csv in sorted((out / "profiles").glob("by_*.csv")):
-        t = pd.read_csv(csv)
+        t = read_csv(csv)
         dims = list(t.columns[: list(t.columns).index("n_people")])
         for rec in t.to_dict("records"):
             n = None if rec.get("suppressed") is True else rec["n_people"]

@@ -22,6 +22,7 @@ from mailstudy.profile.config import ProfileConfig, ProfileError, Rule
 from mailstudy.profile.groups import group_profiles
 from mailstudy.profile.people import build_people, work_pattern
 from mailstudy.study import init_study
+from mailstudy.tabular import read_csv
 
 LEVELS = ["DGS", "DGA", "directeur", "chef de service", "chef de projet / chargé de mission",
           "gestionnaire / assistant", "agent"]
@@ -300,7 +301,7 @@ def test_profile_runs_on_a_copy_without_secrets(tmp_path: Path) -> None:
     out = copy / "out" / "profiles"
     for name in ("level", "direction", "habit", "level_habit", "work_pattern"):
         assert (out / f"by_{name}.csv").exists() and (out / f"by_{name}.png").exists()
-        assert "n_people" in pd.read_csv(out / f"by_{name}.csv").columns
+        assert "n_people" in read_csv(out / f"by_{name}.csv").columns
     assert (out / "suppression.csv").exists()
     assert not (copy / "secrets").exists()
 

@@ -28,12 +28,15 @@ COUNT_LABELS = {
 def profile_cmd(
     study: StudyOpt = None,
     lang: Annotated[str | None, typer.Option("--lang", help="fr or en (charts).")] = None,
+    plain_csv: Annotated[bool, typer.Option(
+        "--plain-csv", help="Write plain CSV (comma, decimal point, no BOM) instead of "
+        "French Excel's (default for a French study; see [report] csv).")] = False,
 ) -> None:
     """Write data/people.parquet and the group profiles under out/profiles/."""
     from mailstudy.profile.run import run_profile
     from mailstudy.study import open_study
 
-    res = run_profile(open_study(study), lang=lang)
+    res = run_profile(open_study(study), lang=lang, plain_csv=plain_csv or None)
     for k, label in COUNT_LABELS.items():
         console.print(f"{label}: {res.counts.get(k, 0)}")
     sup = res.groups.suppression
