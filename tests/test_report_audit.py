@@ -17,7 +17,7 @@ from reports.audit import fmt_num, fmt_pct, render_annex, render_audit
 def test_number_formats() -> None:
     assert fmt_num(12345.678, 1, "fr") == "12\u202f345,7"
     assert fmt_num(12345.678, 1, "en") == "12,345.7"
-    assert fmt_pct(0.256, 0, "fr") == "26\u00a0%"
+    assert fmt_pct(0.256, 0, "fr") == "26\u202f%"  # narrow no-break space (Babel, CLDR)
     assert fmt_pct(0.256, 1, "en") == "25.6%"
     assert fmt_num(None) == "–" and fmt_num(float("nan")) == "–"
 
@@ -91,4 +91,8 @@ def test_annexes_come_from_study_toml(tmp_path: Path) -> None:
         assert str(study.min_group_size) in html
     assert "dpo@region.test" in render_annex("register", _context(study, "fr"))
     retention = study.section("privacy")["retention_until"]
-    assert retention in render_annex("dpia", _context(study, "fr"))
+    from mailstudy.i18n import fmt_date
+
+    dpia = render_annex("dpia", _context(study, "fr"))
+    assert fmt_date("fr", retention) in dpia and retention not in dpia  # "1 janvier 2028"
+    assert "Généré le 26 novembre 2026" in dpia
