@@ -23,7 +23,7 @@ from mailstudy.i18n import axis_formatter, label  # noqa: E402
 #: so a font of MIN_FONT_PT in the figure is MIN_FONT_PT on paper (the issue measured 5-6 pt
 #: when a 12-inch figure was shrunk onto the page).
 CHART_WIDTH_IN = 7.0
-MIN_FONT_PT = 8.0
+MIN_FONT_PT = 8.5  # a tall chart may be shrunk a little to fit the page: still >= 8 pt
 DPI = 150
 
 
@@ -84,8 +84,9 @@ def render_group_chart(df: pd.DataFrame, name: str, path: Path, *, lang: str = "
     panels = ["n_people", *feats]
     ncol = 2
     nrow = math.ceil(len(panels) / ncol)
-    lines = sum(lab.count("\n") + 1 for lab in labels)
-    row_h = max(1.4, 0.16 * lines + 0.7)
+    # each group gets the height of its longest (wrapped) label, so labels never overlap
+    per_group = 0.15 * max((lab.count("\n") + 1 for lab in labels), default=1) + 0.06
+    row_h = max(1.4, per_group * len(labels) + 0.7)
     fig, axes = plt.subplots(nrow, ncol, figsize=(CHART_WIDTH_IN, row_h * nrow + 0.5),
                              squeeze=False, sharey=True)
     y = list(range(len(shown)))[::-1]

@@ -342,3 +342,29 @@ def test_report_reruns_when_the_reidentification_log_changes(demo) -> None:
     finally:
         log.write_bytes(before)
         run_pipeline(demo.study)
+
+
+def test_pdf_keeps_words_whole_and_chart_text_readable(demo) -> None:
+    from mailstudy.tabular import read_csv
+    from reports.profiles import DPI, MIN_FONT_PT
+
+    out = demo.study.out
+    text = _pdf_text(out / "report" / "rapport.pdf")
+    # a word broken by French hyphenation ends its line with a hyphen; one cut anywhere
+    # else ("communicatio/n interne") would not come back whole here
+    whole = " ".join(re.sub(r"[-\u2010\u00ad]\n\s*", "", text).split())
+    names = read_csv(out / "profiles" / "by_direction.csv")["direction"].dropna()
+    for name in [n for n in names if n != "Total"]:
+        assert name in whole, name
+    # charts are drawn at the text column's width and shown at least at their own size, so
+    # their MIN_FONT_PT text is >= 8 pt on paper (the issue measured 5-6 pt)
+    listing = subprocess.run(["pdfimages", "-list", str(out / "report" / "rapport.pdf")],
+                             capture_output=True, text=True, check=True).stdout
+    ppis = [int(line.split()[12]) for line in listing.splitlines()[2:]
+            if line.split()[2] == "image"]
+    assert len(ppis) >= 3
+    assert all(MIN_FONT_PT * DPI / ppi >= 8 for ppi in ppis), ppis
+    # no empty chart: each chart's table has a row that is shown
+    for png in (out / "profiles").glob("by_*.png"):
+        table = read_csv(png.with_suffix(".csv"))
+        assert (~table["suppressed"].fillna(False).astype(bool)).any(), png.name
