@@ -200,11 +200,12 @@ def test_empty_study_gives_empty_people(tmp_path: Path) -> None:
     assert counts["mailboxes"] == 0
     groups = group_profiles(people, 10)
     assert all(df["n_people"].isna().all() for df in groups.tables.values())
+    # the command stops instead of writing pages of zeros, and says what to run first
     s = init_study(tmp_path / "s", ["region.fr"], key=bytes(32))
     r = CliRunner().invoke(app, ["profile", "--study", str(s.root)])
-    assert r.exit_code == 0, r.output
-    assert "people profiled: 0" in r.output
-    assert pq.read_table(s.data / "people.parquet").num_rows == 0
+    assert r.exit_code == 2, r.output
+    assert "nothing collected yet: run 'mailstudy collect files'" in r.output
+    assert not (s.data / "people.parquet").exists() and not (s.out / "profiles").exists()
 
 
 def test_work_pattern_classes() -> None:

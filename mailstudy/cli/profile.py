@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mailstudy.cli._app import StudyOpt, app, clean_errors, console
+from mailstudy.cli._app import StudyOpt, app, clean_errors, console, msg
 
 COUNT_LABELS = {
     "rows": "message rows read",
@@ -38,9 +38,9 @@ def profile_cmd(
 
     res = run_profile(open_study(study), lang=lang, plain_csv=plain_csv or None)
     for k, label in COUNT_LABELS.items():
-        console.print(f"{label}: {res.counts.get(k, 0)}")
+        console.print(f"{msg(label)}: {res.counts.get(k, 0)}")
     sup = res.groups.suppression
     console.print(f"group cells suppressed: {int(sup['primary'].sum())} under the threshold, "
                   f"{int(sup['secondary'].sum())} complementary; statistics blanked (too few "
                   f"values): {int(sup['blanked_statistics'].sum())}")
-    console.print(f"wrote {len(res.files)} files under out/profiles/")
+    console.print(msg("wrote {n} files under out/profiles/", n=len(res.files)))

@@ -19,6 +19,7 @@ from mailstudy.cli._app import (
     is_interactive,
     msg,
 )
+from mailstudy.i18n import cli_lang, label
 
 STATUS_STYLE = {"ran": "green", "skipped": "cyan", "not configured": "dim", "failed": "red",
                 "not run": "yellow", "not selected": "dim"}
@@ -56,21 +57,22 @@ def _printer() -> tuple[Any, Any]:
 
 def print_run(report: Any) -> None:
     """The final summary: one row per stage (counts only, never an identity)."""
-    table = Table(title="pipeline summary")
+    table = Table(title=msg("pipeline summary"))
     for col in ("stage", "status", "seconds", "details"):
-        table.add_column(col)
+        table.add_column(msg(col))
     for r in report.stages:
         style = STATUS_STYLE.get(r.status, "")
         details = r.message or ", ".join(f"{k}={v}" for k, v in r.summary.items()
                                          if not isinstance(v, dict | list))
-        table.add_row(r.name, Text(r.status, style=style),
+        table.add_row(r.name, Text(label(cli_lang(), "status", r.status), style=style),
                       f"{r.seconds:.1f}" if r.seconds else "", details)
     console.print(table)
     ran = sum(r.status == "ran" for r in report.stages)
     skipped = sum(r.status == "skipped" for r in report.stages)
     failed = [r.name for r in report.stages if r.status == "failed"]
-    console.print(f"{ran} stage(s) ran, {skipped} unchanged (skipped), in {report.seconds:.1f} s"
-                  + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    console.print(msg("{ran} stage(s) ran, {skipped} unchanged (skipped), in {s} s", ran=ran,
+                      skipped=skipped, s=f"{report.seconds:.1f}")
+                  + (msg("; FAILED: {names}", names=", ".join(failed)) if failed else ""))
 
 
 @app.command("run")
@@ -111,7 +113,7 @@ def report_cmd(
     if lang is not None and lang not in ("fr", "en"):
         raise UserError("--lang must be fr or en")
     paths = run_report(open_study(study), lang=lang)
-    console.print(f"report: {paths['html']}")
+    console.print(msg("report: {path}", path=paths["html"]))
     if "pdf" in paths:
         console.print(f"        {paths['pdf']}")
 
@@ -146,9 +148,10 @@ def demo_cmd(
     if res.revealed is not None:
         console.print(f"reveal (key holder): {res.revealed.named} people named in "
                       f"{res.study.out / 'invitations' / 'named'}")
-    console.print(f"open the report: {res.report_html.resolve()}")
-    console.print(f"             PDF: {res.report_pdf.resolve()}")
-    console.print(f"persona sheets:  {(res.study.out / 'personas' / 'personas.html').resolve()}")
+    console.print(msg("open the report: {path}", path=res.report_html.resolve()))
+    console.print(msg("             PDF: {path}", path=res.report_pdf.resolve()))
+    console.print(msg("persona sheets:  {path}",
+                      path=(res.study.out / "personas" / "personas.html").resolve()))
 
 
 @app.command("purge")
