@@ -145,6 +145,9 @@ def test_command_line_speaks_french_under_a_french_locale(tmp_path: Path) -> Non
     assert r.returncode == 1 and "rien n'a été supprimé" in r.stderr
     r = run_cli("purge", "--all", study=study.root)
     assert r.returncode == 1 and "nothing deleted" in r.stderr
+    r = run_cli("profile", study=study.root, env={"LC_ALL": "fr_FR.UTF-8"})
+    assert r.returncode == 2 and "erreur : rien n'a encore été collecté" in r.stderr
+    assert "'mailstudy collect files'" in r.stderr and "[collect]" in r.stderr
 
 
 def test_stages_on_an_empty_study_name_the_command_to_run_first(tmp_path: Path) -> None:

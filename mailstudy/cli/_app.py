@@ -210,8 +210,9 @@ def clean_errors(fn: F) -> F:
         except typer.Exit:
             raise
         except _expected_errors() as exc:
+            # a message the catalogue knows is shown in the user's language
             err_console.print(Text.assemble((_tr("error:"), "red"), " ",
-                                            _safe_message(exc)))
+                                            _tr(_safe_message(exc)) or ""))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print(_tr("interrupted; committed work is kept, re-run to resume"))
