@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, err_console
+from mailstudy.cli._app import (
+    StudyOpt,
+    UserError,
+    app,
+    clean_errors,
+    console,
+    err_console,
+    styled,
+)
 
 
 @app.command("personas")
@@ -47,18 +55,18 @@ def personas_cmd(
         console.print(f"  {p['persona']}. {p['name']}: {p['size']} people "
                       f"({100 * p['share']:.0f}%), stability (Jaccard) {p['jaccard']:.2f}")
     if not model.structure_ok:
-        err_console.print(
-            f"[red]warning: the data hold no stable structure[/red] (silhouette "
+        err_console.print(styled("warning: the data hold no stable structure", "red") + (
+            f"(silhouette "
             f"{card['silhouette_chosen_k']:.2f}, needs >= {card['thresholds']['silhouette']}; "
             f"stability p10 {card['stability_p10']:.2f}, needs >= "
             f"{card['thresholds']['stability_p10']}): these personas are rough landmarks, not "
-            "real groups; the sheets say so.")
+            "real groups; the sheets say so."))
     weak = [str(p["persona"]) for p in card["personas"]
             if p["jaccard"] < card["thresholds"]["jaccard_target"]]
     if weak:
-        err_console.print(f"[yellow]note:[/yellow] persona(s) {', '.join(weak)} less stable "
+        err_console.print(styled("note:", "yellow") + f"persona(s) {', '.join(weak)} less stable "
                           f"(Jaccard < {card['thresholds']['jaccard_target']})")
     if "pdf" not in paths:
-        err_console.print("[yellow]note:[/yellow] PDF not written")
+        err_console.print(styled("note:", "yellow", "PDF not written"))
     console.print("wrote data/personas.parquet, out/personas/model.json, "
                   "out/personas/personas.html and personas.pdf")
