@@ -25,6 +25,7 @@ from mailstudy.personas.run import run_personas
 from mailstudy.profile.run import run_profile
 from mailstudy.report import run_report
 from mailstudy.study import open_study
+from mailstudy.tabular import read_csv
 
 
 def _campaign(study, boxes: list[Path], directory: Path, personas: bool) -> None:
@@ -73,7 +74,7 @@ def test_follow_up_campaign_compared_end_to_end(tmp_path: Path) -> None:
     assert summary["linked"] and summary["bootstrap"] == "paired over people"
     assert summary["turnover"]["departures"] == 4 and summary["turnover"]["arrivals"] == 0
     assert summary["drift"]["drift_share"] == 0
-    d = pd.read_csv(out / "differences.csv")
+    d = read_csv(out / "differences.csv")
     assert list(d.columns[:9]) == ["group_by", "group", "feature", "n_people", "before",
                                    "after", "difference", "ci_low", "ci_high"]
     assert set(d["group_by"]) >= {"organisation", "level", "direction", "habit", "persona"}
@@ -117,7 +118,7 @@ def test_unlinked_studies_compare_at_group_level(tmp_path: Path) -> None:
     out = compare_campaigns(studies[0].root, studies[1].root, n_boot=100, lang="en")
     s = out["summary"]
     assert not s["linked"] and s["bootstrap"] == "unpaired" and s["turnover"] is None
-    d = pd.read_csv(out["paths"]["differences"])
+    d = read_csv(out["paths"]["differences"])
     org = d[d["group_by"] == "organisation"]
     assert (org["difference"] == 0).all() and d["share_rose"].isna().all()
     assert not (studies[1].catalog.path("compare") / "persona_flows.csv").exists()

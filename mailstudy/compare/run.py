@@ -29,7 +29,7 @@ from mailstudy.compare.differences import (
 from mailstudy.compare.drift import drift, linked_pairs, persona_flows, persona_shares
 from mailstudy.compare.guard import FDR, apply_guard
 from mailstudy.release import publish_table
-from mailstudy.tabular import write_csv, write_xlsx
+from mailstudy.tabular import french_csv, write_csv, write_xlsx
 
 COLUMNS = ["group_by", "group", "feature", "n_people", "before", "after", "difference",
            "ci_low", "ci_high", "p_value", "q_value", "significant", "share_rose",
@@ -138,11 +138,11 @@ def _localised(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     """The XLSX version: French headers and feature labels when ``lang`` is fr."""
     if lang != "fr":
         return df
-    from reports.profiles import FEATURE_LABELS
+    from mailstudy.i18n import label
 
     out = df.copy()
     if "feature" in out:
-        out["feature"] = [FEATURE_LABELS.get(f, {}).get("fr", f) for f in out["feature"]]
+        out["feature"] = [label("fr", "feature", f) for f in out["feature"]]
     return out.rename(columns=HEADERS_FR)
 
 
@@ -177,7 +177,8 @@ def write_comparison(study: Any, result: Comparison, lang: str = "fr") -> dict[s
                                  population=pop, dims=dims, count=count)
         held_total += held
         df = _whole_counts(df)
-        paths[name] = write_csv(df, c.path("compare_table", table=name, ext="csv"))
+        paths[name] = write_csv(df, c.path("compare_table", table=name, ext="csv"),
+                                french=french_csv(study))
         paths[f"{name}_xlsx"] = write_xlsx({name: _localised(df, lang)},
                                            c.path("compare_table", table=name, ext="xlsx"))
     summary = {**result.summary, "held_back": held_total, "lang": lang}

@@ -23,6 +23,7 @@ from mailstudy.errors import InputError
 from mailstudy.personas import assign_personas, read_card
 from mailstudy.profile.groups import NO_HABIT
 from mailstudy.study import Study, follow_up_link, key_id, open_study
+from mailstudy.tabular import read_csv
 
 PROFILE_GROUPINGS = ("level", "direction", "habit")
 
@@ -57,7 +58,7 @@ def _hidden_in_profiles(*studies: Study) -> dict[str, set[str]]:
             p = s.catalog.path("group_table", grouping=g)
             if not p.exists():
                 continue
-            t = pd.read_csv(p, dtype={g: str})
+            t = read_csv(p, dtype={g: str})
             if "suppressed" in t:
                 out[g] |= set(t.loc[t["suppressed"].astype(str) == "True", g].astype(str))
     return out
