@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mailstudy.invite.plan import SEP, Plan
+from mailstudy.invite.plan import GROUP, SEP, Plan
 from mailstudy.invite.pool import Types
 from mailstudy.text import UNKNOWN
 
@@ -24,7 +24,7 @@ class _LocalSearch:
     def __init__(self, types: Types, plan: Plan) -> None:
         tab = types.table
         self.n_types = len(tab)
-        self.counts = tab["count"].to_numpy()
+        self.counts = types.counts
         qs = [q for q in plan.quotas]
         # float: matrix products go through BLAS
         self.quota_rows = np.zeros((len(qs), self.n_types))
@@ -36,8 +36,8 @@ class _LocalSearch:
         fams_t = tab["families"].tolist() if "families" in tab else [""] * self.n_types
         self.fam_mask = np.array([[f in x.split(SEP) for x in fams_t] for f in self.fams],
                                  bool).reshape(len(self.fams), self.n_types)
-        if "service" in tab and plan.one_per_service:
-            svc = tab["service"].astype(str)
+        if GROUP in tab and plan.one_per_service:
+            svc = tab[GROUP].astype(str)
             codes, uniq = pd.factorize(svc)
             codes = np.where(svc.to_numpy() == UNKNOWN, -1, codes)
             self.svc = codes
@@ -47,6 +47,12 @@ class _LocalSearch:
             self.nsvc = 0
 
     def improve(self, col: Column, v: np.ndarray, max_moves: int = 200) -> Column:
+        """Single-seat swaps, best first, until none gains."""
+        n, seat_type, seat_family = self._seats(col)
+        self._singles(n, seat_type, seat_family, v, max_moves)
+        return n, self._families(seat_type, seat_family)
+
+    def _seats(self, col: Column) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, y = col
         types: list[int] = []
         seats: list[int] = []
@@ -57,12 +63,32 @@ class _LocalSearch:
             k = int(n[t]) - sum(y.get((int(t), f), 0) for f in self.fams)
             types += [int(t)] * k
             seats += [-1] * k
-        seat_type = np.array(types)
-        seat_family = np.array(seats)
-        n = n.copy()
+        return n.copy(), np.array(types, int), np.array(seats, int)
+
+    def _families(self, seat_type: np.ndarray, seat_family: np.ndarray
+                  ) -> dict[tuple[int, str], int]:
+        y2: dict[tuple[int, str], int] = {}
+        for t, si in zip(seat_type, seat_family, strict=True):
+            if si >= 0:
+                key = (int(t), self.fams[si])
+                y2[key] = y2.get(key, 0) + 1
+        return y2
+
+    def _seat_fits(self, seat_family: np.ndarray) -> np.ndarray:
+        """(seat, type): may the type hold the seat's role?"""
+        if not len(self.fams):
+            return np.ones((len(seat_family), self.n_types), bool)
+        return np.where(seat_family[:, None] >= 0,
+                        self.fam_mask[np.maximum(seat_family, 0)], True)
+
+    def _singles(self, n: np.ndarray, seat_type: np.ndarray, seat_family: np.ndarray,
+                 v: np.ndarray, max_moves: int) -> int:
+        """Apply improving single swaps in place; returns how many."""
         quota_rows = self.quota_rows
         not_in_quota = 1 - quota_rows
         ar = np.arange(self.n_types)
+        fits = self._seat_fits(seat_family)
+        moves = 0
         for _ in range(max_moves):
             cnt = quota_rows @ n
             # A swap a -> b breaks a quota row only if it lowers a row already at its min
@@ -75,14 +101,11 @@ class _LocalSearch:
             same = seat_type[:, None] == ar[None, :]
             ok &= (n[None, :] + 1 - same) <= self.counts[None, :]
             if self.nsvc:
-                has = self.svc >= 0
-                sc = np.bincount(self.svc[has].repeat(n[has]), minlength=self.nsvc)
+                sc = self._group_counts(n)
                 sb = self.svc[None, :]
                 same_s = self.svc[seat_type][:, None] == sb
                 ok &= (sb < 0) | ((sc[np.maximum(sb, 0)] + 1 - same_s) <= 1)
-            if len(self.fams):
-                ok &= np.where(seat_family[:, None] >= 0,
-                               self.fam_mask[np.maximum(seat_family, 0)], True)
+            ok &= fits
             gain = np.where(ok & ~same, v[None, :] - v[seat_type][:, None], -np.inf)
             i, b = np.unravel_index(int(np.argmax(gain)), gain.shape)
             if gain[i, b] <= 1e-12 * max(float(v.max()), 1e-300):
@@ -90,9 +113,90 @@ class _LocalSearch:
             n[seat_type[i]] -= 1
             n[b] += 1
             seat_type[i] = b
-        y2: dict[tuple[int, str], int] = {}
-        for t, si in zip(seat_type, seat_family, strict=True):
-            if si >= 0:
-                key = (int(t), self.fams[si])
-                y2[key] = y2.get(key, 0) + 1
-        return n, y2
+            moves += 1
+        return moves
+
+    def _group_counts(self, n: np.ndarray) -> np.ndarray:
+        has = self.svc >= 0
+        return np.bincount(self.svc[has].repeat(n[has]), minlength=self.nsvc)
+
+
+class _PairSearch(_LocalSearch):
+
+    """Single swaps, then double swaps that leave every quota count unchanged.
+
+    Why: with exact quotas (min = max) no single swap between types of different strata is
+    feasible, so the single-swap search never helps and every column cost a MIP. Two swaps
+    whose quota changes cancel (a woman of 30-44 for a woman of 16-29, and a man of 16-29 for
+    a man of 30-44) keep exact quotas, and are found in one pass by hashing each single
+    swap's change of the quota counts and pairing opposite changes.
+    """
+
+    def __init__(self, types: Types, plan: Plan) -> None:
+        super().__init__(types, plan)
+        salt = np.random.default_rng(0).integers(1, 2**40, len(self.quota_rows))
+        self.quota_code = (salt @ self.quota_rows).astype(np.int64)  # type -> its hash
+
+    def deep(self, col: Column, v: np.ndarray, max_moves: int = 20) -> Column:
+        """Single swaps, then a double swap, again, until neither gains (the cheap
+        ``improve`` is tried first; this runs only when it found nothing)."""
+        n, seat_type, seat_family = self._seats(col)
+        for _ in range(max_moves):
+            self._singles(n, seat_type, seat_family, v, max_moves)
+            if not self._pair(n, seat_type, seat_family, v):
+                break
+        return n, self._families(seat_type, seat_family)
+
+    def _pair(self, n: np.ndarray, seat_type: np.ndarray, seat_family: np.ndarray,
+              v: np.ndarray, top: int = 4) -> bool:
+        """Apply the best double swap found with a positive gain; False when none."""
+        nt = self.n_types
+        # a single swap's change of the quota counts, hashed linearly (opposite changes have
+        # opposite hashes); a collision is caught by _apply, which checks every quota
+        code = self.quota_code
+        delta = (code[None, :] - code[seat_type][:, None]).reshape(-1)
+        gain = (v[None, :] - v[seat_type][:, None]).reshape(-1)
+        ok = (self._seat_fits(seat_family) & (seat_type[:, None] != np.arange(nt))).reshape(-1)
+        idx = np.flatnonzero(ok)
+        if not len(idx):
+            return False
+        keys, inv = np.unique(delta[idx], return_inverse=True)
+        order = np.lexsort((-gain[idx], inv))  # by group, best gain first
+        starts = np.searchsorted(inv[order], np.arange(len(keys)))
+        ends = np.append(starts[1:], len(order))
+        best = gain[idx][order][starts]
+        pos = np.minimum(np.searchsorted(keys, -keys), len(keys) - 1)
+        partner = np.where(keys[pos] == -keys, pos, -1)
+        total = np.where(partner >= 0, best + best[np.maximum(partner, 0)], -np.inf)
+        eps = 1e-12 * max(float(np.abs(v).max()), 1e-300)
+        for g in np.argsort(-total)[:32]:
+            if total[g] <= eps:
+                return False
+            h = partner[g]
+            mine = idx[order[starts[g]:min(ends[g], starts[g] + top)]]
+            theirs = idx[order[starts[h]:min(ends[h], starts[h] + top)]]
+            for m1 in mine:
+                for m2 in theirs:
+                    if gain[m1] + gain[m2] > eps and self._apply(n, seat_type, m1, m2):
+                        return True
+        return False
+
+    def _apply(self, n: np.ndarray, seat_type: np.ndarray, m1: int, m2: int) -> bool:
+        (i1, b1), (i2, b2) = divmod(int(m1), self.n_types), divmod(int(m2), self.n_types)
+        if i1 == i2:
+            return False
+        new = n.copy()
+        new[seat_type[i1]] -= 1
+        new[seat_type[i2]] -= 1
+        new[b1] += 1
+        new[b2] += 1
+        if (new > self.counts).any():
+            return False
+        cnt = self.quota_rows @ new
+        if (cnt < self.qmin).any() or (cnt > self.qmax).any():
+            return False
+        if self.nsvc and (self._group_counts(new) > 1).any():
+            return False
+        n[:] = new
+        seat_type[i1], seat_type[i2] = b1, b2
+        return True
