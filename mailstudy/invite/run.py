@@ -35,13 +35,14 @@ class Invitation:
 
 def invite(pool: pd.DataFrame, plan: Plan, seed: int, *, min_group: int = 10,
            reserves_per_seat: int = 3, lang: str = "fr",
-           time_limit: float | None = None) -> Invitation:
-    """The whole stage on tables: lottery, draw, reserves, fairness, composition, reasons."""
-    lot = find_distribution(pool, plan, time_limit=time_limit)
+           time_limit: float | None = None, algorithm: str = "leximin") -> Invitation:
+    """The whole stage on tables: lottery (leximin by default), draw, reserves, fairness,
+    composition, reasons."""
+    lot = find_distribution(pool, plan, time_limit=time_limit, algorithm=algorithm)
     panel = draw_panel(lot, pool, seed)
     reserves = pick_reserves(panel, pool, lot, seed, reserves_per_seat)
     fair = fairness(lot.person_probability, plan.size) | {
-        "seed": seed, "distribution_sha256": lot.digest, "algorithm": "maximin",
+        "seed": seed, "distribution_sha256": lot.digest, "algorithm": algorithm,
         "panels_in_support": len(lot.weights), **{f"solver_{k}": v for k, v in
                                                   lot.stats.items()}}
     comp, k = composition(panel, pool, plan.features, min_group)
@@ -96,7 +97,7 @@ def run_invite(study: Any, size: int | None = None, seed: int | None = None,
     plan = plan_from_config(ws, pool, size, features)
     inv = invite(pool, plan, seed, min_group=study.min_group_size,
                  reserves_per_seat=int(ws.get("reserves_per_seat", 3)), lang=lang,
-                 time_limit=time_limit)
+                 time_limit=time_limit, algorithm=str(ws.get("algorithm", "leximin")))
     if not inv.lottery.stats["optimal"]:
         notes.append(f"time limit reached: minimum probability "
                      f"{inv.fairness['min_probability']:.4f}, proven upper bound "
