@@ -3,8 +3,8 @@
 Why a lottery and not a greedy draw: Flanigan et al. (Nature 2021) showed that drawing people
 one by one against quotas gives some people a near-zero chance. We compute instead a
 probability distribution over *feasible* panels that maximises the smallest selection
-probability, then the next smallest and so on (leximin), then draw one panel from it with a recorded seed; every person can be
-told their probability, and the distribution's hash lets an auditor re-check the draw.
+probability, then the next smallest and so on (leximin), then draw one panel from it; every
+person can be told their probability, and the distribution's hash lets an auditor re-check the draw.
 
 Map of the package (the lottery engine is pure: DataFrames in, DataFrames and numbers out;
 only ``run`` reads or writes files, through the catalogue; the volunteers and availability

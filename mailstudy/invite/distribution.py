@@ -174,7 +174,7 @@ def _cover_types(first: Column, counts: np.ndarray, pricing: _Pricing, search: _
     covered = first[0] > 0
     while not covered.all():
         weights = np.where(covered, 0.0, 1.0 / counts) + 1e-6 / counts
-        column = search.improve(first, weights)
+        column = getattr(search, "deep", search.improve)(first, weights)
         if not (column[0][~covered] > 0).any():
             column = pricing.solve(weights)
             assert column is not None

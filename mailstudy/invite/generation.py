@@ -144,10 +144,10 @@ def _search_columns(master: _Master, columns: dict[bytes, Column], search: _Loca
     # the best panels so far are good starts for the swap search
     starts = np.argsort(-(compositions @ values))[:4]
     found = 0
-    for move in (search.improve, getattr(search, "deep", None)):
+    for move, tops in ((search.improve, starts), (getattr(search, "deep", None), starts)):
         if move is None:
             break
-        for j in starts:
+        for j in tops:
             column = move(known[j], values)
             if float(values @ column[0]) > threshold and keep(columns, column):
                 master.add(column[0])

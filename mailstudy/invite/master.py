@@ -17,7 +17,7 @@ from mailstudy.invite.pricing import _new_highs
 
 #: a fixed type may lose this much probability against its level (numerical room: the
 #: columns that reached the level are kept, so the row is always satisfiable)
-FIX_SLACK = 1e-9
+FIX_SLACK = 1e-8
 
 
 class _Master:
@@ -54,7 +54,8 @@ class _Master:
         objective."""
         for r in rows:
             self.h.changeCoeff(int(r), 0, 0.0)
-            self.h.changeRowBounds(int(r), max(value - FIX_SLACK, 0.0), highspy.kHighsInf)
+            low = max(value * (1 - FIX_SLACK) - FIX_SLACK, 0.0)
+            self.h.changeRowBounds(int(r), low, highspy.kHighsInf)
         self.fixed[rows] = True
         self.level[rows] = value
 
@@ -68,6 +69,11 @@ class _Master:
         h = self.h
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            # a warm start after many edits can stall; the model itself is feasible (the
+            # columns that reached each fixed level are kept): solve it again from scratch
+            h.clearSolver()
+            h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise InviteError("the lottery LP did not solve: "
                               + h.modelStatusToString(h.getModelStatus()))
         sol = h.getSolution()
@@ -79,5 +85,6 @@ class _Master:
             w = w / s
         else:
             w = np.where(self.fixed, 0.0, 1.0 / max(self.free, 1))
-        lower = np.where(self.fixed, np.maximum(self.level - FIX_SLACK, 0.0), 0.0)
+        lower = np.where(self.fixed, np.maximum(self.level * (1 - FIX_SLACK) - FIX_SLACK, 0.0),
+                         0.0)
         return z, lam, w, float(w @ lower)

@@ -137,7 +137,7 @@ class _PairSearch(_LocalSearch):
         salt = np.random.default_rng(0).integers(1, 2**40, len(self.quota_rows))
         self.quota_code = (salt @ self.quota_rows).astype(np.int64)  # type -> its hash
 
-    def deep(self, col: Column, v: np.ndarray, max_moves: int = 20) -> Column:
+    def deep(self, col: Column, v: np.ndarray, max_moves: int = 4) -> Column:
         """Single swaps, then a double swap, again, until neither gains (the cheap
         ``improve`` is tried first; this runs only when it found nothing)."""
         n, seat_type, seat_family = self._seats(col)
@@ -148,42 +148,62 @@ class _PairSearch(_LocalSearch):
         return n, self._families(seat_type, seat_family)
 
     def _pair(self, n: np.ndarray, seat_type: np.ndarray, seat_family: np.ndarray,
-              v: np.ndarray, top: int = 4) -> bool:
-        """Apply the best double swap found with a positive gain; False when none."""
-        nt = self.n_types
-        # a single swap's change of the quota counts, hashed linearly (opposite changes have
-        # opposite hashes); a collision is caught by _apply, which checks every quota
-        code = self.quota_code
-        delta = (code[None, :] - code[seat_type][:, None]).reshape(-1)
-        gain = (v[None, :] - v[seat_type][:, None]).reshape(-1)
-        ok = (self._seat_fits(seat_family) & (seat_type[:, None] != np.arange(nt))).reshape(-1)
-        idx = np.flatnonzero(ok)
-        if not len(idx):
+              v: np.ndarray, top: int = 3, tries: int = 24) -> bool:
+        """Apply the best double swap found with a positive gain; False when none.
+
+        Two seats holding types a1, a2 (non-role seats) go to types b1, b2 with
+        code(b1) + code(b2) = code(a1) + code(a2), where code hashes a type's quota rows
+        linearly: the quota counts are unchanged. Per code only the best few types by value
+        matter, so the search is over (seat pair) x (distinct code), not over types squared.
+        A hash collision is caught by ``_apply``, which checks every quota.
+        """
+        seats = np.flatnonzero(seat_family < 0)
+        if len(seats) < 2:
             return False
-        keys, inv = np.unique(delta[idx], return_inverse=True)
-        order = np.lexsort((-gain[idx], inv))  # by group, best gain first
-        starts = np.searchsorted(inv[order], np.arange(len(keys)))
-        ends = np.append(starts[1:], len(order))
-        best = gain[idx][order][starts]
-        pos = np.minimum(np.searchsorted(keys, -keys), len(keys) - 1)
-        partner = np.where(keys[pos] == -keys, pos, -1)
-        total = np.where(partner >= 0, best + best[np.maximum(partner, 0)], -np.inf)
+        code = self.quota_code
+        order = np.lexsort((-v, code))  # by code, best value first
+        ucode, start = np.unique(code[order], return_index=True)
+        stop = np.append(start[1:], len(order))
+        bestv = v[order[start]]
+        held = np.unique(seat_type[seats])
+        ia, ib = np.triu_indices(len(held))
+        same = ia == ib
+        twice = np.bincount(seat_type[seats], minlength=self.n_types)[held] >= 2
+        keep = ~same | twice[ia]
+        ia, ib = ia[keep], ib[keep]
+        target = code[held[ia]] + code[held[ib]]
+        loss = v[held[ia]] + v[held[ib]]
+        # values are >= 0: a gaining pair has a side whose best value is positive, so that
+        # side ranges over the codes with a positive value only (a few dozen, not all)
+        lead = np.flatnonzero(bestv > 0)
+        if not len(lead):
+            return False
+        want = target[:, None] - ucode[lead][None, :]
+        pos = np.minimum(np.searchsorted(ucode, want), len(ucode) - 1)
+        gain = (np.where(ucode[pos] == want, bestv[lead][None, :] + bestv[pos], -np.inf)
+                - loss[:, None])
         eps = 1e-12 * max(float(np.abs(v).max()), 1e-300)
-        for g in np.argsort(-total)[:32]:
-            if total[g] <= eps:
+        flat = gain.reshape(-1)
+        cand = (np.argpartition(-flat, tries)[:tries] if len(flat) > tries
+                else np.arange(len(flat)))
+        for f in cand[np.argsort(-flat[cand])]:
+            if flat[f] <= eps:
                 return False
-            h = partner[g]
-            mine = idx[order[starts[g]:min(ends[g], starts[g] + top)]]
-            theirs = idx[order[starts[h]:min(ends[h], starts[h] + top)]]
-            for m1 in mine:
-                for m2 in theirs:
-                    if gain[m1] + gain[m2] > eps and self._apply(n, seat_type, m1, m2):
+            p, j = divmod(int(f), len(lead))
+            u = lead[j]
+            i1 = seats[seat_type[seats] == held[ia[p]]][0]
+            i2 = seats[(seat_type[seats] == held[ib[p]]) & (seats != i1)][0]
+            u2 = pos[p, j]
+            for b1 in order[start[u]:min(stop[u], start[u] + top)]:
+                for b2 in order[start[u2]:min(stop[u2], start[u2] + top)]:
+                    g = v[b1] + v[b2] - loss[p]
+                    if g > eps and self._apply(n, seat_type, i1, b1, i2, b2):
                         return True
         return False
 
-    def _apply(self, n: np.ndarray, seat_type: np.ndarray, m1: int, m2: int) -> bool:
-        (i1, b1), (i2, b2) = divmod(int(m1), self.n_types), divmod(int(m2), self.n_types)
-        if i1 == i2:
+    def _apply(self, n: np.ndarray, seat_type: np.ndarray, i1: int, b1: int, i2: int,
+               b2: int) -> bool:
+        if b1 == b2 and self.counts[b1] < 2:
             return False
         new = n.copy()
         new[seat_type[i1]] -= 1
