@@ -28,8 +28,11 @@ from mailstudy import invite as I  # noqa: E402
 from mailstudy.pipeline.panel import plan_from_tables  # noqa: E402
 
 
-def generated(n: int, n_features: int, k: int, margin: int, seed: int
+def generated(n: int, n_features: int, k: int, margin: int, seed: int, floor: int = 0
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A pool with skewed shares; quotas are the shares (exact when ``margin`` is 0), with at
+    least ``floor`` seats per value, which over-represents small groups so that the fair
+    lottery cannot give everyone size/pool."""
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({"person": [f"p{i:05d}" for i in range(n)]})
     for f in range(n_features):
@@ -40,6 +43,7 @@ def generated(n: int, n_features: int, k: int, margin: int, seed: int
         qs = _exact(df, k)
     cats = pd.DataFrame([(q.feature, q.value, q.min, q.max) for q in qs],
                         columns=["feature", "value", "min", "max"])
+    cats[["min", "max"]] = cats[["min", "max"]].clip(lower=floor)
     return df, cats
 
 
@@ -141,7 +145,7 @@ def instances(fixtures: Path | None) -> list[tuple[str, pd.DataFrame, pd.DataFra
     if fixtures is not None:
         out.append(("sortition-algorithms fixture", *fixture(fixtures)))
     out.append(("generated exact 360/7 features", *generated(360, 7, 20, 0, 1), 20))
-    out.append(("generated wide 500/5 features", *generated(500, 5, 20, 2, 2), 20))
+    out.append(("generated wide 500/5 features", *generated(500, 5, 20, 2, 2, floor=3), 20))
     out.append(("generated exact 1000/4 features", *generated(1000, 4, 25, 0, 3), 25))
     out.append(("generated exact 4000/20", *generated(4000, 5, 20, 0, 4), 20))
     return out

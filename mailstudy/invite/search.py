@@ -10,6 +10,8 @@ from mailstudy.invite.pool import Types
 from mailstudy.text import UNKNOWN
 
 Column = tuple[np.ndarray, dict[tuple[int, str], int]]
+PAIR_SEATS = 96  # seat pairs the double swap considers giving up (the cheapest)
+PAIR_CODES = 128  # quota codes it considers bringing in (the most valuable)
 
 
 class _LocalSearch:
@@ -171,11 +173,15 @@ class _PairSearch(_LocalSearch):
         twice = np.bincount(seat_type[seats], minlength=self.n_types)[held] >= 2
         keep = ~same | twice[ia]
         ia, ib = ia[keep], ib[keep]
-        target = code[held[ia]] + code[held[ib]]
         loss = v[held[ia]] + v[held[ib]]
-        # values are >= 0: a gaining pair has a side whose best value is positive, so that
-        # side ranges over the codes with a positive value only (a few dozen, not all)
-        lead = np.flatnonzero(bestv > 0)
+        # heuristic focus: the seat pairs that cost least to give up, and, as the leading
+        # side, the codes of the most valuable types (values are >= 0: a gaining pair has a
+        # side whose best value is positive); the MIP still proves what this misses
+        cheap = np.argsort(loss, kind="stable")[:PAIR_SEATS]
+        ia, ib, loss = ia[cheap], ib[cheap], loss[cheap]
+        target = code[held[ia]] + code[held[ib]]
+        lead = np.argsort(-bestv, kind="stable")[:PAIR_CODES]
+        lead = lead[bestv[lead] > 0]
         if not len(lead):
             return False
         want = target[:, None] - ucode[lead][None, :]
