@@ -266,3 +266,16 @@ def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text("feature,value,min,max\ngender,F,0,1\n")
     with pytest.raises(I.InviteError, match="size"):
         run_panel(tmp_path / "r.csv", tmp_path / "c.csv", 0)
+
+
+def test_a_plain_pool_with_the_workshop_plan_says_what_to_change() -> None:
+    """Was ``KeyError: 'families'``: the workshop's default role seats on a pool without
+    roles now name the parameter to change."""
+    people = pool(40, 1)
+    qs = [I.Quota(r.feature, r.value, r.min, r.max) for r in categories(people, 5).itertuples()]
+    with pytest.raises(I.InviteError, match="plan.seats"):
+        I.find_distribution(people, I.Plan(5, qs))
+    with pytest.raises(I.InviteError, match="plan.one_per_service"):
+        I.find_distribution(people, I.Plan(5, qs, seats={}))
+    lot = I.find_distribution(people, I.Plan(5, qs, seats={}, one_per_service=False))
+    assert lot.person_probability.sum() == pytest.approx(5, abs=1e-6)
