@@ -75,7 +75,7 @@ def run(n: int, k: int, cap: float, floor: int = 0) -> None:
                   for q in quotas]
     plan = I.Plan(k, quotas, seats={}, one_per_service=False)
     t = time.perf_counter()
-    lot = I.find_distribution(pool, plan)
+    lot = I.find_distribution(pool, plan, algorithm="maximin")
     ours_t = time.perf_counter() - t
     ours_min = lot.min_probability
     print(f"pool {n}, panel {k}, floor {floor}: {len(quotas)} quotas, {lot.stats['types']} types; "

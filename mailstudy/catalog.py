@@ -115,6 +115,9 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
        "reserves"),
     _D("composition", "out/invitations/composition.csv", PUB, "csv",
        "The panel's composition against the population, suppressed."),
+    _D("lottery", "out/invitations/lottery.csv", PUB, "csv",
+       "The published list of M equally likely panels (pseudonyms) the panel number is "
+       "drawn from."),
     _D("fairness", "out/invitations/fairness.json", PUB, "json",
        "Seed, fairness figures and hashes of the draw."),
     _D("compare", "out/compare", PUB, "folder",

@@ -33,7 +33,7 @@ def people(n: int, seed: int = 0, n_services: int = 12, role_share: float = 0.35
 def check_composition(lot: I.Lottery) -> None:
     """Every panel of the distribution meets size, quotas, role seats and the service rule."""
     plan, tab = lot.plan, lot.types.table
-    counts = tab["count"].to_numpy()
+    counts = tab[I.plan.COUNT].to_numpy()
     assert abs(lot.weights.sum() - 1) < 1e-9 and (lot.weights > 0).all()
     for n, y in lot.compositions:
         assert n.sum() == plan.size and (n >= 0).all() and (n <= counts).all()
@@ -49,7 +49,7 @@ def check_composition(lot: I.Lottery) -> None:
                 if tt == t:
                     assert f in tab["families"].iloc[t].split(I.SEP)
         if plan.one_per_service:
-            per = pd.Series(n, index=tab["service"]).groupby(level=0).sum()
+            per = pd.Series(n, index=tab[I.plan.GROUP]).groupby(level=0).sum()
             per = per.drop(I.UNKNOWN, errors="ignore")
             assert (per <= 1).all()
 

@@ -229,3 +229,27 @@ def test_infeasible_invite_explains_itself(study) -> None:
     assert r.returncode == 2
     assert "role seats 'pilote': 30 needed" in r.stderr
     assert "drop the role seats 'pilote'" in r.stderr
+
+
+def test_invite_draws_from_a_published_list_anyone_can_verify(study) -> None:
+    s, _ = study
+    r = run_cli("invite", "--seed", "3", "--number", "17", study=s.root)
+    assert r.returncode == 0, r.stderr + r.stdout
+    out = s.out / "invitations"
+    fair = json.loads((out / "fairness.json").read_text())
+    assert fair["algorithm"] == "leximin" and fair["panel_number"] == 17
+    lottery = pd.read_csv(out / "lottery.csv", dtype=str)
+    assert list(lottery.columns) == ["panel", "seat", "person", "role"]
+    assert lottery["panel"].astype(int).nunique() == fair["panels_published"] == 1000
+    listed = lottery[lottery["panel"] == "17"]
+    panel = read_csv(out / "panel.csv", dtype=str)
+    assert set(zip(listed["person"], listed["role"], strict=True)) == set(
+        zip(panel["person"], panel["role"], strict=True))
+    ok = run_cli("invite", "--verify", study=s.root)
+    assert ok.returncode == 0 and "verified" in ok.stdout, ok.stderr
+    wrong = run_cli("invite", "--verify", "--number", "18", study=s.root)
+    assert wrong.returncode == 1 and "NOT VERIFIED" in wrong.stdout
+    lottery.loc[lottery.index[lottery["panel"] == "17"][0], "person"] = lottery["person"].iloc[-1]
+    lottery.to_csv(out / "lottery.csv", index=False)
+    bad = run_cli("invite", "--verify", study=s.root)
+    assert bad.returncode == 1 and "sha256" in bad.stdout

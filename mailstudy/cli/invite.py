@@ -68,14 +68,33 @@ def invite_cmd(
     seed: Annotated[int | None, typer.Option("--seed", help="Lottery seed (default: "
                                              "[workshop] seed).")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="fr or en.")] = None,
+    algorithm: Annotated[str | None, typer.Option(
+        "--algorithm", help="leximin (default: [workshop] algorithm, else leximin), maximin "
+        "or legacy.")] = None,
+    number: Annotated[int | None, typer.Option(
+        "--number", help="The panel number drawn in public from the published list "
+        "(1..M); default: a seeded draw. With --verify: the number to check.")] = None,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Only recompute the panel from out/invitations/lottery.csv and the "
+        "drawn number, and check it against the announced hash and panel.")] = False,
     study: StudyOpt = None,
 ) -> None:
-    """Draw a fair panel (maximin lottery) and its reserves into out/invitations/."""
-    from mailstudy.invite.run import run_invite
+    """Draw a fair panel (leximin lottery, rounded to a published list of panels) and its
+    reserves into out/invitations/."""
+    from mailstudy.invite.run import run_invite, verify_invitation
     from mailstudy.study import open_study
 
     s = open_study(study)
-    inv, notes = _user_errors(run_invite, s, size, seed, lang)
+    if verify:
+        v = _user_errors(verify_invitation, s, number)
+        console.print(f"list sha256 {v.sha256}")
+        if not v.ok:
+            for p in v.problems:
+                console.print(f"NOT VERIFIED: {p}")
+            raise typer.Exit(1)
+        console.print("verified: the panel is the drawn number of the published list")
+        return
+    inv, notes = _user_errors(run_invite, s, size, seed, lang, None, algorithm, number)
     f = inv.fairness
     for n in notes:
         console.print(f"note: {n}")
@@ -84,8 +103,14 @@ def invite_cmd(
     console.print(f"minimum selection probability {f['min_probability']:.4f} = "
                   f"{f['min_over_equal_share']:.2f} x size/pool; Gini {f['gini']:.3f}; "
                   f"share below size/pool {f['share_below_equal_share']:.1%}")
-    console.print(f"distribution sha256 {f['distribution_sha256']}")
-    console.print(f"written: {s.out / 'invitations'} (panel.csv, reserves.csv, "
+    console.print(f"distribution sha256 {f['distribution_sha256']} ({f['algorithm']}, "
+                  f"{f['people_at_minimum']} people at the minimum)")
+    console.print(f"published list of {f['panels_published']} panels, sha256 "
+                  f"{f['published_list_sha256']} (minimum probability "
+                  f"{f['published_list_min_probability']:.4f}, loss "
+                  f"{f['published_list_loss']:.4f}); panel number {f['panel_number']} "
+                  f"({f['number_from']})")
+    console.print(f"written: {s.out / 'invitations'} (panel.csv, reserves.csv, lottery.csv, "
                   "composition.csv, fairness.json, why.csv)")
 
 

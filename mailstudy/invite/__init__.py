@@ -3,8 +3,8 @@
 Why a lottery and not a greedy draw: Flanigan et al. (Nature 2021) showed that drawing people
 one by one against quotas gives some people a near-zero chance. We compute instead a
 probability distribution over *feasible* panels that maximises the smallest selection
-probability (maximin), then draw one panel from it with a recorded seed; every person can be
-told their probability, and the distribution's hash lets an auditor re-check the draw.
+probability, then the next smallest and so on (leximin), then draw one panel from it; every
+person can be told their probability, and the distribution's hash lets an auditor re-check the draw.
 
 Map of the package (the lottery engine is pure: DataFrames in, DataFrames and numbers out;
 only ``run`` reads or writes files, through the catalogue; the volunteers and availability
@@ -14,11 +14,14 @@ files are imported by ``mailstudy.intake.answers``):
   ``InviteError``.
 - ``pool``: ``build_pool`` (who may be drawn) and ``make_types`` (interchangeable people).
 - ``pricing``: the HiGHS pricing ILP over panel compositions.
-- ``master``: the master LP of the column generation.
-- ``search``: the swap local search that prices cheaply before the ILP.
-- ``distribution``: ``find_distribution`` (the maximin lottery), ``Lottery``,
+- ``master``: the master LP of the column generation (maximin, then leximin levels).
+- ``search``: the single and double swap searches that price cheaply before the ILP.
+- ``generation``: the column generation loop, one LP per leximin level, and its proofs.
+- ``distribution``: ``find_distribution`` (leximin, maximin or legacy), ``Lottery``,
   ``distribution_hash``, ``diagnose`` / ``InfeasibleError``.
 - ``draw``: ``sample``, ``draw_panel``, ``pick_reserves``.
+- ``transparent``: the lottery rounded to M published panels (``uniform_lottery``),
+  ``lottery_hash``, ``panel_number``, ``verify``.
 - ``fairness``: ``gini``, ``fairness``, ``composition``, ``explain``.
 - ``run``: ``invite`` on tables, and the study edges: ``load_pool``, ``run_invite``,
   ``write_invitation`` (published seats and roles; strata, reasons and probabilities stay
@@ -29,6 +32,7 @@ from mailstudy.invite.distribution import InfeasibleError, Lottery, diagnose, fi
 from mailstudy.invite.draw import PANEL_COLUMNS, draw_panel, pick_reserves, sample
 from mailstudy.invite.fairness import composition, explain, fairness, gini
 from mailstudy.invite.plan import (
+    ALGORITHMS,
     DEFAULT_FEATURES,
     FAMILIES,
     NOT_PROFILED,
@@ -52,7 +56,7 @@ from mailstudy.invite.run import (
 from mailstudy.text import UNKNOWN
 
 __all__ = [
-    "DEFAULT_FEATURES", "FAMILIES", "NOT_PROFILED", "PANEL_COLUMNS", "SEP",
+    "ALGORITHMS", "DEFAULT_FEATURES", "FAMILIES", "NOT_PROFILED", "PANEL_COLUMNS", "SEP",
     "UNKNOWN", "USAGERS", "InfeasibleError", "Invitation", "InviteError", "Lottery", "Plan",
     "Quota", "build_pool", "composition", "derive_quotas", "diagnose", "draw_panel", "explain",
     "fairness", "find_distribution", "gini", "invite", "load_pool", "make_types",

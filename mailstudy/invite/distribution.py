@@ -13,22 +13,29 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mailstudy.invite.generation import (
+    LEGACY_TOL,
+    PROOF_TOL,
+    _Clock,
+    _Generation,
+    generate,
+    keep,
+)
 from mailstudy.invite.master import _Master
-from mailstudy.invite.plan import SEP, InviteError, Plan
-from mailstudy.invite.pool import Types, make_types
+from mailstudy.invite.plan import ALGORITHMS, SEP, InviteError, Plan
+from mailstudy.invite.pool import Types, complete_pool, make_types
 from mailstudy.invite.pricing import _Pricing
-from mailstudy.invite.search import Column, _LocalSearch
+from mailstudy.invite.search import Column, _LocalSearch, _PairSearch
 from mailstudy.text import people_count
 
 WARM_TYPES = 250  # above this many types, warm up with multiplicative weights
 WARM_RATE = 0.3
-TOL = 1e-7  # optimality tolerance of the column generation (relative to the minimum)
 
 
 class InfeasibleError(InviteError):
@@ -119,56 +126,45 @@ class Lottery:
         return float(self.person_probability.min()) if len(self.person_probability) else 0.0
 
 
-@dataclass
-class _Generation:
-    """Where the column generation stopped: the master LP's last answer and its proof."""
+def find_distribution(pool: pd.DataFrame, plan: Plan, *, algorithm: str = "leximin",
+                      time_limit: float | None = None, max_iterations: int = 20000) -> Lottery:
+    """The fair lottery over panels by column generation on type-aggregated panels (HiGHS LP
+    master; pricing by swap searches, then by HiGHS MIP to prove that no better panel exists).
 
-    iterations: int = 0
-    pricing_mips: int = 0
-    lp_minimum: float = 0.0
-    weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    upper_bound: float = 0.0  # best proven upper bound on the maximin value
-    optimal: bool = False
-
-
-def find_distribution(pool: pd.DataFrame, plan: Plan, *, time_limit: float | None = None,
-                      max_iterations: int = 20000) -> Lottery:
-    """Maximin lottery over panels by column generation (HiGHS LP master; pricing by local
-    search, then by HiGHS MIP to prove that no better panel exists).
-
-    Raises :class:`InfeasibleError` (with relaxations) when no panel meets the plan.
+    ``algorithm``: ``leximin`` (the default: maximise the smallest probability, then the next,
+    each level proven), ``maximin`` (the first level only), ``legacy`` (mailstudy's maximin
+    before leximin: single swaps and a MIP solved to 1e-9, kept for comparison). Any pool
+    works: ``person`` plus the plan's feature columns; ``available``, ``families`` and the
+    service columns are read only when the plan needs them. Raises :class:`InfeasibleError`
+    (with relaxations) when no panel meets the plan.
     """
+    if algorithm not in ALGORITHMS:
+        raise InviteError(f"algorithm must be one of {', '.join(ALGORITHMS)}, not {algorithm!r}")
     started = time.perf_counter()
+    pool = complete_pool(pool, plan)
     eligible = pool[pool["available"]].reset_index(drop=True)
     if len(eligible) < plan.size:
         raise diagnose(pool, plan)
     types = make_types(eligible, plan)
-    counts = types.table["count"].to_numpy()
-    pricing = _Pricing(types, plan)
-    search = _LocalSearch(types, plan)
+    counts = types.counts
+    legacy = algorithm == "legacy"
+    pricing = _Pricing(types, plan, gap=1e-9 if legacy else PROOF_TOL)
+    search = _LocalSearch(types, plan) if legacy else _PairSearch(types, plan)
     first = pricing.solve(np.ones(len(counts)) / counts)
     if first is None:
         raise diagnose(pool, plan)
     columns: dict[bytes, Column] = {}
-    _keep(columns, first)
+    keep(columns, first)
     covered = _cover_types(first, counts, pricing, search, columns)
     if len(counts) > WARM_TYPES:
         _warm_up(first, covered, counts, plan, search, columns)
     master = _Master(counts, covered)
     for column in columns.values():
         master.add(column[0])
-    run = _generate_columns(master, columns, counts, plan.size / counts[covered].sum(),
-                            pricing, search, started, time_limit, max_iterations)
-    return _lottery(plan, types, columns, covered, run, started)
-
-
-def _keep(columns: dict[bytes, Column], column: Column) -> bool:
-    """Add a composition not seen before; False when it is already known."""
-    key = column[0].astype(np.int32).tobytes()
-    if key in columns:
-        return False
-    columns[key] = column
-    return True
+    run = generate(master, columns, counts, plan.size, pricing, search,
+                   _Clock(started, time_limit, max_iterations), leximin=algorithm == "leximin",
+                   tol=LEGACY_TOL if legacy else PROOF_TOL)
+    return _lottery(plan, types, columns, covered, run, started, algorithm)
 
 
 def _cover_types(first: Column, counts: np.ndarray, pricing: _Pricing, search: _LocalSearch,
@@ -178,13 +174,13 @@ def _cover_types(first: Column, counts: np.ndarray, pricing: _Pricing, search: _
     covered = first[0] > 0
     while not covered.all():
         weights = np.where(covered, 0.0, 1.0 / counts) + 1e-6 / counts
-        column = search.improve(first, weights)
+        column = getattr(search, "deep", search.improve)(first, weights)
         if not (column[0][~covered] > 0).any():
             column = pricing.solve(weights)
             assert column is not None
             if not (column[0][~covered] > 0).any():
                 break
-        _keep(columns, column)
+        keep(columns, column)
         covered |= column[0] > 0
     return covered
 
@@ -199,68 +195,15 @@ def _warm_up(first: Column, covered: np.ndarray, counts: np.ndarray, plan: Plan,
     current = first
     for _ in range(min(len(counts), 3000)):
         current = search.improve(current, weights / counts)
-        _keep(columns, current)
+        keep(columns, current)
         weights = weights * np.exp(-WARM_RATE * (current[0] / counts) / fair)
         weights = weights / weights.sum()
 
 
-def _generate_columns(master: _Master, columns: dict[bytes, Column], counts: np.ndarray,
-                      upper: float, pricing: _Pricing, search: _LocalSearch,
-                      started: float, time_limit: float | None,
-                      max_iterations: int) -> _Generation:
-    """Solve the master LP, price new panels (swap search first, MIP when it finds none), until
-    the LP is proven optimal or the iteration or time budget runs out. ``upper`` is the equal
-    share: nobody can beat it."""
-    run = _Generation(upper_bound=float(upper))
-    while True:
-        run.iterations += 1
-        run.lp_minimum, run.weights, active_duals = master.solve()
-        if run.lp_minimum >= upper * (1 - 1e-9):
-            run.optimal = True
-            return run
-        if run.iterations >= max_iterations or (time_limit is not None
-                                                and time.perf_counter() - started > time_limit):
-            return run
-        duals = np.zeros(len(counts))
-        duals[master.rows] = active_duals
-        values = duals / counts
-        threshold = run.lp_minimum * (1 + TOL) + 1e-12
-        if _search_columns(master, columns, search, values, threshold):
-            continue
-        run.pricing_mips += 1
-        best = pricing.solve(values)
-        assert best is not None
-        # LP duality: no distribution beats this
-        run.upper_bound = min(run.upper_bound, float(values @ best[0]))
-        if float(values @ best[0]) <= threshold:
-            run.optimal = True
-            return run
-        if not _keep(columns, best):
-            return run
-        master.add(best[0])
-
-
-def _search_columns(master: _Master, columns: dict[bytes, Column], search: _LocalSearch,
-                    values: np.ndarray, threshold: float) -> int:
-    """Improve the best panels so far by swaps; add those worth more than ``threshold`` to the
-    master. Returns how many were added."""
-    known = list(columns.values())
-    compositions = np.array([c[0] for c in known], float)
-    # the best panels so far are good starts for the swap search
-    starts = np.argsort(-(compositions @ values))[:4]
-    found = 0
-    for j in starts:
-        column = search.improve(known[j], values)
-        if float(values @ column[0]) > threshold and _keep(columns, column):
-            master.add(column[0])
-            found += 1
-    return found
-
-
 def _lottery(plan: Plan, types: Types, columns: dict[bytes, Column], covered: np.ndarray,
-             run: _Generation, started: float) -> Lottery:
+             run: _Generation, started: float, algorithm: str) -> Lottery:
     """The lottery from the master LP's weights: its support, probabilities, hash and stats."""
-    counts = types.table["count"].to_numpy()
+    counts = types.counts
     lam = np.clip(run.weights, 0, None)
     support = np.flatnonzero(lam > 1e-10)
     known = list(columns.values())
@@ -276,6 +219,7 @@ def _lottery(plan: Plan, types: Types, columns: dict[bytes, Column], covered: np
              "columns": len(columns), "support": len(comps), "types": len(counts),
              "uncoverable_people": int(counts[~covered].sum()), "lp_minimum": run.lp_minimum,
              "optimal": run.optimal, "upper_bound": run.upper_bound,
+             "algorithm": algorithm, "levels": run.levels, "stopped": run.stopped,
              "seconds": round(time.perf_counter() - started, 3)}
     return Lottery(plan, types, comps, weights, type_prob, person_prob, digest, stats)
 

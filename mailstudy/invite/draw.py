@@ -41,13 +41,16 @@ def sample(lottery: Lottery, rng: np.random.Generator) -> list[tuple[str, str]]:
     return rows
 
 
-def draw_panel(lottery: Lottery, pool: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Draw one panel with a seeded RNG.
+def draw_panel(lottery: Lottery, pool: pd.DataFrame, seed: int,
+               rows: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Draw one panel with a seeded RNG, or lay out ``rows`` (person, role) already drawn
+    (the panel number drawn from the published list).
 
     Columns: person, seat (S01...), role (the seat's family, or 'usagers'), strata,
     selection_probability, plus the pool's attribute columns for later steps.
     """
-    rows = sample(lottery, np.random.default_rng(seed))
+    if rows is None:
+        rows = sample(lottery, np.random.default_rng(seed))
     attrs = pool.set_index("person")
     out = pd.DataFrame(rows, columns=["person", "role"])
     out = out.join(attrs, on="person")

@@ -29,7 +29,9 @@ def fairness(probabilities: pd.Series, size: int) -> dict[str, float]:
             "max_probability": float(p.max()) if n else 0.0,
             "min_over_equal_share": float(p.min() / fair) if n else 0.0,
             "gini": gini(p),
-            "share_below_equal_share": float((p < fair * (1 - 1e-6)).mean()) if n else 0.0}
+            "share_below_equal_share": float((p < fair * (1 - 1e-6)).mean()) if n else 0.0,
+            # leximin's point: how many people share the worst chance, not only what it is
+            "people_at_minimum": int((p <= p.min() + 1e-6).sum()) if n else 0}
 
 
 def composition(panel: pd.DataFrame, population: pd.DataFrame, features: Sequence[str],

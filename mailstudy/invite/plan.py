@@ -33,9 +33,11 @@ DEFAULT_ROLE_VOCABULARY: dict[str, tuple[str, ...]] = {
                 "controle", "audit", "auditeur", "auditrice"),
 }
 SEP = ";"  # joins role families in one string cell
-WARM_TYPES = 250  # above this many types, warm up with multiplicative weights
-WARM_RATE = 0.3
-TOL = 1e-7  # optimality tolerance of the column generation (relative to the minimum)
+#: internal columns of the type table; a pool feature may be called anything else ("count",
+#: "service" ...), so these names are chosen not to collide with a practitioner's column.
+COUNT = "__count"
+GROUP = "__group"
+ALGORITHMS = ("leximin", "maximin", "legacy")
 
 
 class InviteError(StageError, ValueError):
@@ -60,6 +62,11 @@ class Plan:
     one_per_service: bool = True
     #: the disclosure threshold: messages about the plan never print a smaller count
     min_group_size: int = 10
+    #: what names a "service" for the one-invitee-per-group rule: French directories repeat
+    #: service names across directions ("Pôle ressources" in every direction), so the rule is
+    #: keyed by direction AND service. The rule is switched on by ``one_per_service`` alone,
+    #: never by a pool happening to have a column named ``service``.
+    group_by: tuple[str, ...] = ("direction", "service")
 
     @property
     def features(self) -> list[str]:

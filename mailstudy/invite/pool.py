@@ -4,8 +4,9 @@ Why types: people with the same (persona, level, direction, role families, servi
 interchangeable for every constraint, so any optimal distribution can be symmetrised within a
 type without lowering the minimum. We therefore optimise over panel *compositions* (how many of
 each type) instead of over people: the master LP has one row per type and the pricing ILP one
-integer per type, which is what makes 4,000 people cheap. Service is part of the type only when
-the one-invitee-per-service rule is on (it is the one constraint that tells people apart).
+integer per type, which is what makes 4,000 people cheap. The (direction, service) group is
+part of the type only when the one-invitee-per-service rule is on (it is the one constraint
+that tells people apart).
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from mailstudy.invite.plan import NOT_PROFILED, InviteError, Plan, role_families
+from mailstudy.invite.plan import (
+    COUNT,
+    GROUP,
+    NOT_PROFILED,
+    SEP,
+    InviteError,
+    Plan,
+    role_families,
+)
 from mailstudy.text import UNKNOWN
 
 
@@ -86,6 +96,53 @@ def build_pool(people: pd.DataFrame, personas: pd.DataFrame | None = None,
                  "volunteer", "available"]]
 
 
+def complete_pool(pool: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """The pool with what the engine reads filled in, so any table of people works.
+
+    A plain pool (an id and feature columns, as practitioners hold) has no ``available``,
+    ``volunteer`` or ``families`` column: everyone is available, nobody holds a role. Role
+    seats on a pool without ``families`` and quotas on a missing feature are errors that name
+    the plan's parameter, never a KeyError.
+    """
+    if "person" not in pool:
+        raise InviteError("the pool has no 'person' column (one pseudonym or id per person)")
+    out = pool.copy()
+    if out["person"].duplicated().any():
+        raise InviteError("the pool lists some people twice (duplicate ids in 'person')")
+    out["person"] = out["person"].astype(str)
+    missing = [f for f in plan.features if f not in out]
+    if missing:
+        raise InviteError(f"plan.quotas name feature(s) the pool lacks: {', '.join(missing)}")
+    if "available" not in out:
+        out["available"] = True
+    if "volunteer" not in out:
+        out["volunteer"] = False
+    if "families" not in out:
+        if any(n > 0 for n in plan.seats.values()):
+            raise InviteError("plan.seats asks for role seats but the pool has no 'families' "
+                              "column: set plan.seats to {} or give each person's families")
+        out["families"] = ""
+    out["families"] = out["families"].fillna("").astype(str)
+    for f in plan.features:
+        out[f] = out[f].astype(object).where(out[f].notna(), UNKNOWN).astype(str)
+    if plan.one_per_service:
+        absent = [c for c in plan.group_by if c not in out]
+        if absent:
+            raise InviteError(f"plan.one_per_service needs column(s) {', '.join(absent)} "
+                              "in the pool (plan.group_by)")
+    return out
+
+
+def group_key(pool: pd.DataFrame, plan: Plan) -> pd.Series:
+    """One string per person naming their (direction, service) group; UNKNOWN when the last
+    column (the service) is unknown, which the one-per-group rule does not constrain."""
+    cols = [pool[c].astype(str) for c in plan.group_by]
+    key = cols[0].copy()
+    for c in cols[1:]:
+        key = key + SEP + c
+    return key.where(cols[-1] != UNKNOWN, UNKNOWN)
+
+
 @dataclass
 class Types:
     """People grouped by everything the constraints can see."""
@@ -95,14 +152,25 @@ class Types:
     keys: list[str]
 
 
+    @property
+    def counts(self) -> np.ndarray:
+        return self.table[COUNT].to_numpy()
+
+
 def make_types(eligible: pd.DataFrame, plan: Plan) -> Types:
+    """Group the eligible people by what the plan's constraints can see. The table's count
+    is ``COUNT`` and the service group ``GROUP``: a feature may be called ``count``."""
     keys = list(plan.features)
+    df = complete_pool(eligible, plan).sort_values("person")
     if any(n > 0 for n in plan.seats.values()):
         keys.append("families")
     if plan.one_per_service:
-        keys.append("service")
-    df = eligible.sort_values("person")
+        df[GROUP] = group_key(df, plan)
+        keys.append(GROUP)
+    if not keys:  # no constraint at all: everyone is one type
+        df[GROUP] = ""
+        keys.append(GROUP)
     g = df.groupby(keys, sort=True, dropna=False)["person"]
     members = [list(v) for _, v in g]
-    table = g.size().rename("count").reset_index()
+    table = g.size().rename(COUNT).reset_index()
     return Types(table, members, keys)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import highspy
 import numpy as np
 
-from mailstudy.invite.plan import SEP, InviteError, Plan
+from mailstudy.invite.plan import GROUP, SEP, InviteError, Plan
 from mailstudy.invite.pool import Types
 from mailstudy.text import UNKNOWN
 
@@ -37,12 +37,12 @@ class _Pricing:
     """The ILP over compositions: n_t people of type t, y_tf of them on a seat of family f."""
 
     def __init__(self, types: Types, plan: Plan, *, drop: frozenset[str] = frozenset(),
-                 time_limit: float | None = None) -> None:
+                 time_limit: float | None = None, gap: float = 1e-9) -> None:
         tab = types.table
         self.n_types = len(tab)
-        counts = tab["count"].to_numpy()
+        counts = types.counts
         h = _new_highs()
-        h.setOptionValue("mip_rel_gap", 1e-9)
+        h.setOptionValue("mip_rel_gap", gap)
         h.setOptionValue("mip_abs_gap", 1e-12)
         h.setOptionValue("threads", 1)
         if time_limit:
@@ -81,8 +81,8 @@ class _Pricing:
             by_type.setdefault(t, []).append(c)
         for t, cs in by_type.items():
             row(-inf, 0.0, [*cs, t], [*([1.0] * len(cs)), -1.0])
-        if "service" in tab and "one_per_service" not in drop:
-            svc = tab["service"].astype(str).to_numpy()
+        if plan.one_per_service and GROUP in tab and "one_per_service" not in drop:
+            svc = tab[GROUP].astype(str).to_numpy()
             for s in np.unique(svc):
                 if s == UNKNOWN:
                     continue
@@ -93,10 +93,15 @@ class _Pricing:
         self.h = h
         self.ncol = ncol
         self.seats = seats
+        self.gap = gap
+        self.bound = float("inf")  # the last solve's proven upper bound on the objective
 
-    def solve(self, weights: np.ndarray) -> tuple[np.ndarray, dict[tuple[int, str], int]] | None:
-        """Best composition for per-type weights, or None when no panel is feasible."""
+    def solve(self, weights: np.ndarray, gap: float | None = None
+              ) -> tuple[np.ndarray, dict[tuple[int, str], int]] | None:
+        """Best composition for per-type weights (within the relative ``gap``: ``self.bound``
+        then holds the proven upper bound), or None when no panel is feasible."""
         h = self.h
+        h.setOptionValue("mip_rel_gap", self.gap if gap is None else gap)
         cost = np.zeros(self.ncol)
         cost[: self.n_types] = weights
         h.changeColsCost(self.ncol, np.arange(self.ncol, dtype=np.int32), cost)
@@ -108,6 +113,7 @@ class _Pricing:
         if st != highspy.HighsModelStatus.kOptimal:
             if h.getInfo().primal_solution_status != 2:  # no feasible point found in time
                 raise InviteError(f"the panel solver stopped ({h.modelStatusToString(st)})")
+        self.bound = float(h.getInfo().mip_dual_bound)
         n = np.rint(sol[: self.n_types]).astype(int)
         y = {(t, f): int(round(sol[c])) for t, f, c in self.seat_vars if round(sol[c]) > 0}
         return n, y

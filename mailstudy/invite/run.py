@@ -20,6 +20,14 @@ from mailstudy.invite.plan import (
     plan_from_config,
 )
 from mailstudy.invite.pool import build_pool
+from mailstudy.invite.transparent import (
+    DEFAULT_PANELS,
+    UniformLottery,
+    Verification,
+    draw_number,
+    panel_number,
+    uniform_lottery,
+)
 
 
 @dataclass
@@ -31,21 +39,33 @@ class Invitation:
     composition: pd.DataFrame
     suppressed: int
     why: pd.DataFrame
+    uniform: UniformLottery | None = None  # the published list the panel was drawn from
+    number: int = 0  # the panel's number in that list
 
 
 def invite(pool: pd.DataFrame, plan: Plan, seed: int, *, min_group: int = 10,
            reserves_per_seat: int = 3, lang: str = "fr",
-           time_limit: float | None = None) -> Invitation:
-    """The whole stage on tables: lottery, draw, reserves, fairness, composition, reasons."""
-    lot = find_distribution(pool, plan, time_limit=time_limit)
-    panel = draw_panel(lot, pool, seed)
+           time_limit: float | None = None, algorithm: str = "leximin",
+           panels: int = DEFAULT_PANELS, number: int | None = None) -> Invitation:
+    """The whole stage on tables: lottery (leximin by default), its rounding to ``panels``
+    published panels, the panel number ``number`` of that list (a public draw's result; by
+    default a seeded draw), reserves, fairness, composition, reasons."""
+    lot = find_distribution(pool, plan, time_limit=time_limit, algorithm=algorithm)
+    uni = uniform_lottery(lot, panels, seed)
+    num = int(number) if number is not None else draw_number(panels, seed)
+    drawn = panel_number(uni.table, num)
+    panel = draw_panel(lot, pool, seed, list(zip(drawn["person"], drawn["role"], strict=True)))
     reserves = pick_reserves(panel, pool, lot, seed, reserves_per_seat)
     fair = fairness(lot.person_probability, plan.size) | {
-        "seed": seed, "distribution_sha256": lot.digest, "algorithm": "maximin",
-        "panels_in_support": len(lot.weights), **{f"solver_{k}": v for k, v in
-                                                  lot.stats.items()}}
+        "seed": seed, "distribution_sha256": lot.digest, "algorithm": algorithm,
+        "panels_in_support": len(lot.weights), "panels_published": panels,
+        "panel_number": num, "number_from": "given" if number is not None else "seeded draw",
+        "published_list_sha256": uni.sha256,
+        "published_list_min_probability": uni.min_probability,
+        "published_list_loss": uni.loss,
+        **{f"solver_{k}": v for k, v in lot.stats.items()}}
     comp, k = composition(panel, pool, plan.features, min_group)
-    return Invitation(panel, reserves, lot, fair, comp, k, explain(panel, lang))
+    return Invitation(panel, reserves, lot, fair, comp, k, explain(panel, lang), uni, num)
 
 
 def load_pool(study: Any) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -80,9 +100,12 @@ def load_pool(study: Any) -> tuple[pd.DataFrame, list[str], list[str]]:
 
 
 def run_invite(study: Any, size: int | None = None, seed: int | None = None,
-               lang: str | None = None, time_limit: float | None = None
+               lang: str | None = None, time_limit: float | None = None,
+               algorithm: str | None = None, number: int | None = None
                ) -> tuple[Invitation, list[str]]:
-    """`mailstudy invite`: draw the panel and write ``out/invitations/`` (pseudonymised)."""
+    """`mailstudy invite`: draw the panel and write ``out/invitations/`` (pseudonymised).
+    ``algorithm`` defaults to [workshop] algorithm, else leximin; ``number`` is the panel
+    number drawn in public from the published list (default: a seeded draw)."""
     ws = study.section("workshop")
     size = int(size if size is not None else ws.get("panel_size", 20))
     seed = int(seed if seed is not None else ws.get("seed", 1))
@@ -96,13 +119,34 @@ def run_invite(study: Any, size: int | None = None, seed: int | None = None,
     plan = plan_from_config(ws, pool, size, features)
     inv = invite(pool, plan, seed, min_group=study.min_group_size,
                  reserves_per_seat=int(ws.get("reserves_per_seat", 3)), lang=lang,
-                 time_limit=time_limit)
+                 time_limit=time_limit,
+                 algorithm=algorithm or str(ws.get("algorithm", "leximin")),
+                 panels=int(ws.get("published_panels", DEFAULT_PANELS)), number=number)
     if not inv.lottery.stats["optimal"]:
-        notes.append(f"time limit reached: minimum probability "
+        notes.append(f"{inv.lottery.stats['stopped'] or 'time limit'} reached after "
+                     f"{inv.lottery.stats['levels']} proven level(s): minimum probability "
                      f"{inv.fairness['min_probability']:.4f}, proven upper bound "
                      f"{inv.lottery.stats['upper_bound']:.4f}")
     write_invitation(study, inv)
     return inv, notes
+
+
+def verify_invitation(study: Any, number: int | None = None) -> Verification:
+    """`mailstudy invite --verify`: recompute the panel from the published list
+    (out/invitations/lottery.csv) and the panel number (``number``, else fairness.json's),
+    against the list's hash and the panel announced in fairness.json and panel.csv."""
+    from mailstudy.invite.transparent import verify
+    from mailstudy.tabular import read_csv
+
+    c = study.catalog
+    if not c.exists("lottery") or not c.exists("fairness") or not c.exists("panel"):
+        raise InviteError("no published list yet: run 'mailstudy invite' first")
+    fair = json.loads(c.path("fairness").read_text(encoding="utf-8"))
+    table = pd.read_csv(c.path("lottery"), dtype=str, keep_default_na=False)
+    table["panel"] = table["panel"].astype(int)
+    panel = read_csv(c.path("panel"), dtype=str, keep_default_na=False)
+    num = int(number if number is not None else fair.get("panel_number", 0))
+    return verify(table, num, fair.get("published_list_sha256"), panel)
 
 
 def write_invitation(study: Any, inv: Invitation) -> Any:
@@ -112,13 +156,15 @@ def write_invitation(study: Any, inv: Invitation) -> Any:
     from mailstudy import schema
     from mailstudy.commitment import panel_hash, reserves_hash
     from mailstudy.release import publish_table
-    from mailstudy.tabular import write_table
+    from mailstudy.tabular import write_csv, write_table
 
     schema.check(inv.panel, "panel")
     schema.check(inv.reserves, "reserves")
     c = study.catalog
     write_table(study, inv.panel[PUBLISHED_COLUMNS], c.path("panel"))
     write_table(study, inv.reserves[[*PUBLISHED_COLUMNS, "rank"]], c.path("reserves"))
+    if inv.uniform is not None:  # the list the panel number was drawn from: pseudonyms only
+        write_csv(inv.uniform.table, c.path("lottery"))
     comp = inv.composition
     shown, held = publish_table(study, "invitations/composition", comp.drop(columns="_n_true"),
                                 comp["_n_true"], population=_population(comp),
@@ -161,5 +207,6 @@ def _write_audit(study: Any, inv: Invitation, fair: dict[str, Any]) -> None:
                    for (n, y), w in zip(lot.compositions, lot.weights, strict=True)],
     }, ensure_ascii=False), encoding="utf-8")
     commitment = {k: fair[k] for k in ("seed", "distribution_sha256", "panel_sha256",
-                                       "reserves_sha256")}
+                                       "reserves_sha256", "published_list_sha256",
+                                       "panel_number") if k in fair}
     c.path("commitment").write_text(json.dumps(commitment, indent=2), encoding="utf-8")

@@ -1,0 +1,112 @@
+"""Respondents and categories files (Sortition Foundation formats), CSV or XLSX, French or
+English headers, into tables the lottery engine reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from mailstudy.errors import InputError
+from mailstudy.text import fold_words
+
+#: header words (folded: no case, no accents) -> the column they name
+ID_HEADERS = ("id", "person", "personne", "identifiant", "nationbuilder_id", "respondent_id",
+              "pseudonyme", "pseudonym", "numero")
+CATEGORY_HEADERS = {
+    "feature": ("feature", "category", "categorie", "critere", "caracteristique", "variable"),
+    "value": ("value", "valeur", "modalite", "name"),
+    "min": ("min", "minimum", "mini"),
+    "max": ("max", "maximum", "maxi"),
+}
+
+
+class PanelInputError(InputError):
+    """A respondents or categories file cannot be used; the message names the file and line."""
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """A CSV (comma or semicolon, UTF-8 or Windows-1252) or .xlsx file, every cell a string."""
+    path = Path(path)
+    if not path.is_file():
+        raise PanelInputError(f"{path.name}: no such file")
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return pd.read_excel(path, dtype=str).fillna("")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252")
+    first = text.splitlines()[0] if text else ""
+    sep = ";" if first.count(";") > first.count(",") else ","
+    from io import StringIO
+
+    return pd.read_csv(StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+
+
+def _find(columns: Sequence[str], words: Sequence[str]) -> str | None:
+    folded = {fold_words(str(c)).replace(" ", "_"): c for c in columns}
+    for w in words:
+        if w in folded:
+            return str(folded[w])
+    return None
+
+
+def categories_table(raw: pd.DataFrame, name: str = "categories") -> pd.DataFrame:
+    """feature, value, min, max (ints) from a categories table; extra columns (min_flex...)
+    are ignored."""
+    cols = {k: _find(list(raw.columns), words) for k, words in CATEGORY_HEADERS.items()}
+    missing = [k for k, c in cols.items() if c is None]
+    if missing:
+        raise PanelInputError(f"{name}: no column for {', '.join(missing)} (expected headers "
+                              "feature, value, min, max or caractéristique, valeur, min, max)")
+    out = pd.DataFrame({k: raw[c].astype(str).str.strip() for k, c in cols.items()})
+    out = out[(out["feature"] != "") | (out["value"] != "")]
+    for b in ("min", "max"):
+        num = pd.to_numeric(out[b], errors="coerce")
+        bad = num.isna() | (num < 0) | (num != num.round())
+        if bad.any():
+            line = int(out.index[bad][0]) + 2
+            raise PanelInputError(f"{name}, line {line}: {b} must be a whole number >= 0")
+        out[b] = num.astype(int)
+    bad = out["min"] > out["max"]
+    if bad.any():
+        line = int(out.index[bad][0]) + 2
+        raise PanelInputError(f"{name}, line {line}: min is above max")
+    dup = out.duplicated(["feature", "value"])
+    if dup.any():
+        line = int(out.index[dup][0]) + 2
+        raise PanelInputError(f"{name}, line {line}: this feature value is listed twice")
+    return out.reset_index(drop=True)
+
+
+def respondents_table(raw: pd.DataFrame, features: Sequence[str],
+                      name: str = "respondents") -> pd.DataFrame:
+    """person + one column per feature. Feature columns are matched ignoring case and
+    accents; a feature may be called anything (``service``, ``count`` ...): it is data."""
+    idcol = _find(list(raw.columns), ID_HEADERS)
+    if idcol is None:
+        raise PanelInputError(f"{name}: no id column (expected one of {', '.join(ID_HEADERS)})")
+    out = pd.DataFrame({"person": raw[idcol].astype(str).str.strip()})
+    for f in features:
+        col = _find(list(raw.columns), [fold_words(f).replace(" ", "_")])
+        if col is None:
+            raise PanelInputError(f"{name}: no column for feature '{f}' of the categories")
+        out[f] = raw[col].astype(str).str.strip()
+    empty = out["person"] == ""
+    if empty.any():
+        raise PanelInputError(f"{name}, line {int(out.index[empty][0]) + 2}: empty id")
+    dup = out["person"].duplicated()
+    if dup.any():
+        raise PanelInputError(f"{name}, line {int(out.index[dup][0]) + 2}: id "
+                              "already used on an earlier line")
+    return out
+
+
+def read_categories(path: Path | str) -> pd.DataFrame:
+    return categories_table(read_table(path), Path(path).name)
+
+
+def read_respondents(path: Path | str, features: Sequence[str]) -> pd.DataFrame:
+    return respondents_table(read_table(path), features, Path(path).name)
