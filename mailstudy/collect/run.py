@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import multiprocessing as mp
 import shutil
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -16,6 +18,8 @@ from typing import Any
 
 from mailstudy.collect.formats.detect import owner_from_name
 from mailstudy.collect.mailbox import MailboxJob, MailboxResult, Session, collect_mailbox
+from mailstudy.collect.split import absorb, choose_split, plan_split
+from mailstudy.collect.units import UnitJob, UnitResult, clean_staged, run_unit
 from mailstudy.store import MessageStore
 from mailstudy.study import Study, StudyError
 
@@ -89,6 +93,10 @@ def _run_jobs(jobs: list[MailboxJob]) -> list[MailboxResult]:
     return [collect_mailbox(j, _WORKER["queue"].put, _WORKER["session"]) for j in jobs]
 
 
+def _run_unit(unit: UnitJob) -> UnitResult:
+    return run_unit(unit, _WORKER["session"], _WORKER["queue"].put)
+
+
 def _owner_groups(jobs: list[MailboxJob]) -> list[list[MailboxJob]]:
     """Jobs of one owner (known from --owner or the source's name) run one after the other,
     in command-line order: when two exports of a mailbox overlap, the first one given writes
@@ -100,60 +108,105 @@ def _owner_groups(jobs: list[MailboxJob]) -> list[list[MailboxJob]]:
     return list(groups.values())
 
 
+def start_summary(study: Study, kind: str) -> RunSummary:
+    """Checks made before any mailbox is read, and the leftovers of killed runs removed."""
+    study.key()  # fail early on a missing or loose key
+    if study.keyholder_recipient() is None:  # and on a missing key holder
+        raise StudyError("no key holder public key in the study (secrets/keyholder.pub): "
+                         "collection seals identities for the key holder; run "
+                         "'mailstudy keyholder-keygen' and put its public key there")
+    summary = RunSummary(kind=kind,
+                         started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    summary.tmp_cleaned = MessageStore(study.messages_dir).clean_tmp()
+    summary.tmp_cleaned += clean_staged(study.messages_dir)
+    shutil.rmtree(study.data / "tmp", ignore_errors=True)  # a killed PST conversion
+    return summary
+
+
+def file_jobs(study: Study, sources: Sequence[Path | str], owner: str | None,
+              fmt: str | None, batch_rows: int | None) -> list[MailboxJob]:
+    if owner is not None and len(sources) != 1:
+        raise ValueError("--owner applies to a single source")
+    return [MailboxJob(index=i, source=Path(s), owner=owner, fmt=fmt, study_root=study.root,
+                       **({"batch_rows": batch_rows} if batch_rows else {}))
+            for i, s in enumerate(sources)]
+
+
 def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | None = None,
                   fmt: str | None = None, workers: int | None = None,
                   on_progress: Callable[[int, int], None] | None = None,
                   batch_rows: int | None = None) -> RunSummary:
     """Collect each SOURCE (one mailbox each) into the study's message store.
 
-    ``on_progress(messages_done, mailboxes_done)`` is called as work advances. The summary is
-    saved to ``data/runs/`` and returned; it never contains an address or a path.
+    A mailbox that holds a large share of the run is cut into units that every worker parses
+    (:mod:`mailstudy.collect.split`). ``on_progress(messages_done, mailboxes_done)`` is called
+    as work advances. The summary is saved to ``data/runs/`` and returned; it never contains
+    an address or a path.
     """
-    if owner is not None and len(sources) != 1:
-        raise ValueError("--owner applies to a single source")
-    study.key()  # fail early on a missing or loose key
-    if study.keyholder_recipient() is None:  # and on a missing key holder
-        raise StudyError("no key holder public key in the study (secrets/keyholder.pub): "
-                         "collection seals identities for the key holder; run "
-                         "'mailstudy keyholder-keygen' and put its public key there")
-    summary = RunSummary(kind="collect-files",
-                         started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    summary.tmp_cleaned = MessageStore(study.messages_dir).clean_tmp()
-    shutil.rmtree(study.data / "tmp", ignore_errors=True)  # a killed PST conversion
-    jobs = [MailboxJob(index=i, source=Path(s), owner=owner, fmt=fmt, study_root=study.root,
-                       **({"batch_rows": batch_rows} if batch_rows else {}))
-            for i, s in enumerate(sources)]
+    jobs = file_jobs(study, sources, owner, fmt, batch_rows)
+    summary = start_summary(study, "collect-files")
     t0 = time.monotonic()
-    n_workers = max(1, min(workers or mp.cpu_count() or 1, len(jobs)))
-    done_msgs = 0
-    if n_workers == 1:
-        def tick(n: int) -> None:
-            nonlocal done_msgs
-            done_msgs += n
-            if on_progress:
-                on_progress(done_msgs, len(summary.mailboxes))
-
-        session = Session(study.root)
-        for job in jobs:
-            summary.mailboxes.append(collect_mailbox(job, tick, session))
-            if on_progress:
-                on_progress(done_msgs, len(summary.mailboxes))
+    n_workers = max(1, workers or mp.cpu_count() or 1)
+    groups = _owner_groups(jobs)
+    cut = choose_split(groups, n_workers)
+    if cut:
+        _run_pool(study, summary, groups, cut, n_workers, on_progress)
+    elif min(n_workers, len(jobs)) == 1:
+        _run_inline(study, summary, jobs, on_progress)
     else:
-        # fork: workers start at once, without re-importing pandas and pyarrow
-        ctx = mp.get_context("fork")
-        queue = ctx.SimpleQueue()
-        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(queue, study.root)) as pool:
-            pending = {pool.submit(_run_jobs, g) for g in _owner_groups(jobs)}
-            while pending:
-                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    summary.mailboxes.extend(f.result())
-                while not queue.empty():
-                    done_msgs += queue.get()
-                if on_progress:
-                    on_progress(done_msgs, len(summary.mailboxes))
+        _run_pool(study, summary, groups, set(), n_workers, on_progress)
     summary.mailboxes.sort(key=lambda m: m.index)
     summary.seconds = time.monotonic() - t0
     summary.save(study.runs_dir)
     return summary
+
+
+def _run_inline(study: Study, summary: RunSummary, jobs: list[MailboxJob],
+                on_progress: Callable[[int, int], None] | None) -> None:
+    done_msgs = 0
+
+    def tick(n: int) -> None:
+        nonlocal done_msgs
+        done_msgs += n
+        if on_progress:
+            on_progress(done_msgs, len(summary.mailboxes))
+
+    session = Session(study.root)
+    for job in jobs:
+        summary.mailboxes.append(collect_mailbox(job, tick, session))
+        if on_progress:
+            on_progress(done_msgs, len(summary.mailboxes))
+
+
+def _run_pool(study: Study, summary: RunSummary, groups: list[list[MailboxJob]], cut: set[int],
+              n_workers: int, on_progress: Callable[[int, int], None] | None) -> None:
+    """Whole mailboxes (by owner group) and the units of the cut ones, on a process pool.
+    Cut mailboxes are planned here first, so the forked workers inherit their listings."""
+    with contextlib.ExitStack() as stack:
+        session = Session(study.root) if cut else None
+        planned = plan_split(session, [g[0] for g in groups if g[0].index in cut], n_workers,
+                             uuid.uuid4().hex[:12], stack) if session else {}
+        whole = [g for g in groups if g[0].index not in cut]
+        units = [u for p in planned.values() for u in p.units]
+        summary.mailboxes.extend(p.res for p in planned.values() if not p.units)
+        n_workers = max(1, min(n_workers, len(whole) + len(units)))
+        # fork: workers start at once, without re-importing pandas and pyarrow
+        ctx = mp.get_context("fork")
+        queue = ctx.SimpleQueue()
+        done_msgs = 0
+        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(queue, study.root)) as pool:
+            pending: dict[Any, UnitJob | None] = {pool.submit(_run_jobs, g): None for g in whole}
+            pending.update({pool.submit(_run_unit, u): u for u in units})
+            while pending:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    unit = pending.pop(f)
+                    if unit is None:
+                        summary.mailboxes.extend(f.result())
+                    elif (res := absorb(planned[unit.job.index], f.result(), session)):
+                        summary.mailboxes.append(res)
+                while not queue.empty():
+                    done_msgs += queue.get()
+                if on_progress:
+                    on_progress(done_msgs, len(summary.mailboxes))
