@@ -28,12 +28,15 @@ COUNT_LABELS = {
 def profile_cmd(
     study: StudyOpt = None,
     lang: Annotated[str | None, typer.Option("--lang", help="fr or en (charts).")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Dask scheduler address (tcp://host:8786) to run the per-batch work "
+             "on; default: [cluster] address in study.toml, else this machine.")] = None,
 ) -> None:
     """Write data/people.parquet and the group profiles under out/profiles/."""
-    from mailstudy.profile.run import run_profile
+    from mailstudy.pipeline.cluster import profile_on
     from mailstudy.study import open_study
 
-    res = run_profile(open_study(study), lang=lang)
+    res = profile_on(open_study(study), cluster=cluster, lang=lang)
     for k, label in COUNT_LABELS.items():
         console.print(f"{label}: {res.counts.get(k, 0)}")
     sup = res.groups.suppression

@@ -77,6 +77,9 @@ class MailboxJob:
     study_root: Path
     batch_rows: int = BATCH_ROWS
 
+    def __repr__(self) -> str:  # the source's path may carry a name: keep it out of logs
+        return f"MailboxJob(#{self.index})"
+
 
 def _mbox_flags(parsed: ParsedMessage, item: Item) -> None:
     """Flags kept in headers: Status/X-Status (mutt, Dovecot, Python's mailbox), else

@@ -97,7 +97,7 @@ def _run_unit(unit: UnitJob) -> UnitResult:
     return run_unit(unit, _WORKER["session"], _WORKER["queue"].put)
 
 
-def _owner_groups(jobs: list[MailboxJob]) -> list[list[MailboxJob]]:
+def owner_groups(jobs: list[MailboxJob]) -> list[list[MailboxJob]]:
     """Jobs of one owner (known from --owner or the source's name) run one after the other,
     in command-line order: when two exports of a mailbox overlap, the first one given writes
     the shared messages, whatever the timing, so a re-run after a kill ends the same."""
@@ -147,7 +147,7 @@ def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | N
     summary = start_summary(study, "collect-files")
     t0 = time.monotonic()
     n_workers = max(1, workers or mp.cpu_count() or 1)
-    groups = _owner_groups(jobs)
+    groups = owner_groups(jobs)
     cut = choose_split(groups, n_workers)
     if cut:
         _run_pool(study, summary, groups, cut, n_workers, on_progress)
