@@ -1,0 +1,97 @@
+"""Benchmark: `mailstudy collect files` on a Dask LocalCluster of 2 workers vs the local process
+pool (2 workers), same corpus, same run; and what a billion messages would need.
+
+    python benchmarks/bench_cluster.py [--agents 220] [--weeks 8] [--repeat 3] [--single-mailbox]
+
+Both sides are the whole command in its own process (``--workers 2`` for the pool,
+``--cluster ADDRESS`` for Dask). The cluster is started once before the rounds, as a real
+cluster is already running when an operator points the tool at it; its workers are warmed by a
+first untimed run. From the cluster's median time it prints the cost per message and per
+mailbox in worker-seconds and the workers a billion messages would need in an 8-hour night
+(the same per-worker cost, the shared store keeping up: an estimate, said so).
+Timings only, no assertions. ``--single-mailbox``: the corpus merged into one Maildir (cut into
+units) instead of one mailbox per agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_collect_files import message_files, new_study, single_mailbox  # noqa: E402
+
+from mailstudy.demo.council import generate_council  # noqa: E402
+
+NIGHT_S = 8 * 3600
+
+
+def run(study: Path, sources: list[Path], extra: list[str]) -> float:
+    cmd = [sys.executable, "-m", "mailstudy", "collect", "files", *map(str, sources), *extra,
+           "--study", str(study)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"collect failed: {proc.stderr[-2000:]}")
+    return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agents", type=int, default=220)
+    ap.add_argument("--weeks", type=int, default=8)
+    ap.add_argument("--out", type=Path, default=REPO / "bench-out" / "collect")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--single-mailbox", action="store_true")
+    args = ap.parse_args()
+    from distributed import LocalCluster
+
+    domain = "paysdelaloire.test"
+    corpus = args.out / "council"
+    if not (corpus / "mailboxes").exists():
+        generate_council(corpus, n_agents=args.agents, weeks=args.weeks, seed=11,
+                         domain=domain, attachment_share=0.2, attachment_kb=40)
+    sources = sorted((corpus / "mailboxes").iterdir())
+    if args.single_mailbox:
+        sources = [single_mailbox(corpus / "mailboxes", args.out / "single")]
+    files = [f for s in sources for f in message_files(s)]
+    n = len(files)
+    for f in files:  # page cache
+        f.read_bytes()
+    print(f"corpus: {n} messages in {len(sources)} mailbox(es)")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=":0", local_directory=str(args.out / "dask")) as c:
+        addr = c.scheduler_address
+        run(new_study(args.out / "warm", domain), sources, ["--cluster", addr])
+        pool, dask = [], []
+        for _ in range(args.repeat):
+            pool.append(run(new_study(args.out / "pool", domain), sources, ["--workers", "2"]))
+            dask.append(run(new_study(args.out / "dask-run", domain), sources,
+                            ["--cluster", addr]))
+    shutil.rmtree(args.out / "dask", ignore_errors=True)
+    p, d = statistics.median(pool), statistics.median(dask)
+    print(f"local pool, 2 workers : {p:7.2f} s  {n / p:8.0f} msg/s median "
+          f"(of {len(pool)}: {n / max(pool):.0f}..{n / min(pool):.0f})")
+    print(f"LocalCluster, 2 workers: {d:7.2f} s  {n / d:8.0f} msg/s median "
+          f"(of {len(dask)}: {n / max(dask):.0f}..{n / min(dask):.0f})")
+    print(f"ratio cluster / pool: {p / d:.2f}x (target >= 1.0)")
+    per_msg = d * 2 / n
+    per_box = d * 2 / len(sources)
+    need = 1e9 * per_msg / NIGHT_S
+    print(f"cost on the cluster: {per_msg * 1e3:.3f} worker-ms per message, "
+          f"{per_box:.2f} worker-s per mailbox of {n / len(sources):.0f} messages")
+    print(f"a billion messages in an 8-hour night at that cost: about {need:.0f} workers "
+          "(one core each; estimate, assuming the shared store keeps up)")
+
+
+if __name__ == "__main__":
+    main()
