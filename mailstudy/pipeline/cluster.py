@@ -24,7 +24,7 @@ from typing import Any
 from mailstudy.collect.mailbox import MailboxResult, Session
 from mailstudy.collect.run import RunSummary, file_jobs, owner_groups, start_summary
 from mailstudy.collect.split import absorb, choose_split, plan_split
-from mailstudy.collect.units import UnitJob
+from mailstudy.collect.units import UnitJob, UnitResult
 from mailstudy.errors import ConfigError
 from mailstudy.pipeline import cluster_tasks
 from mailstudy.study import Study
@@ -130,6 +130,19 @@ def _after(previous: MailboxResult | None, job: Any, run: str) -> MailboxResult:
     return cluster_tasks.collect_task(job, run)
 
 
+def _result(future: Any, unit: UnitJob | None) -> Any:
+    """The task's result; a task the cluster gave up on (its workers kept dying) becomes
+    that mailbox's failure, never a traceback."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - KilledWorker, CancelledError, lost scheduler
+        why = f"the cluster could not run this mailbox's task ({type(exc).__name__})"
+        index = int(str(future.key).split("-")[2])
+        if unit is None:
+            return MailboxResult(index=index, error=why)
+        return UnitResult(unit.no, MailboxResult(index=index, mailbox=unit.mailbox), error=why)
+
+
 def _gather(client: Any, futures: dict[Any, UnitJob | None], planned: dict[int, Any],
             session: Session | None, summary: RunSummary,
             on_progress: Callable[[int, int], None] | None) -> None:
@@ -138,7 +151,7 @@ def _gather(client: Any, futures: dict[Any, UnitJob | None], planned: dict[int, 
     done_msgs = 0
     for f in as_completed(list(futures), loop=client.loop):
         unit = futures[f]
-        out = f.result()
+        out = _result(f, unit)
         if unit is None:
             summary.mailboxes.append(out)
             done_msgs += out.messages_seen

@@ -13,7 +13,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mailstudy.collect.mailbox import MailboxJob, MailboxResult, Session, collect_mailbox
+from mailstudy.collect.mailbox import (
+    MailboxJob,
+    MailboxResult,
+    Session,
+    collect_mailbox,
+    describe_failure,
+)
 from mailstudy.collect.units import UnitJob, UnitResult, run_unit
 
 _SESSIONS: dict[tuple[str, str, int], Session] = {}
@@ -35,12 +41,21 @@ def session_for(study_root: Path, run: str) -> Session:
 
 def collect_task(job: MailboxJob, run: str) -> MailboxResult:
     """A whole mailbox; idempotent (a re-run after a lost worker adds only what is missing)."""
-    return collect_mailbox(job, None, session_for(job.study_root, run))
+    try:
+        session = session_for(job.study_root, run)
+    except Exception as exc:  # noqa: BLE001 - a result, never a traceback in the logs
+        return MailboxResult(index=job.index, error=describe_failure(exc))
+    return collect_mailbox(job, None, session)
 
 
 def unit_task(unit: UnitJob) -> UnitResult:
     """One unit of a cut mailbox; a re-run stages the same file under the same name."""
-    return run_unit(unit, session_for(unit.job.study_root, unit.run))
+    try:
+        session = session_for(unit.job.study_root, unit.run)
+    except Exception as exc:  # noqa: BLE001
+        return UnitResult(unit.no, MailboxResult(index=unit.job.index, mailbox=unit.mailbox),
+                          error=describe_failure(exc))
+    return run_unit(unit, session)
 
 
 def check_task(study_root: str, need_key: bool) -> dict[str, Any]:
