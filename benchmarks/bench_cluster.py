@@ -18,16 +18,19 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_collect_files import message_files, new_study, single_mailbox  # noqa: E402
+from bench_collect_files import (  # noqa: E402
+    message_files,
+    new_study,
+    run_collect,
+    single_mailbox,
+)
 
 from mailstudy.demo.council import generate_council  # noqa: E402
 
@@ -35,14 +38,7 @@ NIGHT_S = 8 * 3600
 
 
 def run(study: Path, sources: list[Path], extra: list[str]) -> float:
-    cmd = [sys.executable, "-m", "mailstudy", "collect", "files", *map(str, sources), *extra,
-           "--study", str(study)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    dt = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"collect failed: {proc.stderr[-2000:]}")
-    return dt
+    return run_collect(study, sources, extra)[0]
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,10 +53,11 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_collect(study: Path, sources: list[Path]) -> tuple[float, float]:
+def run_collect(study: Path, sources: list[Path], extra: Sequence[str] = ()
+                ) -> tuple[float, float]:
     """(seconds, peak RSS of the children in MB) of the real command in a subprocess; its
     CPU seconds (every process of it) go to CPU["ours"]."""
-    cmd = [sys.executable, "-m", "mailstudy", "collect", "files", *map(str, sources),
+    cmd = [sys.executable, "-m", "mailstudy", "collect", "files", *map(str, sources), *extra,
            "--study", str(study)]
     c0 = _children_cpu()
     t0 = time.perf_counter()

@@ -14,7 +14,7 @@ import contextlib
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,6 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
         store, escrow = session.store, session.escrow
         present = store.existing_items(mailbox)
         batch: list[dict[str, Any]] = []
-        done_since_report = 0
 
         def commit() -> None:
             escrow.flush()  # identities are sealed before the rows that use them land
@@ -186,15 +185,7 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
             batch.clear()
 
         occurrences: Counter[tuple[tuple[str, ...], str]] = Counter()
-        for item in listing.items:
-            res.messages_seen += 1
-            done_since_report += 1
-            if progress is not None and done_since_report >= 200:
-                progress(done_since_report)
-                done_since_report = 0
-            parsed = read_item(item, res)
-            if parsed is None:
-                continue
+        for item, parsed in parsed_items(listing.items, res, progress):
             key = item_key(item, parsed, occurrences)
             # one key family for every file format: the same message exported twice, in two
             # layouts, is one row
@@ -212,8 +203,6 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
         if batch:
             commit()
         escrow.flush()
-        if progress is not None and done_since_report:
-            progress(done_since_report)
         if not listing.items:
             res.skipped["empty_mailbox"] += 1
 
@@ -270,6 +259,24 @@ def list_source(fmt: str, root: Path, is_personal: Callable[[tuple[str, ...]], b
     """The items of an (unpacked) source, in a deterministic order."""
     return {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml, "pst": list_eml,
             "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, is_personal)
+
+
+def parsed_items(items: Iterable[Item], res: MailboxResult,
+                 progress: Callable[[int], None] | None) -> Iterator[tuple[Item, ParsedMessage]]:
+    """Each readable item with its parsed message (the others are counted skips); counts
+    what was seen and reports progress every 200 messages."""
+    since = 0
+    for item in items:
+        res.messages_seen += 1
+        since += 1
+        if progress is not None and since >= 200:
+            progress(since)
+            since = 0
+        parsed = read_item(item, res)
+        if parsed is not None:
+            yield item, parsed
+    if progress is not None and since:
+        progress(since)
 
 
 def read_item(item: Item, res: MailboxResult) -> ParsedMessage | None:

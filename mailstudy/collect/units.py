@@ -41,7 +41,7 @@ from mailstudy.collect.mailbox import (
     list_source,
     mailbox_lock,
     open_source,
-    read_item,
+    parsed_items,
 )
 from mailstudy.collect.rows import item_family
 from mailstudy.store import atomic_write_table, rows_table
@@ -160,16 +160,7 @@ def _run(unit: UnitJob, session: Session, out: UnitResult,
     res, builder = out.counts, session.builder
     rows: list[dict[str, Any]] = []
     local: Counter[Digest] = Counter()
-    since = 0
-    for item in items:
-        res.messages_seen += 1
-        since += 1
-        if progress is not None and since >= 200:
-            progress(since)
-            since = 0
-        parsed = read_item(item, res)
-        if parsed is None:
-            continue
+    for item, parsed in parsed_items(items, res, progress):
         key = item_key(item, parsed, local)
         at = -1
         if parsed.header_digest:
@@ -179,8 +170,6 @@ def _run(unit: UnitJob, session: Session, out: UnitResult,
         if row is not None:
             rows.append(row)
             out.row_at.append(at)
-    if progress is not None and since:
-        progress(since)
     session.escrow.flush()  # identities are sealed before the rows that use them land
     if rows:
         path = stage_path(session, unit)
