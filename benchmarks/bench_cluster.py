@@ -15,7 +15,6 @@ units) instead of one mailbox per agent.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import sys
@@ -26,6 +25,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_collect_files import (  # noqa: E402
+    corpus_parser,
     message_files,
     new_study,
     run_collect,
@@ -42,13 +42,7 @@ def run(study: Path, sources: list[Path], extra: list[str]) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--agents", type=int, default=220)
-    ap.add_argument("--weeks", type=int, default=8)
-    ap.add_argument("--out", type=Path, default=REPO / "bench-out" / "collect")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--single-mailbox", action="store_true")
-    args = ap.parse_args()
+    args = corpus_parser().parse_args()
     from distributed import LocalCluster
 
     domain = "paysdelaloire.test"

@@ -112,7 +112,8 @@ def baseline(files: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def corpus_parser() -> argparse.ArgumentParser:
+    """The options of the corpus (shared with bench_cluster.py)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", type=int, default=220)
     ap.add_argument("--weeks", type=int, default=8)
@@ -120,6 +121,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--single-mailbox", action="store_true",
                     help="merge the corpus into one Maildir and collect that one mailbox")
+    return ap
+
+
+def main() -> None:
+    ap = corpus_parser()
     ap.add_argument("--no-memory", action="store_true", help="skip the attachment-size part")
     args = ap.parse_args()
     out: Path = args.out
