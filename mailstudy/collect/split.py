@@ -23,12 +23,18 @@ from mailstudy.collect.units import SPLIT_MIN, UnitJob, UnitResult, finish_units
 BYTES_PER_MESSAGE = 20_000
 
 
-def estimate_items(source: Path) -> int:
-    """About how many messages a source holds, from its file count or size."""
+def estimate_items(source: Path, cap: int | None = None) -> int:
+    """About how many messages a source holds, from its file count or size (the count stops
+    at ``cap``, when given)."""
     try:
         if source.is_file():
             return source.stat().st_size // BYTES_PER_MESSAGE
-        return sum(len(files) for _, _, files in os.walk(source))
+        n = 0
+        for _, _, files in os.walk(source):
+            n += len(files)
+            if cap is not None and n >= cap:
+                break
+        return n
     except OSError:
         return 0
 
@@ -38,7 +44,10 @@ def choose_split(groups: Sequence[Sequence[MailboxJob]], workers: int) -> set[in
     exports of one mailbox stay in command-line order (the first one writes what they share)."""
     if workers <= 1:
         return set()
-    est = {j.index: estimate_items(Path(j.source)) for g in groups if len(g) == 1 for j in g}
+    # a mailbox alone in its run only has to reach SPLIT_MIN: its count stops there
+    cap = SPLIT_MIN if len(groups) == 1 else None
+    est = {j.index: estimate_items(Path(j.source), cap) for g in groups if len(g) == 1
+           for j in g}
     total = sum(est.values()) + sum(1 for g in groups if len(g) > 1)
     return {i for i, n in est.items() if n >= SPLIT_MIN and n * 2 * workers > total}
 

@@ -85,8 +85,12 @@ class UnitResult:
 
 
 def unit_size(n: int, workers: int, batch_rows: int) -> int:
-    """Three units per worker (a slow unit then delays little), within the batch size."""
-    return max(UNIT_MIN, min(batch_rows, -(-n // (3 * max(1, workers)))))
+    """At least three units per worker (a slow unit then delays little), each within the
+    batch size, their number a multiple of the workers (no last round with one busy core)."""
+    w = max(1, workers)
+    count = max(3 * w, -(-n // max(1, batch_rows)))
+    count = -(-count // w) * w
+    return max(UNIT_MIN, min(batch_rows, -(-n // count)))
 
 
 def fingerprint(listing: SourceListing) -> str:
