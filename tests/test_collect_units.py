@@ -104,3 +104,18 @@ def test_killed_cut_collection_resumes_to_the_same_rows(tmp_path: Path,
     pd.testing.assert_frame_equal(expected, got)
     assert not list(killed.messages_dir.rglob(".unit-*"))
     assert not list(killed.messages_dir.rglob(".tmp-*"))
+
+
+def test_a_starting_run_leaves_a_live_runs_staged_files_alone(tmp_path: Path) -> None:
+    store = tmp_path / "messages"
+    part = store / "mailbox=p0123456789abcdef"
+    part.mkdir(parents=True)
+    live = part / f"{units.STAGE_PREFIX}aaaa11112222-00000.parquet"
+    dead = part / f"{units.STAGE_PREFIX}bbbb33334444-00000.parquet"
+    live.write_bytes(b"x")
+    dead.write_bytes(b"x")
+    with units.run_lock(store, "aaaa11112222"):
+        assert units.clean_staged(store) == 1  # only the dead run's file
+        assert live.exists() and not dead.exists()
+    assert units.clean_staged(store) == 1 and not live.exists()
+    assert not list(store.glob(".run-*"))

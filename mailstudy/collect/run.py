@@ -19,7 +19,7 @@ from typing import Any
 from mailstudy.collect.formats.detect import owner_from_name
 from mailstudy.collect.mailbox import MailboxJob, MailboxResult, Session, collect_mailbox
 from mailstudy.collect.split import absorb, choose_split, plan_split
-from mailstudy.collect.units import UnitJob, UnitResult, clean_staged, run_unit
+from mailstudy.collect.units import UnitJob, UnitResult, clean_staged, run_lock, run_unit
 from mailstudy.store import MessageStore
 from mailstudy.study import Study, StudyError
 
@@ -184,8 +184,10 @@ def _run_pool(study: Study, summary: RunSummary, groups: list[list[MailboxJob]],
     Cut mailboxes are planned here first, so the forked workers inherit their listings."""
     with contextlib.ExitStack() as stack:
         session = Session(study.root) if cut else None
+        run = uuid.uuid4().hex[:12]
+        stack.enter_context(run_lock(study.messages_dir, run))
         planned = plan_split(session, [g[0] for g in groups if g[0].index in cut], n_workers,
-                             uuid.uuid4().hex[:12], stack) if session else {}
+                             run, stack) if session else {}
         whole = [g for g in groups if g[0].index not in cut]
         units = [u for p in planned.values() for u in p.units]
         summary.mailboxes.extend(p.res for p in planned.values() if not p.units)

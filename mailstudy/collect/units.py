@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,10 +256,55 @@ def _merge(res: MailboxResult, part: MailboxResult) -> None:
     res.defects.update(part.defects)
 
 
+def _run_lock_path(store_root: Path, run: str) -> Path:
+    return Path(store_root) / f".run-{run}.lock"
+
+
+@contextlib.contextmanager
+def run_lock(store_root: Path, run: str) -> Iterator[None]:
+    """Held by the process that plans and finishes a run's units, for the whole run: another
+    run starting meanwhile leaves this run's staged files alone."""
+    import fcntl
+
+    path = _run_lock_path(store_root, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _alive(store_root: Path, run: str) -> bool:
+    import fcntl
+
+    path = _run_lock_path(store_root, run)
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 def clean_staged(store_root: Path) -> int:
-    """Remove the staged files of runs that died before finishing; returns how many."""
+    """Remove the staged files of runs that died before finishing (those whose run lock
+    nobody holds); returns how many."""
+    root = Path(store_root)
     n = 0
-    for t in Path(store_root).glob(f"mailbox=*/{STAGE_PREFIX}*"):
-        t.unlink(missing_ok=True)
-        n += 1
+    for t in root.glob(f"mailbox=*/{STAGE_PREFIX}*"):
+        run = t.name[len(STAGE_PREFIX):].split("-", 1)[0]
+        if not _alive(root, run):
+            t.unlink(missing_ok=True)
+            n += 1
+    for lock in root.glob(".run-*.lock"):
+        if not _alive(root, lock.name[len(".run-"):-len(".lock")]):
+            lock.unlink(missing_ok=True)
     return n

@@ -24,7 +24,7 @@ from typing import Any
 from mailstudy.collect.mailbox import MailboxResult, Session
 from mailstudy.collect.run import RunSummary, file_jobs, owner_groups, start_summary
 from mailstudy.collect.split import absorb, choose_split, plan_split
-from mailstudy.collect.units import UnitJob, UnitResult
+from mailstudy.collect.units import UnitJob, UnitResult, run_lock
 from mailstudy.errors import ConfigError
 from mailstudy.pipeline import cluster_tasks
 from mailstudy.study import Study
@@ -98,6 +98,7 @@ def collect_files_cluster(study: Study, sources: Sequence[Path | str], client: A
     cut = {i for i in choose_split(groups, worker_threads(client))
            if not str(jobs[i].source).lower().endswith(".pst")}
     with contextlib.ExitStack() as stack:
+        stack.enter_context(run_lock(study.messages_dir, run))
         session = Session(study.root) if cut else None
         planned = (plan_split(session, [jobs[i] for i in sorted(cut)],
                               worker_threads(client), run, stack) if session else {})
