@@ -190,7 +190,7 @@ def ours_process(port: int, ca: Path, account: Account, password: str, workers: 
     study.key_path.write_bytes(key)
     cmd = [sys.executable, "-m", "mailstudy", "collect", "imap", "--host", "127.0.0.1",
            "--port", str(port), "--ca-file", str(ca), "--user", account.login, "--mailbox",
-           account.mailbox, "--password-env", "BENCH_IMAP_PW", "--workers", str(workers),
+           account.address, "--password-env", "BENCH_IMAP_PW", "--workers", str(workers),
            "--study", str(study.root)]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
                        env={**os.environ, "BENCH_IMAP_PW": password})
@@ -247,17 +247,20 @@ def one_folder(args: argparse.Namespace, tmp: Path) -> None:
         key = os.urandom(32)
         got, dt = reference_from_login(srv.imaps_port, srv.ca_file, login, pw)
         print(f"one folder: {got} messages ({n} files); warm-up pass {dt:.1f} s; "
-              f"{os.cpu_count()} cores")
+              f"{os.cpu_count()} cores", flush=True)
         runs: dict[str, list[float]] = {}
         for _ in range(args.repeat):
             got, dt = reference_from_login(srv.imaps_port, srv.ca_file, login, pw)
             runs.setdefault("reference", []).append(got / dt)
+            line = f"  round: reference {got / dt:.0f} msg/s"
             for w in (2, 4):
                 m, dt = timed(ours_process, srv.imaps_port, srv.ca_file, account, pw, w,
                               tmp, key)
                 if m != got:
                     print(f"  warning: ours wrote {m} rows for {got} messages")
                 runs.setdefault(f"ours, {w} workers", []).append(m / dt)
+                line += f", ours {w} workers {m / dt:.0f} msg/s"
+            print(line, flush=True)
         ref = statistics.median(runs["reference"])
         for name, rates in runs.items():
             med = statistics.median(rates)
