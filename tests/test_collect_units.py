@@ -114,8 +114,20 @@ def test_a_starting_run_leaves_a_live_runs_staged_files_alone(tmp_path: Path) ->
     dead = part / f"{units.STAGE_PREFIX}bbbb33334444-00000.parquet"
     live.write_bytes(b"x")
     dead.write_bytes(b"x")
-    with units.run_lock(store, "aaaa11112222"):
-        assert units.clean_staged(store) == 1  # only the dead run's file
-        assert live.exists() and not dead.exists()
+    ctx = mp.get_context("fork")
+    held, done = ctx.Event(), ctx.Event()
+
+    def hold() -> None:  # another process runs "aaaa11112222"
+        with units.run_lock(store, "aaaa11112222"):
+            held.set()
+            done.wait(30)
+
+    p = ctx.Process(target=hold)
+    p.start()
+    assert held.wait(30)
+    assert units.clean_staged(store) == 1  # only the dead run's file
+    assert live.exists() and not dead.exists()
+    done.set()
+    p.join()
     assert units.clean_staged(store) == 1 and not live.exists()
     assert not list(store.glob(".run-*"))

@@ -263,18 +263,20 @@ def _run_lock_path(store_root: Path, run: str) -> Path:
 @contextlib.contextmanager
 def run_lock(store_root: Path, run: str) -> Iterator[None]:
     """Held by the process that plans and finishes a run's units, for the whole run: another
-    run starting meanwhile leaves this run's staged files alone."""
+    run starting meanwhile leaves this run's staged files alone. A POSIX record lock, which
+    forked workers do not inherit: a worker that outlives a killed collector keeps nothing
+    alive."""
     import fcntl
 
     path = _run_lock_path(store_root, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        fcntl.lockf(f.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             path.unlink(missing_ok=True)
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            fcntl.lockf(f.fileno(), fcntl.LOCK_UN)
 
 
 def _alive(store_root: Path, run: str) -> bool:
@@ -282,15 +284,15 @@ def _alive(store_root: Path, run: str) -> bool:
 
     path = _run_lock_path(store_root, run)
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below
+        f = open(path, "r+b")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return False
     with f:
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # EACCES or EAGAIN: another process holds it
             return True
-        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        fcntl.lockf(f.fileno(), fcntl.LOCK_UN)
     return False
 
 
