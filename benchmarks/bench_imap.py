@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_imap.py [--agents 150] [--weeks 8] [--naive-sample 300] [--repeat 3]
+    python benchmarks/bench_imap.py --one-folder [--agents 220] [--weeks 8] [--repeat 3]
 
 Builds a synthetic council (>= 20,000 messages), loads every mailbox into a throw-away Dovecot
 (mailstudy/demo/dovecot.py), then measures in the same run, over implicit TLS and a master user:
@@ -20,6 +21,11 @@ Each configuration runs ``--repeat`` times, in rounds, and its median rate is re
 the spread (this machine is shared and noisy); the proxy's own CPU time is shown, since it
 shares the cores with the client and the server. Prints messages per second and the ratios
 the issue asks for. Timings only, no assertions.
+
+``--one-folder`` (issue 18): every message in ONE folder (the INBOX of one user), loopback
+only; ours is the whole ``mailstudy collect imap`` process (interpreter start, imports, login,
+fetch, rows, Parquet) with 2 and 4 workers, the reference is the plain imapclient loop timed
+from login to last response. Target: ours >= 1.3x.
 """
 
 from __future__ import annotations
@@ -172,6 +178,98 @@ def ours(port: int, ca: Path, accounts: list[Account], password: str, workers: i
     return n
 
 
+def ours_process(port: int, ca: Path, account: Account, password: str, workers: int,
+                 tmp: Path, key: bytes) -> int:
+    """The whole ``mailstudy collect imap`` command, in its own process."""
+    import subprocess
+
+    from studykit import make_study
+
+    d = Path(tempfile.mkdtemp(dir=tmp))
+    study, _ = make_study(d)
+    study.key_path.write_bytes(key)
+    cmd = [sys.executable, "-m", "mailstudy", "collect", "imap", "--host", "127.0.0.1",
+           "--port", str(port), "--ca-file", str(ca), "--user", account.login, "--mailbox",
+           account.address, "--password-env", "BENCH_IMAP_PW", "--workers", str(workers),
+           "--study", str(study.root)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+                       env={**os.environ, "BENCH_IMAP_PW": password})
+    if r.returncode != 0:
+        raise SystemExit(f"collection failed: {r.stderr[-2000:]}")
+    from mailstudy.store import read_messages
+
+    n = len(read_messages(study.messages_dir, columns=["item_id"]))
+    shutil.rmtree(d)
+    return n
+
+
+def reference_from_login(port: int, ca: Path, login: str, password: str) -> tuple[int, float]:
+    """The plain imapclient loop over one folder, timed from login to the last response."""
+    c = IMAPClient("127.0.0.1", port, ssl_context=ssl.create_default_context(cafile=str(ca)),
+                   timeout=120)
+    c.normalise_times = False
+    t0 = time.perf_counter()
+    c.login(login, password)
+    c.select_folder("INBOX", readonly=True)
+    uids = c.search(["ALL"])
+    n = 0
+    for i in range(0, len(uids), 1000):
+        n += len(c.fetch(uids[i:i + 1000], REF_ITEMS))
+    dt = time.perf_counter() - t0
+    c.logout()
+    return n, dt
+
+
+def one_folder(args: argparse.Namespace, tmp: Path) -> None:
+    """Every message of the council in one INBOX; ours (whole process) vs the reference."""
+    import statistics
+
+    council = generate_council(tmp / "council", n_agents=args.agents, weeks=args.weeks,
+                               seed=args.seed, domain="region.test")
+    boxes = sorted(council.mailboxes.iterdir())
+    flat = tmp / "flat"
+    for sub in ("cur", "new", "tmp"):
+        (flat / sub).mkdir(parents=True)
+    n = 0
+    for i, box in enumerate(boxes):
+        for f in box.rglob("*"):
+            if f.is_file() and f.parent.name in ("cur", "new"):
+                base, _, flags = f.name.partition(":")
+                os.link(f, flat / "cur" / (f"{base}.B{i}" + (f":{flags}" if flags else "")))
+                n += 1
+    srv = DovecotServer.create()
+    try:
+        srv.add_user("big", "pw")
+        srv.load_maildir("big", flat)
+        srv.start()
+        pw, login = srv.master[1], srv.login_as("big")
+        account = Account(boxes[0].name, login)
+        key = os.urandom(32)
+        got, dt = reference_from_login(srv.imaps_port, srv.ca_file, login, pw)
+        print(f"one folder: {got} messages ({n} files); warm-up pass {dt:.1f} s; "
+              f"{os.cpu_count()} cores", flush=True)
+        runs: dict[str, list[float]] = {}
+        for _ in range(args.repeat):
+            got, dt = reference_from_login(srv.imaps_port, srv.ca_file, login, pw)
+            runs.setdefault("reference", []).append(got / dt)
+            line = f"  round: reference {got / dt:.0f} msg/s"
+            for w in (2, 4):
+                m, dt = timed(ours_process, srv.imaps_port, srv.ca_file, account, pw, w,
+                              tmp, key)
+                if m != got:
+                    print(f"  warning: ours wrote {m} rows for {got} messages")
+                runs.setdefault(f"ours, {w} workers", []).append(m / dt)
+                line += f", ours {w} workers {m / dt:.0f} msg/s"
+            print(line, flush=True)
+        ref = statistics.median(runs["reference"])
+        for name, rates in runs.items():
+            med = statistics.median(rates)
+            print(f"{name:<16} {med:8.0f} msg/s median (of {len(rates)}: {min(rates):.0f}.."
+                  f"{max(rates):.0f}); vs reference {med / ref:.2f}x [>= 1.3]")
+    finally:
+        srv.cleanup()
+
+
 def _proc_cpu(pid: int) -> float:
     """CPU seconds used so far by process ``pid`` (the latency proxy: it shares the cores
     with the client and Dovecot, so the 20 ms figures say how much it took)."""
@@ -195,9 +293,17 @@ def main() -> None:
     ap.add_argument("--rtt-ms", type=float, default=20.0)
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each configuration; the median is reported")
+    ap.add_argument("--one-folder", action="store_true",
+                    help="one folder holding every message; ours as a whole process")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-imap-", dir="/tmp"))
+    if args.one_folder:
+        try:
+            one_folder(args, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     srv = None
     proxies = []
     try:

@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "workshop": {"panel_size": 20, "seed": 1, "volunteers_file": "", "availability_file": "",
                  "sessions": []},
     "report": {"lang": "fr"},
+    "cluster": {"address": "", "timeout": 30},
 }
 
 TEMPLATE = """\
@@ -116,6 +117,11 @@ availability_file = ""
 
 [report]
 lang = "fr"
+
+[cluster]
+# A Dask scheduler ("tcp://host:8786") to run collection and profiling on; "" = this
+# machine. Every worker must mount this study at the same path (see the README).
+address = ""
 """
 
 

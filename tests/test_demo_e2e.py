@@ -298,7 +298,7 @@ SELF_CHECK = """<script>window.addEventListener("load", function () {
 def test_html_report_renders_alone_in_headless_chromium(demo, tmp_path: Path) -> None:
     browser = _chromium()
     if browser is None:
-        pytest.fail("chromium is not installed: scripts/test.sh installs it (Debian package chromium)")
+        pytest.fail("chromium is not installed: scripts/test.sh installs it (Debian chromium)")
     alone = tmp_path / "mail"
     alone.mkdir()  # the report as a mail attachment: no audit.css, no ../profiles beside it
     html = (demo.study.out / "report" / "rapport.html").read_text(encoding="utf-8")

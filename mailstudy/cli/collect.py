@@ -106,10 +106,13 @@ def collect_files_cmd(
     batch_rows: Annotated[int, typer.Option(
         help="Rows per committed batch: a kill loses at most one batch per process, which "
              "the next run redoes.")] = 5000,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Dask scheduler address (tcp://host:8786) whose workers collect; "
+             "default: [cluster] address in study.toml, else this machine's cores.")] = None,
     study: StudyOpt = None,
 ) -> None:
     """Read exported mailboxes and add their metadata, pseudonymised, to data/messages/."""
-    from mailstudy.collect.run import collect_files
+    from mailstudy.pipeline.cluster import collect_files_on
     from mailstudy.study import open_study
 
     s = open_study(study)
@@ -125,8 +128,9 @@ def collect_files_cmd(
         def on_progress(msgs: int, boxes: int) -> None:
             progress.update(task, completed=boxes, msgs=msgs)
 
-        summary = collect_files(s, sources, owner=owner, fmt=fmt, workers=workers,
-                                on_progress=on_progress, batch_rows=batch_rows)
+        summary = collect_files_on(s, sources, cluster=cluster, owner=owner, fmt=fmt,
+                                   workers=workers, on_progress=on_progress,
+                                   batch_rows=batch_rows)
     print_summary(summary)
     if summary.failures:
         raise typer.Exit(1)

@@ -31,12 +31,15 @@ def profile_cmd(
     plain_csv: Annotated[bool, typer.Option(
         "--plain-csv", help="Write plain CSV (comma, decimal point, no BOM) instead of "
         "French Excel's (default for a French study; see [report] csv).")] = False,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Dask scheduler address (tcp://host:8786) to run the per-batch work "
+             "on; default: [cluster] address in study.toml, else this machine.")] = None,
 ) -> None:
     """Write data/people.parquet and the group profiles under out/profiles/."""
-    from mailstudy.profile.run import run_profile
+    from mailstudy.pipeline.cluster import profile_on
     from mailstudy.study import open_study
 
-    res = run_profile(open_study(study), lang=lang, plain_csv=plain_csv or None)
+    res = profile_on(open_study(study), cluster=cluster, lang=lang, plain_csv=plain_csv or None)
     for k, label in COUNT_LABELS.items():
         console.print(f"{msg(label)}: {res.counts.get(k, 0)}")
     sup = res.groups.suppression

@@ -14,7 +14,7 @@ import contextlib
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,9 @@ class MailboxJob:
     fmt: str | None
     study_root: Path
     batch_rows: int = BATCH_ROWS
+
+    def __repr__(self) -> str:  # the source's path may carry a name: keep it out of logs
+        return f"MailboxJob(#{self.index})"
 
 
 def _mbox_flags(parsed: ParsedMessage, item: Item) -> None:
@@ -147,18 +150,70 @@ def collect_mailbox(job: MailboxJob, progress: Callable[[int], None] | None = No
     res = MailboxResult(index=job.index)
     try:
         _collect(session or Session(job.study_root), job, res, progress)
-    except SourceError as exc:
-        res.error = str(exc)
-    except OSError as exc:
-        res.error = f"cannot read the source ({exc.strerror or type(exc).__name__})"
     except Exception as exc:  # noqa: BLE001 - one mailbox must not stop the run
-        res.error = f"unexpected {type(exc).__name__}"
+        res.error = describe_failure(exc)
     res.seconds = time.monotonic() - t0
     return res
 
 
+def describe_failure(exc: BaseException) -> str:
+    """A mailbox's failure in words that never name a path or an identity."""
+    if isinstance(exc, SourceError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"cannot read the source ({exc.strerror or type(exc).__name__})"
+    return f"unexpected {type(exc).__name__}"
+
+
 def _collect(session: Session, job: MailboxJob, res: MailboxResult,
              progress: Callable[[int], None] | None) -> None:
+    with contextlib.ExitStack() as stack:
+        opened = open_source(session, job, res, stack)
+        if opened is None:
+            return
+        listing, mailbox, fmt, _root = opened
+        # one writer per mailbox at a time: two sources of one owner never interleave
+        stack.enter_context(mailbox_lock(session.store.root, mailbox))
+        store, escrow = session.store, session.escrow
+        present = store.existing_items(mailbox)
+        batch: list[dict[str, Any]] = []
+
+        def commit() -> None:
+            escrow.flush()  # identities are sealed before the rows that use them land
+            store.write_batch(mailbox, batch)
+            res.messages_written += len(batch)
+            batch.clear()
+
+        occurrences: Counter[tuple[tuple[str, ...], str]] = Counter()
+        for item, parsed in parsed_items(listing.items, res, progress):
+            key = item_key(item, parsed, occurrences)
+            # one key family for every file format: the same message exported twice, in two
+            # layouts, is one row
+            item_id = session.builder.item_id(mailbox, item_family(fmt), key)
+            if item_id in present:
+                res.already_present += 1
+                continue
+            row = build_row(session.builder, fmt, mailbox, item, parsed, key, res)
+            if row is None:
+                continue
+            batch.append(row)
+            present.add(item_id)
+            if len(batch) >= job.batch_rows:
+                commit()
+        if batch:
+            commit()
+        escrow.flush()
+        if not listing.items:
+            res.skipped["empty_mailbox"] += 1
+
+
+def open_source(session: Session, job: MailboxJob, res: MailboxResult,
+                stack: contextlib.ExitStack) -> tuple[SourceListing, str, str, Path] | None:
+    """The listing, the mailbox pseudonym, the format and the listed root (a PST's converted
+    tree) of ``job``'s source, or None when
+    the mailbox must not be read (its owner objected). A PST is converted for as long as
+    ``stack`` lives. Shared by the whole-mailbox run and the planner of
+    :mod:`mailstudy.collect.units`."""
     source = Path(job.source)
     if not source.exists():
         raise SourceError("source does not exist")
@@ -176,99 +231,98 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
     if owner is not None:
         _check_owner(owner, ids, res)
         if res.owner_from.endswith("+optout"):
-            return
-    with contextlib.ExitStack() as stack:
-        root = source
-        if fmt == "pst":
-            root = stack.enter_context(pst_as_eml(source))
-        listing = {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml,
-                   "pst": list_eml,
-                   "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, session.is_personal)
-        if (not listing.items and not listing.skipped_folders and job.fmt
-                and _has_files(root)):
-            raise SourceError(f"no {fmt} mailbox found in this source; check --format")
-        escrow = session.escrow
+            return None
+    root = stack.enter_context(pst_as_eml(source)) if fmt == "pst" else source
+    listing = list_source(fmt, root, session.is_personal)
+    if (not listing.items and not listing.skipped_folders and job.fmt
+            and _has_files(root)):
+        raise SourceError(f"no {fmt} mailbox found in this source; check --format")
+    if owner is None:
+        owner = infer_owner(listing, ids)
+        res.owner_from = "inferred"
         if owner is None:
-            owner = infer_owner(listing, ids)
-            res.owner_from = "inferred"
-            if owner is None:
-                raise SourceError("cannot tell whose mailbox this is: give --owner")
-            _check_owner(owner, ids, res)
-            if res.owner_from.endswith("+optout"):
-                return
-        mailbox = res.mailbox
-        assert mailbox is not None
-        ids.token(owner)  # seal the owner even if the mailbox turns out empty
-        res.folders = len(listing.folders)
-        res.skipped["personal_folder_messages"] += listing.skipped_messages
-        res.skipped["personal_folders"] += listing.skipped_folders
-        # one writer per mailbox at a time: two sources of one owner never interleave
-        stack.enter_context(_mailbox_lock(session.store.root, mailbox))
-        store, builder = session.store, session.builder
-        present = store.existing_items(mailbox)
-        source_name = fmt
-        batch: list[dict[str, Any]] = []
-        done_since_report = 0
+            raise SourceError("cannot tell whose mailbox this is: give --owner")
+        _check_owner(owner, ids, res)
+        if res.owner_from.endswith("+optout"):
+            return None
+    mailbox = res.mailbox
+    assert mailbox is not None
+    ids.token(owner)  # seal the owner even if the mailbox turns out empty
+    res.folders = len(listing.folders)
+    res.skipped["personal_folder_messages"] += listing.skipped_messages
+    res.skipped["personal_folders"] += listing.skipped_folders
+    return listing, mailbox, fmt, root
 
-        def commit() -> None:
-            escrow.flush()  # identities are sealed before the rows that use them land
-            store.write_batch(mailbox, batch)
-            res.messages_written += len(batch)
-            batch.clear()
 
-        occurrences: Counter[tuple[tuple[str, ...], str]] = Counter()
-        for item in listing.items:
-            res.messages_seen += 1
-            done_since_report += 1
-            if progress is not None and done_since_report >= 200:
-                progress(done_since_report)
-                done_since_report = 0
-            try:
-                parsed = item.read()
-            except OSError:
-                res.skipped["unreadable_file"] += 1
-                continue
-            except Exception as exc:  # noqa: BLE001 - counted, never fatal
-                res.skipped[f"unparsable_{_reason(exc)}"] += 1
-                continue
-            # A message is known by its folder and its header block (n-th copy if repeated),
-            # so a re-export of the same mailbox, in any layout, adds only what is new.
-            key = item.key
-            if parsed.header_digest:
-                occurrences[(item.folder, parsed.header_digest)] += 1
-                n = occurrences[(item.folder, parsed.header_digest)]
-                key = f"{'/'.join(item.folder)}\x00{parsed.header_digest}\x00{n}"
-            # one key family for every file format: the same message exported twice, in two
-            # layouts, is one row
-            item_id = builder.item_id(mailbox, item_family(fmt), key)
-            if item_id in present:
-                res.already_present += 1
-                continue
-            if fmt in ("mbox", "eml", "pst"):
-                _mbox_flags(parsed, item)  # Status/X-Status headers, when present
-            elif fmt == "msg":
-                item.seen = getattr(parsed, "seen", item.seen)
-            ctx = Context(mailbox=mailbox, source=source_name, item_key=key,
-                          folder=item.folder, folder_role=folder_role(item.folder),
-                          size_bytes=parsed.size, seen=item.seen, answered=item.answered,
-                          flagged=item.flagged, fallback_date=item.fallback_date)
-            try:
-                row = builder.build(parsed.headers, parsed.outline, ctx)
-            except Exception as exc:  # noqa: BLE001
-                res.skipped[f"unparsable_{_reason(exc)}"] += 1
-                continue
-            res.defects.update(row["defects"])
-            batch.append(row)
-            present.add(item_id)
-            if len(batch) >= job.batch_rows:
-                commit()
-        if batch:
-            commit()
-        escrow.flush()
-        if progress is not None and done_since_report:
-            progress(done_since_report)
-        if not listing.items:
-            res.skipped["empty_mailbox"] += 1
+def list_source(fmt: str, root: Path, is_personal: Callable[[tuple[str, ...]], bool]
+                ) -> SourceListing:
+    """The items of an (unpacked) source, in a deterministic order."""
+    return {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml, "pst": list_eml,
+            "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, is_personal)
+
+
+def parsed_items(items: Iterable[Item], res: MailboxResult,
+                 progress: Callable[[int], None] | None) -> Iterator[tuple[Item, ParsedMessage]]:
+    """Each readable item with its parsed message (the others are counted skips); counts
+    what was seen and reports progress every 200 messages."""
+    since = 0
+    for item in items:
+        res.messages_seen += 1
+        since += 1
+        if progress is not None and since >= 200:
+            progress(since)
+            since = 0
+        parsed = read_item(item, res)
+        if parsed is not None:
+            yield item, parsed
+    if progress is not None and since:
+        progress(since)
+
+
+def read_item(item: Item, res: MailboxResult) -> ParsedMessage | None:
+    """The parsed message, or None and a counted skip."""
+    try:
+        return item.read()
+    except OSError:
+        res.skipped["unreadable_file"] += 1
+    except Exception as exc:  # noqa: BLE001 - counted, never fatal
+        res.skipped[f"unparsable_{_reason(exc)}"] += 1
+    return None
+
+
+def item_key(item: Item, parsed: ParsedMessage,
+             occurrences: Counter[tuple[tuple[str, ...], str]]) -> str:
+    """A message is known by its folder and its header block (n-th copy if repeated), so a
+    re-export of the same mailbox, in any layout, adds only what is new."""
+    if not parsed.header_digest:
+        return item.key
+    occurrences[(item.folder, parsed.header_digest)] += 1
+    n = occurrences[(item.folder, parsed.header_digest)]
+    return digest_key(item.folder, parsed.header_digest, n)
+
+
+def digest_key(folder: tuple[str, ...], header_digest: str, n: int) -> str:
+    return f"{'/'.join(folder)}\x00{header_digest}\x00{n}"
+
+
+def build_row(builder: RowBuilder, fmt: str, mailbox: str, item: Item, parsed: ParsedMessage,
+              key: str, res: MailboxResult) -> dict[str, Any] | None:
+    """The row of one message (its defects counted), or None and a counted skip."""
+    if fmt in ("mbox", "eml", "pst"):
+        _mbox_flags(parsed, item)  # Status/X-Status headers, when present
+    elif fmt == "msg":
+        item.seen = getattr(parsed, "seen", item.seen)
+    ctx = Context(mailbox=mailbox, source=fmt, item_key=key,
+                  folder=item.folder, folder_role=folder_role(item.folder),
+                  size_bytes=parsed.size, seen=item.seen, answered=item.answered,
+                  flagged=item.flagged, fallback_date=item.fallback_date)
+    try:
+        row = builder.build(parsed.headers, parsed.outline, ctx)
+    except Exception as exc:  # noqa: BLE001
+        res.skipped[f"unparsable_{_reason(exc)}"] += 1
+        return None
+    res.defects.update(row["defects"])
+    return row
 
 
 def _check_owner(owner: str, ids: Identities, res: MailboxResult) -> None:
@@ -288,7 +342,7 @@ def _has_files(root: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _mailbox_lock(store_root: Path, mailbox: str) -> Iterator[None]:
+def mailbox_lock(store_root: Path, mailbox: str) -> Iterator[None]:
     import fcntl
 
     store_root.mkdir(parents=True, exist_ok=True)

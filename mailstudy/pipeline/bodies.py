@@ -69,7 +69,7 @@ class StageContext:
 
 
 def _run_collect(ctx: StageContext) -> dict[str, Any]:
-    from mailstudy.collect.run import collect_files
+    from mailstudy.pipeline.cluster import collect_files_on
 
     sources, unmatched = collect_sources(ctx.study)
     if unmatched:
@@ -78,7 +78,7 @@ def _run_collect(ctx: StageContext) -> dict[str, Any]:
     def on_progress(msgs: int, boxes: int) -> None:
         ctx.progress("collect", boxes, len(sources), f"mailboxes, {msgs} messages")
 
-    summary = collect_files(ctx.study, sources, on_progress=on_progress)
+    summary = collect_files_on(ctx.study, sources, on_progress=on_progress)
     return _collection_result(summary)
 
 
@@ -134,9 +134,9 @@ def _run_directory(ctx: StageContext) -> dict[str, Any]:
 
 
 def _run_profile(ctx: StageContext) -> dict[str, Any]:
-    from mailstudy.profile.run import run_profile
+    from mailstudy.pipeline.cluster import profile_on
 
-    res = run_profile(ctx.study)
+    res = profile_on(ctx.study)
     sup = res.groups.suppression
     return {**{k: int(v) for k, v in res.counts.items()},
             "cells_suppressed": int(sup["primary"].sum() + sup["secondary"].sum())}

@@ -16,7 +16,7 @@ Conventions the definitions leave open, decided here once:
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +52,23 @@ def _habits(feats: pd.DataFrame, rules: list[Rule]) -> list[list[str]]:
     return [[labels[j] for j in np.flatnonzero(row)] for row in hits]
 
 
-def _features(batches: Iterable[pa.Table], cfg: ProfileConfig
-              ) -> tuple[pd.DataFrame, np.ndarray, int]:
+#: Per-batch results: (features, message ids, rows read) of each batch of whole mailboxes.
+BatchResults = Iterable[tuple[pd.DataFrame, np.ndarray, int]]
+
+
+def local_batches(batches: Iterable[pa.Table], cfg: ProfileConfig) -> BatchResults:
+    """:func:`batch_features` of each batch, here (the embedded run)."""
+    for t in batches:
+        if len(t):
+            yield (*batch_features(t, cfg), len(t))
+
+
+def _features(results: BatchResults) -> tuple[pd.DataFrame, np.ndarray, int]:
     """Features of every mailbox (one row per person), the organisation's unique message ids
     and the number of rows read."""
     parts, ids, rows = [], [], 0
-    for t in batches:
-        if len(t) == 0:
-            continue
-        rows += len(t)
-        f, m = batch_features(t, cfg)
+    for f, m, n in results:
+        rows += n
         parts.append(f)
         ids.append(m)
     feats = (pd.concat(parts, ignore_index=True) if parts
@@ -98,21 +105,26 @@ def _with_directory(feats: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFram
 # -- the stage -------------------------------------------------------------------------------
 def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd.DataFrame,
                  config: Mapping[str, Any] | Study | ProfileConfig | None = None,
-                 *, optouts: Container[str] = ()) -> tuple[pd.DataFrame, dict[str, int]]:
+                 *, optouts: Container[str] = (),
+                 batch_map: Callable[[Path, ProfileConfig], BatchResults] | None = None
+                 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """One row per person with enough data (PEOPLE contract), and the counts of the others.
 
     ``messages`` is the hive-partitioned dataset folder, or an iterable of per-mailbox
     DataFrames with the MESSAGES columns. Counts name who was left out and why:
     below the thresholds, opted out, mailboxes without a directory row, directory people
     without a mailbox; and the organisation's totals (messages deduplicated on message_id).
+    ``batch_map(messages, cfg)``, when given, computes the per-batch results elsewhere (a Dask
+    cluster: :mod:`mailstudy.pipeline.cluster_profile`).
     """
     cfg = ProfileConfig.from_config(config)
-    batches: Iterable[pa.Table]
-    if isinstance(messages, str | Path):
-        batches = iter_message_batches(messages, cfg.batch_bytes)
+    if isinstance(messages, str | Path) and batch_map is not None:
+        results = batch_map(Path(messages), cfg)
+    elif isinstance(messages, str | Path):
+        results = local_batches(iter_message_batches(messages, cfg.batch_bytes), cfg)
     else:
-        batches = _frames_to_tables(messages)
-    feats, all_ids, rows = _features(batches, cfg)
+        results = local_batches(_frames_to_tables(messages), cfg)
+    feats, all_ids, rows = _features(results)
     d = directory_df if directory_df is not None else pd.DataFrame(columns=["person"])
     d = d.drop_duplicates("person")
     d_people = set(d["person"])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pandas as pd
 from mailstudy.optout import load_optouts
 from mailstudy.profile.config import ProfileConfig
 from mailstudy.profile.groups import GroupProfiles, group_profiles
-from mailstudy.profile.people import build_people, write_people
+from mailstudy.profile.people import BatchResults, build_people, write_people
 from mailstudy.release import publish_table
 from mailstudy.study import Study, StudyError
 from mailstudy.tabular import write_table
@@ -29,13 +30,16 @@ class ProfileResult:
     files: list[Path]
 
 
-def run_profile(study: Study, *, lang: str | None = None,
-                charts: bool = True, plain_csv: bool | None = None) -> ProfileResult:
+def run_profile(study: Study, *, lang: str | None = None, charts: bool = True,
+                plain_csv: bool | None = None,
+                batch_map: Callable[[Path, ProfileConfig], BatchResults] | None = None
+                ) -> ProfileResult:
     """``mailstudy profile``: people table in ``data/``, group profiles in ``out/profiles/``.
 
     Needs no key: it reads only pseudonymised tables. The CSV files are in French Excel's
     dialect for a French study unless ``plain_csv`` (or ``[report] csv = "plain"``); each
-    comes with an XLSX twin (``mailstudy.tabular.write_table``).
+    comes with an XLSX twin (``mailstudy.tabular.write_table``). ``batch_map``: see
+    :func:`~mailstudy.profile.people.build_people`.
     """
     from reports import profiles as render
 
@@ -44,7 +48,7 @@ def run_profile(study: Study, *, lang: str | None = None,
     cfg = ProfileConfig.from_config(study)
     directory = study.catalog.read_or_empty("directory")
     people, counts = build_people(study.messages_dir, directory, cfg,
-                                  optouts=load_optouts(study))
+                                  optouts=load_optouts(study), batch_map=batch_map)
     write_people(study, people)
     groups = group_profiles(people, cfg.min_group_size, habit_labels=cfg.habits)
     tables, held = release_tables(study, groups, len(people))

@@ -1,0 +1,190 @@
+"""Collection and profiling on a Dask distributed cluster (``--cluster ADDRESS`` or the
+``[cluster]`` table of study.toml); without either, everything runs embedded, on this machine.
+
+The contract with the workers: the study folder is on a filesystem every worker mounts at the
+same path (the message store, the escrow and ``secrets/`` included); each worker has mailstudy
+installed. Work is one task per mailbox, or per unit of a mailbox big enough to be cut
+(:mod:`mailstudy.collect.split`, planned here, on the client, as the local pool does), and one
+task per batch of partitions for the profile. Tasks are idempotent, so the scheduler's re-run
+of a lost worker's tasks ends in the same rows (the store skips what is committed, a unit stages
+the same file under the same name, the finish publishes each staged file once, under the
+mailbox's lock). Task keys carry a run id and numbers only: no path, no identity reaches the
+scheduler's or the workers' logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailstudy.collect.mailbox import MailboxResult, Session
+from mailstudy.collect.run import RunSummary, file_jobs, owner_groups, start_summary
+from mailstudy.collect.split import absorb, choose_split, plan_split
+from mailstudy.collect.units import UnitJob, UnitResult, run_lock
+from mailstudy.errors import ConfigError
+from mailstudy.pipeline import cluster_tasks
+from mailstudy.study import Study
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    address: str
+    timeout: float = 30.0
+
+
+def cluster_spec(study: Study, address: str | None = None) -> ClusterSpec | None:
+    """The cluster to use: ``address`` (the command line) wins over ``[cluster] address``;
+    None means the embedded local run."""
+    cfg = study.section("cluster")
+    addr = address or str(cfg.get("address") or "")
+    if not addr:
+        return None
+    if "://" not in addr:
+        addr = f"tcp://{addr}"
+    try:
+        timeout = float(cfg.get("timeout", 30))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("[cluster] timeout must be a number of seconds") from exc
+    return ClusterSpec(addr, timeout)
+
+
+@contextlib.contextmanager
+def connect(spec: ClusterSpec, study: Study, need_key: bool = True) -> Iterator[Any]:
+    """A client of the scheduler, once every worker has shown it sees the study (and its
+    key, for collection: profiling needs none)."""
+    from distributed import Client
+
+    try:
+        client = Client(spec.address, timeout=spec.timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {spec.address} "
+                          f"({type(exc).__name__}); start it with 'dask scheduler'") from exc
+    try:
+        seen = client.run(cluster_tasks.check_task, str(study.root), need_key)
+        if not seen:
+            raise ConfigError(f"the Dask scheduler at {spec.address} has no worker")
+        bad = sorted({v["error"] for v in seen.values() if not v["ok"]})
+        if bad:
+            raise ConfigError("a Dask worker cannot open the study at its path (the study must "
+                              "be on a filesystem every worker mounts at the same path): "
+                              + "; ".join(bad))
+        yield client
+    finally:
+        client.close()
+
+
+def worker_threads(client: Any) -> int:
+    return max(1, sum(w.get("nthreads", 1)
+                      for w in client.scheduler_info()["workers"].values()))
+
+
+def collect_files_cluster(study: Study, sources: Sequence[Path | str], client: Any, *,
+                          owner: str | None = None, fmt: str | None = None,
+                          on_progress: Callable[[int, int], None] | None = None,
+                          batch_rows: int | None = None) -> RunSummary:
+    """:func:`mailstudy.collect.run.collect_files` with the cluster's workers for processes.
+    A PST is never cut here (its conversion stays private to the machine that makes it)."""
+    import time
+
+    jobs = file_jobs(study, sources, owner, fmt, batch_rows)
+    summary = start_summary(study, "collect-files")
+    t0 = time.monotonic()
+    run = uuid.uuid4().hex[:12]
+    groups = owner_groups(jobs)
+    cut = {i for i in choose_split(groups, worker_threads(client))
+           if not str(jobs[i].source).lower().endswith(".pst")}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(run_lock(study.messages_dir, run))
+        session = Session(study.root) if cut else None
+        planned = (plan_split(session, [jobs[i] for i in sorted(cut)],
+                              worker_threads(client), run, stack) if session else {})
+        summary.mailboxes.extend(p.res for p in planned.values() if not p.units)
+        futures: dict[Any, UnitJob | None] = {}
+        for g in groups:
+            if g[0].index in cut:
+                continue
+            # one owner's jobs one after the other, in command-line order (see owner_groups)
+            prev = None
+            for j in g:
+                f = client.submit(_after, prev, j, run, key=f"collect-{run}-{j.index}",
+                                  pure=False)
+                futures[f] = None
+                prev = f
+        for p in planned.values():
+            for u in p.units:
+                futures[client.submit(cluster_tasks.unit_task, u, pure=False,
+                                      key=f"unit-{run}-{u.job.index}-{u.no}")] = u
+        _gather(client, futures, planned, session, summary, on_progress)
+    summary.mailboxes.sort(key=lambda m: m.index)
+    summary.seconds = time.monotonic() - t0
+    summary.save(study.runs_dir)
+    return summary
+
+
+def _after(previous: MailboxResult | None, job: Any, run: str) -> MailboxResult:
+    """A mailbox's task, run once the owner's previous export is in (``previous`` is only
+    a dependency)."""
+    return cluster_tasks.collect_task(job, run)
+
+
+def _result(future: Any, unit: UnitJob | None) -> Any:
+    """The task's result; a task the cluster gave up on (its workers kept dying) becomes
+    that mailbox's failure, never a traceback."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - KilledWorker, CancelledError, lost scheduler
+        why = f"the cluster could not run this mailbox's task ({type(exc).__name__})"
+        index = int(str(future.key).split("-")[2])
+        if unit is None:
+            return MailboxResult(index=index, error=why)
+        return UnitResult(unit.no, MailboxResult(index=index, mailbox=unit.mailbox), error=why)
+
+
+def _gather(client: Any, futures: dict[Any, UnitJob | None], planned: dict[int, Any],
+            session: Session | None, summary: RunSummary,
+            on_progress: Callable[[int, int], None] | None) -> None:
+    from distributed import as_completed
+
+    done_msgs = 0
+    for f in as_completed(list(futures), loop=client.loop):
+        unit = futures[f]
+        out = _result(f, unit)
+        if unit is None:
+            summary.mailboxes.append(out)
+            done_msgs += out.messages_seen
+        else:
+            done_msgs += out.counts.messages_seen
+            if (res := absorb(planned[unit.job.index], out, session)) is not None:
+                summary.mailboxes.append(res)
+        if on_progress:
+            on_progress(done_msgs, len(summary.mailboxes))
+
+
+def collect_files_on(study: Study, sources: Sequence[Path | str], *,
+                     cluster: str | None = None, workers: int | None = None,
+                     **kwargs: Any) -> RunSummary:
+    """``collect files`` on the cluster named by ``cluster`` or ``[cluster]``, else here."""
+    spec = cluster_spec(study, cluster)
+    if spec is None:
+        from mailstudy.collect.run import collect_files
+
+        return collect_files(study, sources, workers=workers, **kwargs)
+    with connect(spec, study) as client:
+        return collect_files_cluster(study, sources, client, **kwargs)
+
+
+def profile_on(study: Study, *, cluster: str | None = None, **kwargs: Any) -> Any:
+    """``profile`` with its per-batch work on the cluster, else here (a ProfileResult)."""
+    from mailstudy.profile.run import run_profile
+
+    spec = cluster_spec(study, cluster)
+    if spec is None:
+        return run_profile(study, **kwargs)
+    from mailstudy.pipeline.cluster_profile import cluster_batch_map
+
+    with connect(spec, study, need_key=False) as client:
+        return run_profile(study, batch_map=cluster_batch_map(client), **kwargs)
