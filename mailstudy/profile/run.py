@@ -37,7 +37,8 @@ def run_profile(study: Study, *, lang: str | None = None,
     cfg = ProfileConfig.from_config(study)
     directory = study.catalog.read_or_empty("directory")
     people, counts = build_people(study.messages_dir, directory, cfg,
-                                  optouts=load_optouts(study))
+                                  optouts=load_optouts(study),
+                                  work_dir=study.catalog.path("profile_work"))
     write_people(study, people)
     groups = group_profiles(people, cfg.min_group_size, habit_labels=cfg.habits)
     tables, held = release_tables(study, groups, len(people))
