@@ -35,11 +35,12 @@ from mailstudy.profile.batches import (
 from mailstudy.profile.config import ProfileConfig, Rule
 from mailstudy.profile.features import batch_features
 from mailstudy.profile.work import (
+    BatchRunner,
     combine_batches,
     dedupe_people,
     planned_results,
-    profile_batch,
     prune_work_dir,
+    run_batches_here,
 )
 from mailstudy.study import Study, StudyError
 from mailstudy.text import UNKNOWN
@@ -83,15 +84,13 @@ def _features_in_memory(batches: Iterable[pa.Table], cfg: ProfileConfig
     return dedupe_people(parts), unique, rows
 
 
-def _features_on_disk(messages: Path | str, cfg: ProfileConfig, work_dir: Path
-                      ) -> tuple[pd.DataFrame, int, int]:
+def _features_on_disk(messages: Path, cfg: ProfileConfig, work_dir: Path,
+                      runner: BatchRunner) -> tuple[pd.DataFrame, int, int]:
     """The same, one batch at a time with its result in ``work_dir`` (bounded memory, and a
     killed run restarts where it stopped); the folder is removed once combined."""
     batches = plan_batches(discover_partitions(messages), cfg.batch_budget)
-    planned = planned_results(batches, cfg, work_dir)
-    prune_work_dir(work_dir, planned)
-    results = [profile_batch(messages, b, cfg, work_dir) for b in batches]
-    out = combine_batches(results, cfg)
+    prune_work_dir(work_dir, planned_results(batches, cfg, work_dir))
+    out = combine_batches(runner(messages, batches, cfg, work_dir), cfg)
     shutil.rmtree(work_dir, ignore_errors=True)
     return out
 
@@ -118,7 +117,8 @@ def _with_directory(feats: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFram
 # -- the stage -------------------------------------------------------------------------------
 def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd.DataFrame,
                  config: Mapping[str, Any] | Study | ProfileConfig | None = None,
-                 *, optouts: Container[str] = (), work_dir: Path | str | None = None
+                 *, optouts: Container[str] = (), work_dir: Path | str | None = None,
+                 batch_runner: BatchRunner = run_batches_here
                  ) -> tuple[pd.DataFrame, dict[str, int]]:
     """One row per person with enough data (PEOPLE contract), and the counts of the others.
 
@@ -134,7 +134,8 @@ def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd
     """
     cfg = ProfileConfig.from_config(config)
     if isinstance(messages, str | Path) and work_dir is not None:
-        feats, n_unique, rows = _features_on_disk(messages, cfg, Path(work_dir))
+        feats, n_unique, rows = _features_on_disk(Path(messages), cfg, Path(work_dir),
+                                                  batch_runner)
     elif isinstance(messages, str | Path):
         feats, n_unique, rows = _features_in_memory(
             iter_message_batches(messages, cfg.batch_budget), cfg)

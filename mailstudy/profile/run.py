@@ -13,6 +13,7 @@ from mailstudy.optout import load_optouts
 from mailstudy.profile.config import ProfileConfig
 from mailstudy.profile.groups import GroupProfiles, group_profiles
 from mailstudy.profile.people import build_people, write_people
+from mailstudy.profile.work import BatchRunner, run_batches_here
 from mailstudy.release import publish_table
 from mailstudy.study import Study
 from mailstudy.tabular import write_csv
@@ -26,11 +27,14 @@ class ProfileResult:
     files: list[Path]
 
 
-def run_profile(study: Study, *, lang: str | None = None,
-                charts: bool = True) -> ProfileResult:
+def run_profile(study: Study, *, lang: str | None = None, charts: bool = True,
+                batch_runner: BatchRunner = run_batches_here) -> ProfileResult:
     """``mailstudy profile``: people table in ``data/``, group profiles in ``out/profiles/``.
 
-    Needs no key: it reads only pseudonymised tables.
+    Needs no key: it reads only pseudonymised tables. The messages are read one batch at a
+    time within ``[profile] memory_mb``, each batch's result kept in the study's
+    ``profile_work`` folder until the end, so a killed run restarts where it stopped;
+    ``batch_runner`` says where the batches run (here, or as a cluster's tasks).
     """
     from reports import profiles as render
 
@@ -38,7 +42,8 @@ def run_profile(study: Study, *, lang: str | None = None,
     directory = study.catalog.read_or_empty("directory")
     people, counts = build_people(study.messages_dir, directory, cfg,
                                   optouts=load_optouts(study),
-                                  work_dir=study.catalog.path("profile_work"))
+                                  work_dir=study.catalog.path("profile_work"),
+                                  batch_runner=batch_runner)
     write_people(study, people)
     groups = group_profiles(people, cfg.min_group_size, habit_labels=cfg.habits)
     tables, held = release_tables(study, groups, len(people))

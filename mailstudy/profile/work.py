@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +157,19 @@ def count_distinct_ids(files: Sequence[Path], memory_mb: int, spill_dir: Path) -
         con.close()
         shutil.rmtree(spill_dir, ignore_errors=True)
     return int(row[0]) if row else 0
+
+
+#: How the batches are run: ``(messages_dir, batches, cfg, work_dir) -> results`` in the
+#: batches' order, each result what ``profile_batch`` returns for that batch (a cluster maps
+#: ``profile_batch`` over them as tasks; the default runs them here, one after the other).
+BatchRunner = Callable[[Path, list[list[Partition]], ProfileConfig, Path], list[BatchResult]]
+
+
+def run_batches_here(messages_dir: Path, batches: list[list[Partition]], cfg: ProfileConfig,
+                     work_dir: Path) -> list[BatchResult]:
+    """The default :data:`BatchRunner`: every batch in this process, in order (memory holds
+    one batch at a time)."""
+    return [profile_batch(messages_dir, b, cfg, work_dir) for b in batches]
 
 
 def prune_work_dir(work_dir: Path, keep: Sequence[BatchResult]) -> int:
