@@ -129,8 +129,10 @@ def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd
 
     With ``work_dir`` (the study's ``profile_work`` folder), a dataset folder is profiled one
     batch at a time with each batch's result on disk: memory stays within
-    ``[profile] memory_mb`` and a killed run restarts where it stopped. Without it, the
-    message ids are kept in memory (DataFrames, small inputs).
+    ``[profile] memory_mb`` and a killed run restarts where it stopped; ``batch_runner``
+    runs the batches (here by default; a cluster's runner maps ``work.profile_batch`` over
+    them as tasks). Without ``work_dir``, the message ids are kept in memory (DataFrames,
+    small inputs).
     """
     cfg = ProfileConfig.from_config(config)
     if isinstance(messages, str | Path) and work_dir is not None:
