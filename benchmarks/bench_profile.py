@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -180,14 +181,22 @@ PEAK_PRELUDE = (
 )
 
 
+def _children_cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def run_measured(code: str, args: list[str], tree: Path = ROOT) -> tuple[float, float, str]:
     """Wall time, peak RSS (GB) of the child alone, and its stdout; ``tree`` is put first on
-    the child's path (an old worktree runs its own code)."""
-    t = time.perf_counter()
+    the child's path (an old worktree runs its own code). The child's CPU seconds (user +
+    system, every thread) are printed too: on a shared machine they vary less than the wall
+    time."""
+    t, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run([sys.executable, "-c", PEAK_PRELUDE + code, *args],
                           capture_output=True, text=True, cwd=tree,
                           env={**os.environ, "PYTHONPATH": str(tree)})
     wall = time.perf_counter() - t
+    print(f"    (child: {wall:.1f} s wall, {_children_cpu() - cpu:.1f} s CPU)", flush=True)
     if proc.returncode:
         raise SystemExit(f"child failed ({proc.returncode}): {proc.stderr[-2000:]}")
     kb = max(int(line.split()[1]) for line in proc.stderr.splitlines()
