@@ -151,6 +151,7 @@ def count_distinct_ids(files: Sequence[Path], memory_mb: int, spill_dir: Path) -
         "memory_limit": f"{max(int(memory_mb), 64)}MB", "temp_directory": str(spill_dir),
         "preserve_insertion_order": False})
     try:
+        con.execute("SET enable_progress_bar = false")  # it would print into the output
         row = con.execute("SELECT count(DISTINCT id) FROM read_parquet(?)",
                           [[str(f) for f in files]]).fetchone()
     finally:
