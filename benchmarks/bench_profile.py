@@ -1,18 +1,25 @@
 """Benchmark ``mailstudy profile`` against pandas merely reading the columns it needs.
 
-    python benchmarks/bench_profile.py [--rows 10000000] [--people 5000] [--cache DIR]
+    python benchmarks/bench_profile.py [--rows 5000000] [--people 20000] [--scale-to 20000000]
+        [--old-tree DIR] [--old-at-scale] [--memory-mb 1024] [--cache DIR]
 
-Generates (once, cached in a temp folder) a synthetic hive-partitioned messages dataset with
-numpy, straight into Arrow buffers, plus a directory; then, each in its own subprocess so peak
-memory (ru_maxrss) is measured alone: (1) ``pd.read_parquet`` of exactly the columns profile
-reads, (2) the ``mailstudy profile`` command. Prints times, peaks and the ratio.
-Targets (issue 4): profile within 3x of the read, peak under 3 GB.
+Generates (once per size, cached in a temp folder) a synthetic hive-partitioned messages
+dataset with numpy, straight into Arrow buffers, plus a directory; then, each in its own
+subprocess so peak memory (ru_maxrss) is measured alone: (1) ``pd.read_parquet`` of exactly
+the columns profile reads, (2) the ``mailstudy profile`` command of this tree, (3) with
+``--old-tree`` (a git worktree of an earlier commit: ``git worktree add DIR 171652a``) the same
+command of that tree, as the before figure, whose people table must equal ours. Prints times,
+peaks and ratios.
+
+Targets (issue 18): profile within 3x of the read at every size; with ``--scale-to``, the
+profile at 4x the rows (same people) in at most 4.5x the time and 1.2x the peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -174,13 +181,22 @@ PEAK_PRELUDE = (
 )
 
 
-def run_measured(code: str, args: list[str]) -> tuple[float, float, str]:
-    """Wall time, peak RSS (GB) of the child alone, and its stdout."""
-    t = time.perf_counter()
+def _children_cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def run_measured(code: str, args: list[str], tree: Path = ROOT) -> tuple[float, float, str]:
+    """Wall time, peak RSS (GB) of the child alone, and its stdout; ``tree`` is put first on
+    the child's path (an old worktree runs its own code). The child's CPU seconds (user +
+    system, every thread) are printed too: on a shared machine they vary less than the wall
+    time."""
+    t, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run([sys.executable, "-c", PEAK_PRELUDE + code, *args],
-                          capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          capture_output=True, text=True, cwd=tree,
+                          env={**os.environ, "PYTHONPATH": str(tree)})
     wall = time.perf_counter() - t
+    print(f"    (child: {wall:.1f} s wall, {_children_cpu() - cpu:.1f} s CPU)", flush=True)
     if proc.returncode:
         raise SystemExit(f"child failed ({proc.returncode}): {proc.stderr[-2000:]}")
     kb = max(int(line.split()[1]) for line in proc.stderr.splitlines()
@@ -188,38 +204,93 @@ def run_measured(code: str, args: list[str]) -> tuple[float, float, str]:
     return wall, kb / 1024 / 1024, proc.stdout
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--people", type=int, default=5_000)
-    ap.add_argument("--cache", type=Path, default=None)
-    args = ap.parse_args()
-    cache = args.cache or Path(tempfile.gettempdir()) / (
-        f"mailstudy-bench-profile-{args.rows}-{args.people}-v1")
+def dataset_for(rows: int, people: int, cache: Path | None) -> Path:
+    """The cached synthetic dataset of this size, generated when missing."""
+    cache = cache or Path(tempfile.gettempdir()) / f"mailstudy-bench-profile-{rows}-{people}-v1"
     if not (cache / "data" / "directory.parquet").exists():
         shutil.rmtree(cache, ignore_errors=True)
         t = time.perf_counter()
-        generate(cache, args.rows, args.people)
-        print(f"generated {args.rows:,} rows / {args.people:,} mailboxes in "
-              f"{time.perf_counter() - t:.1f} s -> {cache}")
+        generate(cache, rows, people)
+        print(f"generated {rows:,} rows / {people:,} mailboxes in "
+              f"{time.perf_counter() - t:.1f} s -> {cache}", flush=True)
+    return cache
+
+
+def make_study(cache: Path, memory_mb: int | None) -> Path:
+    """A throw-away study whose message store is the cached dataset (a symlink)."""
     study = Path(tempfile.mkdtemp(prefix="mailstudy-bench-study-"))
     (study / "data").mkdir()
     (study / "data" / "messages").symlink_to(cache / "data" / "messages")
     shutil.copy(cache / "data" / "directory.parquet", study / "data" / "directory.parquet")
-    (study / "study.toml").write_text('[organisation]\ndomains = ["region.fr"]\n')
+    toml = '[organisation]\ndomains = ["region.fr"]\n'
+    if memory_mb is not None:
+        toml += f"[profile]\nmemory_mb = {memory_mb}\n"
+    (study / "study.toml").write_text(toml)
+    return study
+
+
+PROFILE_CODE = "from mailstudy.cli import main\nmain()"
+
+
+def measure_size(rows: int, people: int, args: argparse.Namespace, old: bool
+                 ) -> dict[str, float]:
+    """Read, profile (and the old tree's profile): times and peaks at one size."""
+    cache = dataset_for(rows, people, args.cache if rows == args.rows else None)
     msgs = str(cache / "data" / "messages")
     rt, rpeak, rout = run_measured(READ_SNIPPET, [msgs, ",".join(NEEDED_COLUMNS)])
-    pt, ppeak, pout = run_measured("from mailstudy.cli import main\nmain()",
-                                   ["profile", "--study", str(study)])
     n_read, read_inner = rout.split()
-    print(f"pandas read of the {len(NEEDED_COLUMNS)} needed columns: {float(read_inner):.1f} s "
-          f"({rt:.1f} s with interpreter start), peak {rpeak:.2f} GB, {int(n_read):,} rows")
-    print(f"mailstudy profile (whole command, charts included): {pt:.1f} s, "
-          f"peak {ppeak:.2f} GB")
-    print(f"ratio profile / read: {pt / rt:.2f}x (target <= 3x); peak target < 3 GB: "
-          f"{'met' if ppeak < 3 else 'NOT met'}")
-    print(pout.strip())
+    print(f"[{rows:,} rows / {people:,} people] pandas read of the {len(NEEDED_COLUMNS)} "
+          f"needed columns: {rt:.1f} s ({float(read_inner):.1f} s without interpreter start), "
+          f"peak {rpeak:.2f} GB, {int(n_read):,} rows", flush=True)
+    study = make_study(cache, args.memory_mb)
+    pt, ppeak, pout = run_measured(PROFILE_CODE, ["profile", "--study", str(study)])
+    print(f"[{rows:,}] mailstudy profile (this tree, whole command, charts included): "
+          f"{pt:.1f} s, peak {ppeak:.2f} GB; profile / read {pt / rt:.2f}x (target <= 3x)",
+          flush=True)
+    out = {"read_s": rt, "read_gb": rpeak, "profile_s": pt, "profile_gb": ppeak}
+    if old and args.old_tree:
+        old_study = make_study(cache, None)
+        ot, opeak, _ = run_measured(PROFILE_CODE, ["profile", "--study", str(old_study)],
+                                    tree=args.old_tree.resolve())
+        same = pq.read_table(study / "data" / "people.parquet").equals(
+            pq.read_table(old_study / "data" / "people.parquet"))
+        print(f"[{rows:,}] old tree ({args.old_tree}) profile: {ot:.1f} s, peak {opeak:.2f} GB;"
+              f" new / old time {pt / ot:.2f}x, peak {ppeak / opeak:.2f}x; people tables "
+              f"identical: {'yes' if same else 'NO'}", flush=True)
+        out |= {"old_s": ot, "old_gb": opeak}
+        shutil.rmtree(old_study, ignore_errors=True)
+    print(pout.strip(), flush=True)
     shutil.rmtree(study, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--people", type=int, default=20_000)
+    ap.add_argument("--scale-to", type=int, default=None,
+                    help="also run at this many rows (same people) and print the ratios")
+    ap.add_argument("--old-tree", type=Path, default=None,
+                    help="a worktree of an earlier commit, run as the before figure")
+    ap.add_argument("--old-at-scale", action="store_true",
+                    help="run the old tree at --scale-to too (minutes at 20 M rows)")
+    ap.add_argument("--memory-mb", type=int, default=None, help="[profile] memory_mb")
+    ap.add_argument("--cache", type=Path, default=None)
+    args = ap.parse_args()
+    base = measure_size(args.rows, args.people, args, old=True)
+    if not args.scale_to:
+        return
+    big = measure_size(args.scale_to, args.people, args, old=args.old_at_scale)
+    k = args.scale_to / args.rows
+    print(f"scaling {args.rows:,} -> {args.scale_to:,} rows ({k:g}x), {args.people:,} people:")
+    print(f"  profile time {big['profile_s'] / base['profile_s']:.2f}x (target <= "
+          f"{4.5 * k / 4:g}x), peak memory {big['profile_gb'] / base['profile_gb']:.2f}x "
+          f"(target <= 1.2x)")
+    print(f"  pandas read time {big['read_s'] / base['read_s']:.2f}x, peak "
+          f"{big['read_gb'] / base['read_gb']:.2f}x")
+    if "old_s" in big:
+        print(f"  old tree: time {big['old_s'] / base['old_s']:.2f}x, peak "
+              f"{big['old_gb'] / base['old_gb']:.2f}x")
 
 
 if __name__ == "__main__":

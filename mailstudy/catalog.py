@@ -75,6 +75,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
     _D("runs", "data/runs", OP, "folder", "Run summaries (per-mailbox detail by pseudonym)."),
     _D("pipeline_state", "data/runs/state.json", OP, "json", "Fingerprints of the last runs."),
     _D("tmp", "data/tmp", OP, "folder", "Scratch space of the collectors."),
+    _D("profile_work", "data/tmp/profile", OP, "folder",
+       "The profile stage's finished batches (its restart state) and DuckDB's spill files."),
     _D("purge_log", "purge.log", OP, "text", "What each purge deleted (kept after purge)."),
     _D("reidentification_log", "data/reidentification.log", OP, "text",
        "One line per reveal of the panel's names."),

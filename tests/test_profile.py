@@ -4,7 +4,12 @@ disclosure (checked with pycanon), and a run on a study copy without its key."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +29,7 @@ from mailstudy.profile.people import build_people, work_pattern
 from mailstudy.study import init_study
 from mailstudy.tabular import read_csv
 
+REPO = Path(__file__).resolve().parents[1]
 LEVELS = ["DGS", "DGA", "directeur", "chef de service", "chef de projet / chargé de mission",
           "gestionnaire / assistant", "agent"]
 
@@ -332,3 +338,82 @@ def test_hidden_cells_do_not_reveal_that_a_small_group_has_a_habit() -> None:
     pd.testing.assert_frame_equal(*views)
     assert set(views[0]["habit"]) == {"mobile", "classeur", "hors_horaires", "aucune"}
     assert views[0]["suppressed"].all()
+
+
+def test_a_tiny_memory_budget_gives_the_same_people(tmp_path: Path) -> None:
+    msgs, directory = synthetic(40, seed=5, per_person=30)
+    # the same message in two mailboxes, which the organisation's total counts once
+    dup = msgs.iloc[[3]].copy()
+    dup["mailbox"] = pid(7)
+    root = write_dataset(pd.concat([msgs, dup], ignore_index=True), tmp_path / "m")
+    cfgs = {mb: ProfileConfig(min_messages=5, min_active_days=3, memory_mb=mb)
+            for mb in (1, 100_000)}
+    assert cfgs[1].batch_budget == 0 and cfgs[100_000].batch_budget > 10**9
+    work = tmp_path / "work"
+    tiny, c_tiny = build_people(root, directory, cfgs[1], work_dir=work)
+    assert not work.exists()  # the batch results are removed once combined
+    large, c_large = build_people(root, directory, cfgs[100_000], work_dir=work)
+    in_memory, c_mem = build_people(root, directory, cfgs[100_000])
+    pd.testing.assert_frame_equal(tiny, large)
+    pd.testing.assert_frame_equal(tiny, in_memory)
+    assert c_tiny == c_large == c_mem
+    assert c_tiny["messages_unique"] == len(msgs) and c_tiny["rows"] == len(msgs) + 1
+    assert ProfileConfig.from_config({"profile": {"memory_mb": 1}}).batch_budget == 0
+    with pytest.raises(ProfileError, match="memory_mb"):
+        ProfileConfig.from_config({"profile": {"memory_mb": 0}})
+
+
+def _profile_cmd(study: Path) -> list[str]:
+    return [sys.executable, "-m", "mailstudy", "profile", "--study", str(study)]
+
+
+def _study_for_restart(root: Path, n_people: int) -> Path:
+    s = init_study(root, ["region.fr"], key=bytes(32))
+    msgs, directory = synthetic(n_people, seed=13, per_person=12)
+    write_dataset(msgs, s.messages_dir)
+    t = pa.Table.from_pandas(directory, schema=schema.arrow_schema("directory"),
+                             preserve_index=False)
+    pq.write_table(t, s.data / "directory.parquet")
+    toml = s.root / "study.toml"
+    # one mailbox per batch: many batch results, for the kill to land between them
+    toml.write_text(toml.read_text().replace("min_messages = 20", "min_messages = 5\nbatch_mb = 0")
+                    .replace("min_active_days = 10", "min_active_days = 3"))
+    return s.root
+
+
+def test_a_profile_killed_mid_run_ends_like_an_uninterrupted_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ref = _study_for_restart(tmp_path / "ref", 300)
+    killed = tmp_path / "killed"
+    shutil.copytree(ref, killed)
+    r = subprocess.run(_profile_cmd(ref), capture_output=True, text=True, cwd=REPO,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    work = killed / "data" / "tmp" / "profile"
+    p = subprocess.Popen(_profile_cmd(killed), cwd=REPO, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while (p.poll() is None and time.monotonic() < deadline
+           and len(list(work.glob("batch-*.features.parquet"))) < 40):
+        time.sleep(0.01)
+    assert p.poll() is None, "the profile ended before it could be killed"
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    done = len(list(work.glob("batch-*.features.parquet")))
+    assert 40 <= done < 300 and not (killed / "data" / "people.parquet").exists()
+    # the restart reads only the batches the killed run had not finished
+    from mailstudy.profile import work as work_module
+
+    reads: list[int] = []
+    real_read = work_module.read_batch
+    monkeypatch.setattr(work_module, "read_batch",
+                        lambda *a: reads.append(1) or real_read(*a))
+    r2 = CliRunner().invoke(app, ["profile", "--study", str(killed)])
+    assert r2.exit_code == 0, r2.output
+    assert 0 < len(reads) <= 300 - done
+    pd.testing.assert_frame_equal(pd.read_parquet(ref / "data" / "people.parquet"),
+                                  pd.read_parquet(killed / "data" / "people.parquet"))
+    for name in ("level", "habit", "level_habit", "direction", "work_pattern"):
+        csv = Path("out") / "profiles" / f"by_{name}.csv"
+        assert (ref / csv).read_bytes() == (killed / csv).read_bytes(), name
+    assert not work.exists()

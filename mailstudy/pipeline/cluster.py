@@ -184,7 +184,7 @@ def profile_on(study: Study, *, cluster: str | None = None, **kwargs: Any) -> An
     spec = cluster_spec(study, cluster)
     if spec is None:
         return run_profile(study, **kwargs)
-    from mailstudy.pipeline.cluster_profile import cluster_batch_map
+    from mailstudy.pipeline.cluster_profile import cluster_batch_runner
 
     with connect(spec, study, need_key=False) as client:
-        return run_profile(study, batch_map=cluster_batch_map(client), **kwargs)
+        return run_profile(study, batch_runner=cluster_batch_runner(client), **kwargs)

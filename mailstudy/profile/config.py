@@ -38,6 +38,13 @@ DEFAULT_WORK_PATTERN: dict[str, float] = {
 }
 WORK_PATTERNS = ("absent", "extended_morning", "extended_evening", "overnight", "standard",
                  "always_on")
+#: the profile stage's default memory budget, in MB (``[profile] memory_mb``)
+DEFAULT_MEMORY_MB = 1024
+# Measured with benchmarks/bench_profile.py: the interpreter with pandas, pyarrow and numpy,
+# and the peak resident bytes per byte of Parquet in a batch (Arrow buffers, numpy columns,
+# the temporaries of the features).
+_BASE_MB = 300
+_RSS_PER_PARQUET_BYTE = 7.0
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -105,7 +112,26 @@ class ProfileConfig:
     habits: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HABITS))
     work_pattern: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WORK_PATTERN))
     min_group_size: int = 10
-    batch_bytes: int = 128 * 2**20  # Parquet bytes read per batch: bounds memory
+    #: the stage's memory budget (``[profile] memory_mb``): sets the batch size and DuckDB's
+    #: limit, whatever the number of rows or people
+    memory_mb: int = DEFAULT_MEMORY_MB
+    #: Parquet bytes read per batch (``[profile] batch_mb``); None: derived from memory_mb
+    batch_bytes: int | None = None
+
+    @property
+    def batch_budget(self) -> int:
+        """Parquet bytes per batch: ``batch_bytes`` when set, else what ``memory_mb`` holds
+        once the interpreter and libraries are counted (0: one mailbox per batch)."""
+        if self.batch_bytes is not None:
+            return max(int(self.batch_bytes), 0)
+        usable = (self.memory_mb - _BASE_MB) * 2**20
+        return max(int(usable / _RSS_PER_PARQUET_BYTE), 0)
+
+    @property
+    def duckdb_memory_mb(self) -> int:
+        """DuckDB's limit for the distinct-message count: it runs after the batches, whose
+        memory is free by then."""
+        return max(int((self.memory_mb - _BASE_MB) * 0.8), 64)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | Study | ProfileConfig | None) -> ProfileConfig:
@@ -132,8 +158,11 @@ class ProfileConfig:
             min_active_days=int(p.get("min_active_days", 10)),
             habits={**DEFAULT_HABITS, **dict(p.get("habits", {}))},
             work_pattern={**DEFAULT_WORK_PATTERN, **dict(p.get("work_pattern", {}))},
-            min_group_size=mgs, batch_bytes=int(p.get("batch_mb", 128) * 2**20),
+            min_group_size=mgs, memory_mb=int(p.get("memory_mb", DEFAULT_MEMORY_MB)),
+            batch_bytes=int(p["batch_mb"] * 2**20) if "batch_mb" in p else None,
         )
+        if out.memory_mb <= 0:
+            raise ProfileError("[profile] memory_mb must be a positive number of megabytes")
         if out.work_end <= out.work_start:
             raise ProfileError("[time] work_end must be after work_start")
         out.rules()  # validate early

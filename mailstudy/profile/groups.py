@@ -44,14 +44,13 @@ def _stats(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def _linked(people: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     """Cells of every combination of ``dims`` and their margins (TOTAL)."""
     frames = []
-    n = len(dims)
-    for mask in range(2 ** n):
-        keep = [d for i, d in enumerate(dims) if not mask & (1 << i)]
-        s = _stats(people, keep)
+    for subset in range(2 ** len(dims)):
+        keep = [d for i, d in enumerate(dims) if not subset & (1 << i)]
+        cells = _stats(people, keep)
         for d in dims:
             if d not in keep:
-                s[d] = disclosure.TOTAL
-        frames.append(s)
+                cells[d] = disclosure.TOTAL
+        frames.append(cells)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -104,6 +103,58 @@ def _finish_table(df: pd.DataFrame, dims: list[str],
     return df.reset_index(drop=True)
 
 
+_STATS = ("median", "q1", "q3", "iqr")
+
+
+def _structure_cells(name: str, df: pd.DataFrame, dims: list[str], people: pd.DataFrame,
+                     values: Mapping[str, list[str]]) -> pd.DataFrame:
+    """The cells of one linked structure: every combination of its dims and their margins.
+
+    level x habit: the level margin counts people, not (person, habit) rows; habit and
+    working-pattern cells list every label, empty or not (see ``_complete``)."""
+    if name == "level_habit":
+        return pd.concat([
+            _complete(_stats(df, dims), dims, values),
+            _stats(people, ["level"]).assign(habit=disclosure.TOTAL),
+            _complete(_stats(df, ["habit"]), ["habit"], values).assign(level=disclosure.TOTAL),
+            _stats(people, []).assign(level=disclosure.TOTAL, habit=disclosure.TOTAL),
+        ], ignore_index=True)
+    if name == "work_pattern":
+        return pd.concat([_complete(_stats(df, dims), dims, values),
+                          _stats(df, []).assign(work_pattern=disclosure.TOTAL)],
+                         ignore_index=True)
+    return _linked(df, dims)
+
+
+def _suppress(name: str, cells: pd.DataFrame, dims: list[str], min_group_size: int
+              ) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Small cells and their complements hidden, statistics on too few values blanked; the
+    true counts kept aside in ``_n_true`` for the release ledger; and the summary row."""
+    stat_n = {f"{f}_{s}": f"{f}_n" for f in schema.FEATURE_NAMES for s in _STATS}
+    res = disclosure.suppress_linked(cells, dims, "n_people", min_group_size)
+    cells = cells.assign(_n_true=cells["n_people"])
+    cells = disclosure.apply_suppression(cells, res, ["n_people", *stat_n])
+    cells, blanked = disclosure.mask_small_stats(cells, stat_n, min_group_size)
+    cells = cells.drop(columns=list(set(stat_n.values())))
+    return cells, {"structure": name, "cells": len(cells), "primary": res.n_primary,
+                   "secondary": res.n_secondary, "blanked_statistics": blanked}
+
+
+def _split_tables(released: Mapping[str, pd.DataFrame], rank: Mapping[str, int]
+                  ) -> dict[str, pd.DataFrame]:
+    """The published tables: level x habit split into its margins (level, habit) and its
+    inner cells, then direction and working pattern."""
+    lh = released["level_habit"]
+    level_total, habit_total = lh["level"] == disclosure.TOTAL, lh["habit"] == disclosure.TOTAL
+    return {
+        "level": _finish_table(lh[habit_total].drop(columns="habit"), ["level"], rank),
+        "habit": _finish_table(lh[level_total].drop(columns="level"), ["habit"], rank),
+        "level_habit": _finish_table(lh[~level_total & ~habit_total], ["level", "habit"], rank),
+        "direction": _finish_table(released["direction"], ["direction"], rank),
+        "work_pattern": _finish_table(released["work_pattern"], ["work_pattern"], rank),
+    }
+
+
 def group_profiles(people: pd.DataFrame, min_group_size: int,
                    habit_labels: Iterable[str] = ()) -> GroupProfiles:
     """Group tables by level, direction, habit, level x habit and working pattern.
@@ -118,55 +169,19 @@ def group_profiles(people: pd.DataFrame, min_group_size: int,
     people[schema.FEATURE_NAMES] = people[schema.FEATURE_NAMES].astype("float64")
     people["habit"] = [list(h) if len(h) else [NO_HABIT] for h in people["habits"]]
     exploded = people.explode("habit")
-    habits = [*habit_labels, *sorted(set(exploded["habit"].dropna())), NO_HABIT]
-    levels = list(people["level"].unique())
-    structures = {
-        "level_habit": (exploded, ["level", "habit"]),
-        "direction": (people, ["direction"]),
-        "work_pattern": (people, ["work_pattern"]),
-    }
+    values = {"level": list(people["level"].unique()),
+              "habit": [*habit_labels, *sorted(set(exploded["habit"].dropna())), NO_HABIT],
+              "work_pattern": list(WORK_PATTERNS)}
+    structures = {"level_habit": (exploded, ["level", "habit"]),
+                  "direction": (people, ["direction"]),
+                  "work_pattern": (people, ["work_pattern"])}
     released: dict[str, pd.DataFrame] = {}
     summary = []
-    stat_cols = [f"{f}_{s}" for f in schema.FEATURE_NAMES for s in ("median", "q1", "q3", "iqr")]
     for name, (df, dims) in structures.items():
-        # level x habit: the level margin counts people, not (person, habit) rows
-        if name == "level_habit":
-            cells = pd.concat([
-                _complete(_stats(df, dims), dims, {"level": levels, "habit": habits}),
-                _stats(people, ["level"]).assign(habit=disclosure.TOTAL),
-                _complete(_stats(df, ["habit"]), ["habit"], {"habit": habits}
-                          ).assign(level=disclosure.TOTAL),
-                _stats(people, []).assign(level=disclosure.TOTAL, habit=disclosure.TOTAL),
-            ], ignore_index=True)
-        elif name == "work_pattern":
-            cells = pd.concat([
-                _complete(_stats(df, dims), dims, {"work_pattern": WORK_PATTERNS}),
-                _stats(df, []).assign(work_pattern=disclosure.TOTAL)], ignore_index=True)
-        else:
-            cells = _linked(df, dims)
-        res = disclosure.suppress_linked(cells, dims, "n_people", min_group_size)
-        cells = cells.assign(_n_true=cells["n_people"])
-        cells = disclosure.apply_suppression(cells, res, ["n_people", *stat_cols])
-        stat_n = {f"{f}_{s}": f"{f}_n" for f in schema.FEATURE_NAMES
-                  for s in ("median", "q1", "q3", "iqr")}
-        cells, blanked = disclosure.mask_small_stats(cells, stat_n, min_group_size)
-        cells = cells.drop(columns=list(set(stat_n.values())))
-        summary.append({"structure": name, "cells": len(cells), "primary": res.n_primary,
-                        "secondary": res.n_secondary, "blanked_statistics": blanked})
-        released[name] = cells
-    tables: dict[str, pd.DataFrame] = {}
+        cells = _structure_cells(name, df, dims, people, values)
+        released[name], row = _suppress(name, cells, dims, min_group_size)
+        summary.append(row)
     rank = people.groupby("level")["level_rank"].first().to_dict()
-
-    lh = released["level_habit"]
-    tables["level"] = _finish_table(lh[lh["habit"] == disclosure.TOTAL].drop(columns="habit"),
-                                    ["level"], rank)
-    tables["habit"] = _finish_table(lh[lh["level"] == disclosure.TOTAL].drop(columns="level"),
-                                    ["habit"], rank)
-    tables["level_habit"] = _finish_table(lh[(lh["level"] != disclosure.TOTAL)
-                                             & (lh["habit"] != disclosure.TOTAL)],
-                                          ["level", "habit"], rank)
-    tables["direction"] = _finish_table(released["direction"], ["direction"], rank)
-    tables["work_pattern"] = _finish_table(released["work_pattern"], ["work_pattern"],
-                                           rank)
+    tables = _split_tables(released, rank)
     true_counts = {name: t.pop("_n_true").astype("int64") for name, t in tables.items()}
     return GroupProfiles(tables, pd.DataFrame(summary), true_counts)

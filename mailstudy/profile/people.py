@@ -16,7 +16,8 @@ Conventions the definitions leave open, decided here once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Mapping
+import shutil
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +26,37 @@ import pandas as pd
 import pyarrow as pa
 
 from mailstudy import schema
-from mailstudy.profile.batches import _frames_to_tables, iter_message_batches
+from mailstudy.profile.batches import (
+    _frames_to_tables,
+    discover_partitions,
+    iter_message_batches,
+    plan_batches,
+)
 from mailstudy.profile.config import ProfileConfig, Rule
 from mailstudy.profile.features import batch_features
+from mailstudy.profile.work import (
+    BatchRunner,
+    combine_batches,
+    dedupe_people,
+    planned_results,
+    prune_work_dir,
+    run_batches_here,
+)
 from mailstudy.study import Study, StudyError
 from mailstudy.text import UNKNOWN
 
 
 def work_pattern(feats: pd.DataFrame, wp: Mapping[str, float]) -> pd.Series:
     """Viva's per-person working-pattern class from the before/within/after shares."""
-    b, a, w = (feats[c].to_numpy(dtype=float) for c in ("_before", "_after", "_within"))
+    before, after, within = (feats[c].to_numpy(dtype=float)
+                             for c in ("_before", "_after", "_within"))
     each = float(wp["always_on_min_each"])
-    out = np.where(b >= a, "extended_morning", "extended_evening").astype(object)
-    out = np.where(w > float(wp["standard_min_within"]), "standard", out)
-    out = np.where(w < float(wp["overnight_max_within"]), "overnight", out)
-    out = np.where((b > each) & (a > each), "always_on", out)
-    out = np.where((feats["_n_sent"].to_numpy() < float(wp["absent_min_sent"])) | np.isnan(w),
-                   "absent", out)
+    out = np.where(before >= after, "extended_morning", "extended_evening").astype(object)
+    out = np.where(within > float(wp["standard_min_within"]), "standard", out)
+    out = np.where(within < float(wp["overnight_max_within"]), "overnight", out)
+    out = np.where((before > each) & (after > each), "always_on", out)
+    few_sent = feats["_n_sent"].to_numpy() < float(wp["absent_min_sent"])
+    out = np.where(few_sent | np.isnan(within), "absent", out)
     return pd.Series(out, index=feats.index, name="work_pattern")
 
 
@@ -52,35 +67,32 @@ def _habits(feats: pd.DataFrame, rules: list[Rule]) -> list[list[str]]:
     return [[labels[j] for j in np.flatnonzero(row)] for row in hits]
 
 
-#: Per-batch results: (features, message ids, rows read) of each batch of whole mailboxes.
-BatchResults = Iterable[tuple[pd.DataFrame, np.ndarray, int]]
-
-
-def local_batches(batches: Iterable[pa.Table], cfg: ProfileConfig) -> BatchResults:
-    """:func:`batch_features` of each batch, here (the embedded run)."""
-    for t in batches:
-        if len(t):
-            yield (*batch_features(t, cfg), len(t))
-
-
-def _features(results: BatchResults) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """Features of every mailbox (one row per person), the organisation's unique message ids
-    and the number of rows read."""
+def _features_in_memory(batches: Iterable[pa.Table], cfg: ProfileConfig
+                        ) -> tuple[pd.DataFrame, int, int]:
+    """Features of every mailbox (one row per person), the number of the organisation's
+    distinct message ids and the number of rows read, everything held in memory (DataFrame
+    input, or no work folder: small inputs)."""
     parts, ids, rows = [], [], 0
-    for f, m, n in results:
-        rows += n
-        parts.append(f)
-        ids.append(m)
-    feats = (pd.concat(parts, ignore_index=True) if parts
-             else pd.DataFrame({"person": pd.Series(dtype=object),
-                                **{c: pd.Series(dtype="int64")
-                                   for c in ("n_messages", "active_days", "_n_sent")},
-                                **{c: pd.Series(dtype="float64") for c in
-                                   [*schema.FEATURE_NAMES, "_before", "_after", "_within"]}}))
-    feats = feats.groupby("person", sort=True).first().reset_index() \
-        if feats["person"].duplicated().any() else feats
-    all_ids = pd.unique(np.concatenate(ids)) if ids else np.zeros(0)
-    return feats, all_ids, rows
+    for table in batches:
+        if len(table) == 0:
+            continue
+        rows += len(table)
+        feats, message_ids = batch_features(table, cfg)
+        parts.append(feats)
+        ids.append(message_ids)
+    unique = len(pd.unique(np.concatenate(ids))) if ids else 0
+    return dedupe_people(parts), unique, rows
+
+
+def _features_on_disk(messages: Path, cfg: ProfileConfig, work_dir: Path,
+                      runner: BatchRunner) -> tuple[pd.DataFrame, int, int]:
+    """The same, one batch at a time with its result in ``work_dir`` (bounded memory, and a
+    killed run restarts where it stopped); the folder is removed once combined."""
+    batches = plan_batches(discover_partitions(messages), cfg.batch_budget)
+    prune_work_dir(work_dir, planned_results(batches, cfg, work_dir))
+    out = combine_batches(runner(messages, batches, cfg, work_dir), cfg)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return out
 
 
 def _with_directory(feats: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFrame:
@@ -105,8 +117,8 @@ def _with_directory(feats: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFram
 # -- the stage -------------------------------------------------------------------------------
 def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd.DataFrame,
                  config: Mapping[str, Any] | Study | ProfileConfig | None = None,
-                 *, optouts: Container[str] = (),
-                 batch_map: Callable[[Path, ProfileConfig], BatchResults] | None = None
+                 *, optouts: Container[str] = (), work_dir: Path | str | None = None,
+                 batch_runner: BatchRunner = run_batches_here
                  ) -> tuple[pd.DataFrame, dict[str, int]]:
     """One row per person with enough data (PEOPLE contract), and the counts of the others.
 
@@ -114,25 +126,31 @@ def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd
     DataFrames with the MESSAGES columns. Counts name who was left out and why:
     below the thresholds, opted out, mailboxes without a directory row, directory people
     without a mailbox; and the organisation's totals (messages deduplicated on message_id).
-    ``batch_map(messages, cfg)``, when given, computes the per-batch results elsewhere (a Dask
-    cluster: :mod:`mailstudy.pipeline.cluster_profile`).
+
+    With ``work_dir`` (the study's ``profile_work`` folder), a dataset folder is profiled one
+    batch at a time with each batch's result on disk: memory stays within
+    ``[profile] memory_mb`` and a killed run restarts where it stopped; ``batch_runner``
+    runs the batches (here by default; a cluster's runner maps ``work.profile_batch`` over
+    them as tasks). Without ``work_dir``, the message ids are kept in memory (DataFrames,
+    small inputs).
     """
     cfg = ProfileConfig.from_config(config)
-    if isinstance(messages, str | Path) and batch_map is not None:
-        results = batch_map(Path(messages), cfg)
+    if isinstance(messages, str | Path) and work_dir is not None:
+        feats, n_unique, rows = _features_on_disk(Path(messages), cfg, Path(work_dir),
+                                                  batch_runner)
     elif isinstance(messages, str | Path):
-        results = local_batches(iter_message_batches(messages, cfg.batch_bytes), cfg)
+        feats, n_unique, rows = _features_in_memory(
+            iter_message_batches(messages, cfg.batch_budget), cfg)
     else:
-        results = local_batches(_frames_to_tables(messages), cfg)
-    feats, all_ids, rows = _features(results)
-    d = directory_df if directory_df is not None else pd.DataFrame(columns=["person"])
-    d = d.drop_duplicates("person")
-    d_people = set(d["person"])
+        feats, n_unique, rows = _features_in_memory(_frames_to_tables(messages), cfg)
+    directory = directory_df if directory_df is not None else pd.DataFrame(columns=["person"])
+    directory = directory.drop_duplicates("person")
+    d_people = set(directory["person"])
     mb_people = set(feats["person"])
     opt = {p for p in d_people | mb_people if p in optouts}
     counts: dict[str, int] = {
         "rows": int(rows),
-        "messages_unique": int(len(all_ids)),
+        "messages_unique": int(n_unique),
         "mailboxes": len(mb_people),
         "directory_people": len(d_people),
         "directory_without_mailbox": len(d_people - mb_people - opt),
@@ -148,7 +166,7 @@ def build_people(messages: Path | str | Iterable[pd.DataFrame], directory_df: pd
     feats["work_pattern"] = pd.Series(work_pattern(feats, cfg.work_pattern).to_numpy(),
                                       index=feats.index, dtype=object)
     feats["habits"] = pd.Series(_habits(feats, cfg.rules()), index=feats.index, dtype=object)
-    people = _with_directory(feats, d)
+    people = _with_directory(feats, directory)
     counts["people"] = len(people)
     counts["people_without_directory"] = int((~people["person"].isin(d_people)).sum())
     return schema.check(people, "people"), counts

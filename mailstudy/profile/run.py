@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import pandas as pd
 from mailstudy.optout import load_optouts
 from mailstudy.profile.config import ProfileConfig
 from mailstudy.profile.groups import GroupProfiles, group_profiles
-from mailstudy.profile.people import BatchResults, build_people, write_people
+from mailstudy.profile.people import build_people, write_people
+from mailstudy.profile.work import BatchRunner, run_batches_here
 from mailstudy.release import publish_table
 from mailstudy.study import Study, StudyError
 from mailstudy.tabular import write_table
@@ -32,14 +32,16 @@ class ProfileResult:
 
 def run_profile(study: Study, *, lang: str | None = None, charts: bool = True,
                 plain_csv: bool | None = None,
-                batch_map: Callable[[Path, ProfileConfig], BatchResults] | None = None
-                ) -> ProfileResult:
+                batch_runner: BatchRunner = run_batches_here) -> ProfileResult:
     """``mailstudy profile``: people table in ``data/``, group profiles in ``out/profiles/``.
 
-    Needs no key: it reads only pseudonymised tables. The CSV files are in French Excel's
-    dialect for a French study unless ``plain_csv`` (or ``[report] csv = "plain"``); each
-    comes with an XLSX twin (``mailstudy.tabular.write_table``). ``batch_map``: see
-    :func:`~mailstudy.profile.people.build_people`.
+    Needs no key: it reads only pseudonymised tables. The messages are read one batch at a
+    time within ``[profile] memory_mb``, each batch's result kept in the study's
+    ``profile_work`` folder until the end, so a killed run restarts where it stopped;
+    ``batch_runner`` says where the batches run (here, or as a cluster's tasks). The CSV
+    files are in French Excel's dialect for a French study unless ``plain_csv`` (or
+    ``[report] csv = "plain"``); each comes with an XLSX twin
+    (``mailstudy.tabular.write_table``).
     """
     from reports import profiles as render
 
@@ -48,7 +50,9 @@ def run_profile(study: Study, *, lang: str | None = None, charts: bool = True,
     cfg = ProfileConfig.from_config(study)
     directory = study.catalog.read_or_empty("directory")
     people, counts = build_people(study.messages_dir, directory, cfg,
-                                  optouts=load_optouts(study), batch_map=batch_map)
+                                  optouts=load_optouts(study),
+                                  work_dir=study.catalog.path("profile_work"),
+                                  batch_runner=batch_runner)
     write_people(study, people)
     groups = group_profiles(people, cfg.min_group_size, habit_labels=cfg.habits)
     tables, held = release_tables(study, groups, len(people))
