@@ -37,15 +37,17 @@ class HeaderBlock:
     __slots__ = ("_h", "defects")
 
     def __init__(self, raw: bytes) -> None:
-        h: dict[str, list[str]] = {}
+        h: dict[str, list[list[str]]] = {}
         defects: list[str] = []
-        cur: list[str] | None = None  # the value being unfolded, as [text]
+        # the value being unfolded, as its lines: joined once at the end, so that a header
+        # of many thousand continuation lines costs linear time, not quadratic
+        cur: list[str] | None = None
         for line in _LINE_SPLIT.split(raw.decode("ascii", "surrogateescape")):
             if not line:
                 continue
             if line[0] in " \t":
                 if cur is not None:
-                    cur[0] += line
+                    cur.append(line)
                 else:
                     defects.append("malformed_header_line")
                 continue
@@ -56,9 +58,8 @@ class HeaderBlock:
                 cur = None
                 continue
             cur = [value.lstrip(" \t")]
-            h.setdefault(name.lower(), []).append(cur)  # type: ignore[arg-type]
-        self._h = {k: [v[0] if isinstance(v, list) else v for v in vals]
-                   for k, vals in h.items()}
+            h.setdefault(name.lower(), []).append(cur)
+        self._h = {k: ["".join(v) for v in vals] for k, vals in h.items()}
         self.defects = defects
 
     def get(self, name: str, default: Any = None) -> Any:
