@@ -27,7 +27,7 @@ from mailstudy.collect.formats.eml import list_eml
 from mailstudy.collect.formats.maildir import list_maildir
 from mailstudy.collect.formats.mbox import list_mbox
 from mailstudy.collect.formats.pst import pst_as_eml
-from mailstudy.collect.mime import ParsedMessage
+from mailstudy.collect.mime import MessageOverBudget, ParsedMessage
 from mailstudy.collect.rows import Context, RowBuilder, item_family
 from mailstudy.schema import MARK_OPTOUT
 from mailstudy.store import MessageStore
@@ -164,7 +164,7 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
         raise SourceError("source does not exist")
     fmt = job.fmt or detect_format(source)
     if fmt not in FORMATS:
-        raise SourceError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise SourceError(f"unknown format {fmt!r} (fmt); use one of {', '.join(FORMATS)}")
     res.format = fmt
     ids = session.ids
     # the owner first, from what needs no reading: an opted-out mailbox is never opened
@@ -178,97 +178,121 @@ def _collect(session: Session, job: MailboxJob, res: MailboxResult,
         if res.owner_from.endswith("+optout"):
             return
     with contextlib.ExitStack() as stack:
-        root = source
-        if fmt == "pst":
-            root = stack.enter_context(pst_as_eml(source))
-        listing = {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml,
-                   "pst": list_eml,
-                   "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, session.is_personal)
+        root = stack.enter_context(pst_as_eml(source)) if fmt == "pst" else source
+        listing = _LISTERS[fmt](root, session.is_personal)
         if (not listing.items and not listing.skipped_folders and job.fmt
                 and _has_files(root)):
-            raise SourceError(f"no {fmt} mailbox found in this source; check --format")
-        escrow = session.escrow
+            raise SourceError(f"no {fmt} mailbox found in this source; check the format "
+                              "given (fmt)")
         if owner is None:
             owner = infer_owner(listing, ids)
             res.owner_from = "inferred"
             if owner is None:
-                raise SourceError("cannot tell whose mailbox this is: give --owner")
+                raise SourceError("cannot tell whose mailbox this is: give its owner (owner)")
             _check_owner(owner, ids, res)
             if res.owner_from.endswith("+optout"):
                 return
-        mailbox = res.mailbox
-        assert mailbox is not None
+        assert res.mailbox is not None
         ids.token(owner)  # seal the owner even if the mailbox turns out empty
         res.folders = len(listing.folders)
         res.skipped["personal_folder_messages"] += listing.skipped_messages
         res.skipped["personal_folders"] += listing.skipped_folders
+        res.skipped.update(listing.skipped)
         # one writer per mailbox at a time: two sources of one owner never interleave
-        stack.enter_context(_mailbox_lock(session.store.root, mailbox))
-        store, builder = session.store, session.builder
-        present = store.existing_items(mailbox)
-        source_name = fmt
-        batch: list[dict[str, Any]] = []
-        done_since_report = 0
-
-        def commit() -> None:
-            escrow.flush()  # identities are sealed before the rows that use them land
-            store.write_batch(mailbox, batch)
-            res.messages_written += len(batch)
-            batch.clear()
-
-        occurrences: Counter[tuple[tuple[str, ...], str]] = Counter()
-        for item in listing.items:
-            res.messages_seen += 1
-            done_since_report += 1
-            if progress is not None and done_since_report >= 200:
-                progress(done_since_report)
-                done_since_report = 0
-            try:
-                parsed = item.read()
-            except OSError:
-                res.skipped["unreadable_file"] += 1
-                continue
-            except Exception as exc:  # noqa: BLE001 - counted, never fatal
-                res.skipped[f"unparsable_{_reason(exc)}"] += 1
-                continue
-            # A message is known by its folder and its header block (n-th copy if repeated),
-            # so a re-export of the same mailbox, in any layout, adds only what is new.
-            key = item.key
-            if parsed.header_digest:
-                occurrences[(item.folder, parsed.header_digest)] += 1
-                n = occurrences[(item.folder, parsed.header_digest)]
-                key = f"{'/'.join(item.folder)}\x00{parsed.header_digest}\x00{n}"
-            # one key family for every file format: the same message exported twice, in two
-            # layouts, is one row
-            item_id = builder.item_id(mailbox, item_family(fmt), key)
-            if item_id in present:
-                res.already_present += 1
-                continue
-            if fmt in ("mbox", "eml", "pst"):
-                _mbox_flags(parsed, item)  # Status/X-Status headers, when present
-            elif fmt == "msg":
-                item.seen = getattr(parsed, "seen", item.seen)
-            ctx = Context(mailbox=mailbox, source=source_name, item_key=key,
-                          folder=item.folder, folder_role=folder_role(item.folder),
-                          size_bytes=parsed.size, seen=item.seen, answered=item.answered,
-                          flagged=item.flagged, fallback_date=item.fallback_date)
-            try:
-                row = builder.build(parsed.headers, parsed.outline, ctx)
-            except Exception as exc:  # noqa: BLE001
-                res.skipped[f"unparsable_{_reason(exc)}"] += 1
-                continue
-            res.defects.update(row["defects"])
-            batch.append(row)
-            present.add(item_id)
-            if len(batch) >= job.batch_rows:
-                commit()
-        if batch:
-            commit()
-        escrow.flush()
-        if progress is not None and done_since_report:
-            progress(done_since_report)
+        stack.enter_context(_mailbox_lock(session.store.root, res.mailbox))
+        _collect_items(session, listing.items, fmt, job.batch_rows, res, progress)
         if not listing.items:
             res.skipped["empty_mailbox"] += 1
+
+
+_LISTERS: dict[str, Callable[[Path, Callable[[tuple[str, ...]], bool]], SourceListing]] = {
+    "maildir": list_maildir, "mbox": list_mbox, "eml": list_eml, "pst": list_eml,
+    "msg": list_eml}
+
+
+def _collect_items(session: Session, items: list[Item], fmt: str, batch_rows: int,
+                   res: MailboxResult, progress: Callable[[int], None] | None) -> None:
+    """Read every item into a row or a counted skip; rows are committed in batches."""
+    mailbox = res.mailbox
+    assert mailbox is not None
+    store, escrow = session.store, session.escrow
+    present = store.existing_items(mailbox)
+    batch: list[dict[str, Any]] = []
+    done_since_report = 0
+    occurrences: Counter[tuple[tuple[str, ...], str]] = Counter()
+    for item in items:
+        res.messages_seen += 1
+        done_since_report += 1
+        if progress is not None and done_since_report >= 200:
+            progress(done_since_report)
+            done_since_report = 0
+        row = _row_of(session, item, fmt, mailbox, present, occurrences, res)
+        if row is None:
+            continue
+        res.defects.update(row["defects"])
+        batch.append(row)
+        if len(batch) >= batch_rows:
+            _commit(session, mailbox, batch, res)
+    if batch:
+        _commit(session, mailbox, batch, res)
+    escrow.flush()
+    if progress is not None and done_since_report:
+        progress(done_since_report)
+
+
+def _commit(session: Session, mailbox: str, batch: list[dict[str, Any]],
+            res: MailboxResult) -> None:
+    session.escrow.flush()  # identities are sealed before the rows that use them land
+    session.store.write_batch(mailbox, batch)
+    res.messages_written += len(batch)
+    batch.clear()
+
+
+def _row_of(session: Session, item: Item, fmt: str, mailbox: str, present: set[str],
+            occurrences: Counter[tuple[tuple[str, ...], str]],
+            res: MailboxResult) -> dict[str, Any] | None:
+    """The row of one item, or None when it is already present or skipped (and counted)."""
+    builder = session.builder
+    try:
+        parsed = item.read()
+    except OSError:
+        res.skipped["unreadable_file"] += 1
+        return None
+    except MessageOverBudget as exc:
+        res.skipped[f"over_budget_{exc.reason}"] += 1
+        return None
+    except Exception as exc:  # noqa: BLE001 - counted, never fatal
+        res.skipped[f"unparsable_{_reason(exc)}"] += 1
+        return None
+    # A message is known by its folder and its header block (n-th copy if repeated),
+    # so a re-export of the same mailbox, in any layout, adds only what is new.
+    key = item.key
+    if parsed.header_digest:
+        occurrences[(item.folder, parsed.header_digest)] += 1
+        n = occurrences[(item.folder, parsed.header_digest)]
+        key = f"{'/'.join(item.folder)}\x00{parsed.header_digest}\x00{n}"
+    # one key family for every file format: the same message exported twice, in two
+    # layouts, is one row
+    item_id = builder.item_id(mailbox, item_family(fmt), key)
+    if item_id in present:
+        res.already_present += 1
+        return None
+    source = item.source or fmt
+    if source in ("mbox", "eml", "pst"):
+        _mbox_flags(parsed, item)  # Status/X-Status headers, when present
+    elif source == "msg":
+        item.seen = getattr(parsed, "seen", item.seen)
+    ctx = Context(mailbox=mailbox, source=fmt if fmt == "pst" else source, item_key=key,
+                  folder=item.folder, folder_role=folder_role(item.folder),
+                  size_bytes=parsed.size, seen=item.seen, answered=item.answered,
+                  flagged=item.flagged, fallback_date=item.fallback_date)
+    try:
+        row = builder.build(parsed.headers, parsed.outline, ctx)
+    except Exception as exc:  # noqa: BLE001
+        res.skipped[f"unparsable_{_reason(exc)}"] += 1
+        return None
+    present.add(item_id)
+    return row
 
 
 def _check_owner(owner: str, ids: Identities, res: MailboxResult) -> None:

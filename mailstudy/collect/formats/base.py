@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ class Item:
     answered: bool | None = None
     flagged: bool | None = None
     fallback_date: dt.datetime | None = None
+    source: str | None = None  # its own format, in a folder that mixes them (.eml and .msg)
 
 
 @dataclass
@@ -40,6 +42,7 @@ class SourceListing:
     folders: set[tuple[str, ...]] = field(default_factory=set)
     skipped_folders: int = 0  # personal folders
     skipped_messages: int = 0  # messages inside personal folders
+    skipped: Counter[str] = field(default_factory=Counter)  # other files, by reason
 
 
 class ReadpstMissing(SourceError):
