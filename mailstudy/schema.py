@@ -40,7 +40,8 @@ SOURCES = ("imap", "maildir", "mbox", "eml", "msg", "pst")
 FOLDER_ROLES = ("inbox", "sent", "drafts", "trash", "archive", "junk", "other")
 DIRECTIONS = ("sent", "received")
 CLIENT_FAMILIES = (
-    "outlook", "thunderbird", "apple_mail", "mobile_ios", "mobile_android", "webmail", "other",
+    "outlook", "thunderbird", "apple_mail", "mobile_ios", "mobile_android", "mobile", "webmail",
+    "other",
 )
 ATTACHMENT_KINDS = (
     "pdf", "word", "spreadsheet", "presentation", "image", "archive", "calendar", "message",
@@ -130,8 +131,11 @@ MESSAGES: list[Column] = [
            "Mailing list or automatic mail: List-Id, Precedence bulk/list/junk, or Auto-Submitted "
            "other than no.", False),
     Column("client_family", pa.string(),
-           f"Mail client from X-Mailer/User-Agent: {', '.join(CLIENT_FAMILIES)}; null when the "
-           "header is absent."),
+           f"Mail client from X-Mailer (else User-Agent): {', '.join(CLIENT_FAMILIES)}; null "
+           "when both are absent. Decided by the first matching rule of the table "
+           "mailstudy/collect/data/clients.toml (mobile apps first, Outlook on the web is "
+           "webmail, only Thunderbird and its rebrands are thunderbird, a browser's own "
+           "User-Agent is webmail, mobile is a mobile app that does not say its platform)."),
     Column("importance", pa.string(), "high, normal or low (Importance/X-Priority).", False),
     Column("seen", pa.bool_(),
            "Read flag (Maildir S, mbox Status R, IMAP \\Seen); null if unknown."),

@@ -224,26 +224,12 @@ def choose_date(msg: Message, fallback: dt.datetime | None, defects: list[str],
     return None
 
 
-_CLIENTS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"outlook[- ]for[- ]ios|iphone|ipad|ios mail", re.I), "mobile_ios"),
-    (re.compile(r"android|k-9|aquamail|fairemail", re.I), "mobile_android"),
-    (re.compile(r"outlook|microsoft office|microsoft cdo|exchange|mapi", re.I), "outlook"),
-    (re.compile(r"thunderbird|icedove|betterbird|mozilla", re.I), "thunderbird"),
-    (re.compile(r"apple mail|mac os x mail|macos mail", re.I), "apple_mail"),
-    (re.compile(r"roundcube|sogo|zimbra|horde|owa|webmail|rainloop|snappymail|gmail", re.I),
-     "webmail"),
-]
-
-
 def client_family(msg: Message) -> str | None:
+    """The mail client family, by the rule table of :mod:`~mailstudy.collect.clients`."""
+    from mailstudy.collect.clients import classify_client
+
     ua = msg.get("X-Mailer") or msg.get("User-Agent")
-    if ua is None:
-        return None
-    s = str(ua)
-    for pat, fam in _CLIENTS:
-        if pat.search(s):
-            return fam
-    return "other"
+    return None if ua is None else classify_client(str(ua))
 
 
 def importance(msg: Message) -> str:
