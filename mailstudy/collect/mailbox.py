@@ -116,7 +116,7 @@ def infer_owner(listing: SourceListing, ids: Identities, sample: int = 400) -> s
         for _, addr in email.utils.getaddresses([str(v) for v in
                                                  parsed.headers.get_all(header) or []]):
             if addr and ids.classify(addr) == "internal":
-                counts[ids.p.canonical_address(addr)] += 1
+                counts[ids.p.canonical_address(ids.normal(addr))] += 1
     if not counts:
         return None
     return counts.most_common(1)[0][0]
@@ -134,7 +134,8 @@ class Session:
         self.study = open_study(study_root)
         self.escrow = self.study.escrow()
         self.ids = Identities(self.study.pseudonymiser(), self.study.domains,
-                              self.study.partner_domains, load_optouts(self.study), self.escrow)
+                              self.study.partner_domains, load_optouts(self.study), self.escrow,
+                              self.study.section("organisation").get("subaddress_separator"))
         self.builder = RowBuilder(self.ids, self.study.tz)
         self.store = MessageStore(self.study.messages_dir)
         self.is_personal = personal_matcher(self.study.personal_folders)
@@ -298,7 +299,7 @@ def _row_of(session: Session, item: Item, fmt: str, mailbox: str, present: set[s
 def _check_owner(owner: str, ids: Identities, res: MailboxResult) -> None:
     if ids.classify(owner) != "internal":
         raise SourceError("the owner's address is not in the organisation's domains")
-    res.mailbox = ids.p.person(owner)
+    res.mailbox = ids.p.person(ids.normal(owner))
     if res.mailbox in ids.optouts:
         res.mailbox = MARK_OPTOUT  # summaries never name an objector, not even by pseudonym
         res.skipped["owner_opted_out"] += 1
