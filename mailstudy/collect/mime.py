@@ -36,6 +36,7 @@ from mailstudy.collect.mimeshared import (
     embedded_defects,
     open_part,
     sized,
+    top_boundary,
 )
 from mailstudy.collect.parts import MimeOutline, Part
 
@@ -125,10 +126,8 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
     stack = Stack()
     leaf: _Leaf | None = None
     if top_ph.maintype() == "multipart":
-        b0 = top_ph.boundary()
-        if b0 is None:
-            outline.defects.append("multipart_without_boundary")
-        else:
+        b0 = top_boundary(top_ph, outline)
+        if b0 is not None:
             stack.push(b0, top_ph.ctype.split("/", 1)[1])
     if not stack:
         leaf = _Leaf(top_ph.part(), top_ph, EMBED_DEPTH)
@@ -138,7 +137,6 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
             # the newline before a boundary belongs to the delimiter
             nl = leaf.nl if delimited else 0
             outline.parts.append(sized(leaf.part, max(leaf.size - nl, 0)))
-            budget.parts(outline)
             if leaf.keep is not None:
                 body = b"".join(leaf.keep)
                 if delimited and leaf.raw_nl:
@@ -160,6 +158,11 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
             continue
         close(True)
         leaf = None
+        if budget.full(outline):
+            for rest in lines:  # the outline is cut here; the size still counts every byte
+                budget.tick()
+                size += crlf_len(rest)
+            break
         if level < len(stack) - 1:
             outline.defects.append("missing_close_boundary")
             del stack.frames[level + 1:]
@@ -181,7 +184,8 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
         if stack:
             outline.defects.append("missing_close_boundary")
         close(False)
-    elif stack:
+        budget.full(outline)
+    elif stack and "too_many_parts" not in outline.defects:
         outline.defects.append("missing_close_boundary")
     budget.check()
     return ParsedMessage(top, outline, size, header_identity(header_bytes))
@@ -200,49 +204,54 @@ def _span(data: bytes, a: int, b: int, crlf: bool = True) -> int:
 
 
 class _Delimiters:
-    """Finds the next line that may close or open a part, in time linear in the message.
+    """Finds the next delimiter line of an open boundary, in time linear in the message.
 
-    For each boundary the position of its next candidate (a line starting with ``--`` and the
-    boundary) is remembered: a boundary is searched for again only once the reader has passed
-    that position, so an unclosed outer boundary costs one search in all, not one per part.
+    One regular expression per set of open boundaries, anchored on the literal ``\n--`` (so
+    the engine skips base64 at memchr speed) and without backtracking (possessive trailing
+    whitespace): a line that only looks like a boundary fails in C, and the search never
+    restarts from the beginning, so an unclosed outer boundary or a flood of near-miss lines
+    costs one pass over the message in all.
     """
 
     def __init__(self, data: bytes, budget: Budget) -> None:
         self.data = data
         self.budget = budget
-        self.next: dict[bytes, int] = {}
+        self.patterns: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
 
-    def _candidate(self, b: bytes, pos: int) -> int:
-        hit = self.next.get(b)
-        if hit is not None and (hit < 0 or hit >= pos):
-            return hit
-        data, needle = self.data, b"--" + b
-        i = data.find(needle, pos)
-        while i > 0 and data[i - 1] != 10:  # not at a line start
-            self.budget.tick()
-            i = data.find(needle, i + 1)
-        self.next[b] = i
-        return i
+    def _pattern(self, stack: Stack) -> re.Pattern[bytes]:
+        key = tuple(f.boundary for f in stack.frames)
+        pat = self.patterns.get(key)
+        if pat is None:
+            alts = b"|".join(re.escape(b) for b in sorted(set(key), key=len, reverse=True))
+            pat = re.compile(rb"\n--(?:" + alts + rb")(?:--)?[ \t]*+\r*+(?=\n|\Z)")
+            self.patterns[key] = pat
+        return pat
 
     def find(self, pos: int, stack: Stack) -> tuple[int, int, bytes] | None:
-        """(start, end of line, text after ``--``) of the next delimiter-shaped line."""
+        """(start, end of line, text after ``--``) of the next delimiter line at or after
+        ``pos`` (which is at a line start)."""
         data = self.data
+        pat = self._pattern(stack)
+        at = pos - 1 if pos > 0 else 0
+        if pos == 0:  # a delimiter on the very first line has no newline before it
+            m = pat.match(b"\n" + data[:MAX_DELIMITER_LINE + 2])
+            if m is not None:
+                text = delimiter_text(data[:m.end() - 1])
+                if text is not None and stack.match(text)[0] >= 0:
+                    return 0, m.end() - 1, text
         while True:
             self.budget.tick()
-            best = -1
-            for f in stack.frames:
-                i = self._candidate(f.boundary, pos)
-                if i >= 0 and (best < 0 or i < best):
-                    best = i
-            if best < 0:
+            m = pat.search(data, at)
+            if m is None:
+                self.budget.scanned += len(data) - at
                 return None
-            e = data.find(b"\n", best, best + MAX_DELIMITER_LINE + 2)
-            end = (e if e >= 0 else
-                   (len(data) if len(data) - best <= MAX_DELIMITER_LINE + 1 else -1))
-            text = delimiter_text(data[best:end]) if end >= 0 else None
+            start, end = m.start() + 1, m.end()
+            self.budget.scanned += end - at
+            text = delimiter_text(data[start:end]) if end - start <= MAX_DELIMITER_LINE + 1 \
+                else None
             if text is not None and stack.match(text)[0] >= 0:
-                return best, end, text
-            pos = best + 1
+                return start, end, text
+            at = end
 
 
 def _header_split(data: bytes, start: int) -> tuple[int, int]:
@@ -281,10 +290,8 @@ def read_message_bytes(data: bytes, *, _depth: int = 0,
         outline.defects.append("no_body")
     digest = header_identity(header_bytes)
     top_ph = PartHeaders.of(top)
-    b0 = top_ph.boundary() if top_ph.maintype() == "multipart" else None
+    b0 = top_boundary(top_ph, outline) if top_ph.maintype() == "multipart" else None
     if b0 is None:
-        if top_ph.maintype() == "multipart":
-            outline.defects.append("multipart_without_boundary")
         outline.parts.append(sized(top_ph.part(), _span(data, body_start, len(data), crlf)))
     else:
         stack = Stack()
@@ -303,7 +310,6 @@ def _walk(data: bytes, pos: int, stack: Stack, outline: MimeOutline, crlf: bool,
     def close(end: int) -> None:
         part, ph, begin = leaf  # type: ignore[misc]
         outline.parts.append(sized(part, _span(data, begin, end, crlf)))
-        budget.parts(outline)
         if ph.embedded() and depth < EMBED_DEPTH and end - begin <= EMBED_MAX:
             outline.defects.extend(embedded_defects(data[begin:end], depth, budget))
 
@@ -320,6 +326,8 @@ def _walk(data: bytes, pos: int, stack: Stack, outline: MimeOutline, crlf: bool,
             nl = 2 if data[at - 2:at] == b"\r\n" else (1 if data[at - 1:at] == b"\n" else 0)
             close(at - nl)
             leaf = None
+            if budget.full(outline):
+                return  # the outline is cut here (the size was counted on the whole)
         if level < len(stack) - 1:
             outline.defects.append("missing_close_boundary")
             del stack.frames[level + 1:]
@@ -338,6 +346,7 @@ def _walk(data: bytes, pos: int, stack: Stack, outline: MimeOutline, crlf: bool,
         pos = body
     if leaf is not None:
         close(len(data))
+        budget.full(outline)
     if stack:
         outline.defects.append("missing_close_boundary")
 

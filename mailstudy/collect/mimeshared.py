@@ -4,9 +4,11 @@ messages.
 
 Why a budget: a crafted message must never stall a run. Both readers are linear in the size of
 the message (each byte is looked at a bounded number of times), but a run over twenty years of
-mail meets shapes nobody foresaw; a message that still takes longer than ``MAX_SECONDS`` or
-holds more than ``MAX_PARTS`` leaves (each leaf costs memory) is abandoned with
-:class:`MessageOverBudget`, which collectors count as a skip with its reason.
+mail meets shapes nobody foresaw; a message that still takes longer than ``MAX_SECONDS`` is
+abandoned with :class:`MessageOverBudget`, which collectors count as a skip with its reason.
+A message with more than ``MAX_PARTS`` leaves (a flood of tiny parts: each costs time and
+memory) keeps its row (headers, size and the first ``MAX_PARTS`` parts) with the defect
+``too_many_parts``: its recipients and date are still right, only its outline is cut.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ CHUNK = 65536
 MAX_HEADER = 1 << 20  # a header block larger than this is truncated (and counted)
 MAX_DEPTH = 20
 MAX_DELIMITER_LINE = 1000  # a longer line is never a boundary (RFC 2046: boundaries <= 70)
-MAX_PARTS = 20_000  # leaves kept per message: beyond, the message is over budget
+MAX_PARTS = 2000  # leaves described per message (real mail: a few; a big digest: hundreds)
 MAX_SECONDS = 30.0  # per message, far above what any real message needs (milliseconds)
 EMBED_MAX = 1 << 20  # an attached message up to this size is checked for MIME defects
 EMBED_DEPTH = 3  # attached messages inside attached messages are checked this deep
@@ -41,11 +43,12 @@ class MessageOverBudget(CollectError):
 class Budget:
     """Time and part budget of one message (attached messages share their parent's)."""
 
-    __slots__ = ("deadline", "ticks")
+    __slots__ = ("deadline", "ticks", "scanned")
 
     def __init__(self, seconds: float | None = None) -> None:
         self.deadline = time.monotonic() + (MAX_SECONDS if seconds is None else seconds)
-        self.ticks = 0
+        self.ticks = 0  # units of Python work (lines, delimiter candidates)
+        self.scanned = 0  # bytes searched for boundaries (C work): linear, tests check it
 
     def tick(self) -> None:
         """Called once per unit of work (a line, a delimiter candidate); reads the clock
@@ -58,9 +61,15 @@ class Budget:
         if time.monotonic() > self.deadline:
             raise MessageOverBudget("time")
 
-    def parts(self, outline: MimeOutline) -> None:
-        if len(outline.parts) > MAX_PARTS:
-            raise MessageOverBudget("parts")
+    @staticmethod
+    def full(outline: MimeOutline) -> bool:
+        """True (and the defect noted) once the outline holds ``MAX_PARTS`` leaves: the
+        reader stops describing parts and only counts the size of the rest."""
+        if len(outline.parts) < MAX_PARTS:
+            return False
+        if "too_many_parts" not in outline.defects:
+            outline.defects.append("too_many_parts")
+        return True
 
 
 def crlf_len(line: bytes) -> int:
@@ -217,15 +226,41 @@ def delimiter_text(line: bytes) -> bytes | None:
     return stripped.rstrip(b" \t")[2:]
 
 
+# part headers repeat (every part of a flood, every "Content-Type: text/plain" of a list):
+# parsed once, shared (a PartHeaders is never changed once built)
+_PH_CACHE: dict[tuple[bytes, str], PartHeaders] = {}
+MAX_BOUNDARY = MAX_DELIMITER_LINE - 4  # a longer one could never be matched: ignored
+
+
+def top_boundary(ph: PartHeaders, outline: MimeOutline) -> bytes | None:
+    """The boundary of a multipart message, None (and a defect) when it has none usable."""
+    b = ph.boundary()
+    if b is None:
+        outline.defects.append("multipart_without_boundary")
+    elif len(b) > MAX_BOUNDARY:
+        outline.defects.append("boundary_too_long")
+        return None
+    return b
+
+
 def open_part(ph_bytes: bytes, stack: Stack, outline: MimeOutline) -> tuple[PartHeaders,
                                                                             Part | None]:
     """A part begins: a multipart pushes its boundary (no leaf is returned), anything else is
     the leaf whose body is counted next. Shared by both readers so that they agree."""
-    ph = PartHeaders(ph_bytes, stack.default_type())
+    default = stack.default_type()
+    ph = _PH_CACHE.get((ph_bytes, default))
+    if ph is None:
+        ph = PartHeaders(ph_bytes, default)
+        if len(_PH_CACHE) > 4096:
+            _PH_CACHE.clear()
+        if len(ph_bytes) < 4096:
+            _PH_CACHE[(ph_bytes, default)] = ph
     if ph.maintype() == "multipart":
         b = ph.boundary()
         if b is None:
             outline.defects.append("multipart_without_boundary")
+        elif len(b) > MAX_BOUNDARY:
+            outline.defects.append("boundary_too_long")
         elif len(stack) >= MAX_DEPTH:
             outline.defects.append("mime_too_deep")
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,10 +55,12 @@ def file_reader(path: Path) -> Callable[[], ParsedMessage]:
 
     def read() -> ParsedMessage:
         with open(path, "rb") as f:
-            data = f.read(IN_MEMORY_MAX + 1)
-            if len(data) <= IN_MEMORY_MAX:
-                return read_message_bytes(data)
-            f.seek(0)
+            # the size decides, so that a large file is never even partly held in memory
+            if os.fstat(f.fileno()).st_size <= IN_MEMORY_MAX:
+                data = f.read(IN_MEMORY_MAX + 1)
+                if len(data) <= IN_MEMORY_MAX:
+                    return read_message_bytes(data)
+                f.seek(0)  # grew meanwhile
             return read_message(iter_lines(f))
 
     return read
