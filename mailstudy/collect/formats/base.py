@@ -57,7 +57,7 @@ def file_reader(path: Path) -> Callable[[], ParsedMessage]:
         with open(path, "rb") as f:
             # the size decides, so that a large file is never even partly held in memory
             if os.fstat(f.fileno()).st_size <= IN_MEMORY_MAX:
-                data = f.read(IN_MEMORY_MAX + 1)
+                data = f.read()  # sized by the file, not by the limit
                 if len(data) <= IN_MEMORY_MAX:
                     return read_message_bytes(data)
                 f.seek(0)  # grew meanwhile

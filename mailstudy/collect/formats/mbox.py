@@ -116,7 +116,9 @@ def _mbox_reader(path: Path, start: int, end: int) -> Callable[[], ParsedMessage
             data = data[:-1]
         elif data in (b"\n", b"\r\n"):
             data = b""
-        return read_message_bytes(_MBOX_ESCAPED.sub(rb"\1", data))
+        if data.startswith(b">") or b"\n>" in data:  # a copy only when something is escaped
+            data = _MBOX_ESCAPED.sub(rb"\1", data)
+        return read_message_bytes(data)
 
     return read
 
