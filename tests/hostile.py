@@ -45,6 +45,18 @@ def boundary_flood(size: int, rng: random.Random) -> bytes:
     return bytes(out)
 
 
+def near_miss_flood(size: int, rng: random.Random) -> bytes:
+    """Lines that start like a delimiter of the open boundaries but are none (a suffix, a
+    space, a prefix), under an outer boundary never closed: no part is ever opened, so no
+    part limit helps; only a reader that never rescans stays linear."""
+    out = bytearray(_head("nearmiss", 'multipart/mixed; boundary="outer"', rng))
+    out += b"--outer\nContent-Type: multipart/alternative; boundary=\"in\"\n\n"
+    out += b"--in\nContent-Type: text/plain\n\n"
+    line = b"--inx\n-- in\n--outerz\n--in -\n--i\n"
+    out += line * max((size - len(out)) // len(line), 1)
+    return bytes(out)
+
+
 def unclosed_boundaries(size: int, rng: random.Random) -> bytes:
     """Twenty nested multiparts, none closed, then parts of the innermost only."""
     out = bytearray(_head("unclosed", 'multipart/mixed; boundary="b0"', rng))
@@ -125,7 +137,8 @@ def with_bom(size: int, rng: random.Random) -> bytes:
 
 
 GENERATORS: dict[str, Callable[[int, random.Random], bytes]] = {
-    "boundary_flood": boundary_flood, "unclosed_boundaries": unclosed_boundaries,
+    "boundary_flood": boundary_flood, "near_miss_flood": near_miss_flood,
+    "unclosed_boundaries": unclosed_boundaries,
     "deep_nesting": deep_nesting, "prefix_boundaries": prefix_boundaries,
     "giant_header_line": giant_header_line, "folded_header": folded_header,
     "long_single_line": long_single_line, "long_line_in_parts": long_line_in_parts,

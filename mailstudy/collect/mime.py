@@ -158,7 +158,7 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
             continue
         close(True)
         leaf = None
-        if budget.full(outline):
+        if budget.full(outline, stack):
             for rest in lines:  # the outline is cut here; the size still counts every byte
                 budget.tick()
                 size += crlf_len(rest)
@@ -184,14 +184,14 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
         if stack:
             outline.defects.append("missing_close_boundary")
         close(False)
-        budget.full(outline)
+        budget.full(outline, stack)
     elif stack and "too_many_parts" not in outline.defects:
         outline.defects.append("missing_close_boundary")
     budget.check()
     return ParsedMessage(top, outline, size, header_identity(header_bytes))
 
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_HEADER_END = re.compile(rb"\n\r?\n")  # a literal first: searched at memchr speed
 
 
 def _span(data: bytes, a: int, b: int, crlf: bool = True) -> int:
@@ -206,11 +206,12 @@ def _span(data: bytes, a: int, b: int, crlf: bool = True) -> int:
 class _Delimiters:
     """Finds the next delimiter line of an open boundary, in time linear in the message.
 
-    One regular expression per set of open boundaries, anchored on the literal ``\n--`` (so
-    the engine skips base64 at memchr speed) and without backtracking (possessive trailing
-    whitespace): a line that only looks like a boundary fails in C, and the search never
-    restarts from the beginning, so an unclosed outer boundary or a flood of near-miss lines
-    costs one pass over the message in all.
+    One regular expression per set of open boundaries: anchored on the literal ``\n--`` (the
+    engine skips base64 at memchr speed), then the boundaries as a trie (a line is compared
+    with each boundary character once, however many boundaries share a prefix), then the
+    trailing whitespace, possessive (no backtracking). A line that only looks like a
+    boundary fails in C, and the search only moves forward, so an unclosed outer boundary or
+    a flood of near-miss lines costs one pass over the message in all.
     """
 
     def __init__(self, data: bytes, budget: Budget) -> None:
@@ -222,8 +223,7 @@ class _Delimiters:
         key = tuple(f.boundary for f in stack.frames)
         pat = self.patterns.get(key)
         if pat is None:
-            alts = b"|".join(re.escape(b) for b in sorted(set(key), key=len, reverse=True))
-            pat = re.compile(rb"\n--(?:" + alts + rb")(?:--)?[ \t]*+\r*+(?=\n|\Z)")
+            pat = re.compile(b"\n--" + _trie(sorted(set(key))))
             self.patterns[key] = pat
         return pat
 
@@ -254,6 +254,31 @@ class _Delimiters:
             at = end
 
 
+_TAIL = rb"(?:--)?[ \t]*+\r*+(?=\n|\Z)"
+
+
+def _trie(words: list[bytes]) -> bytes:
+    """A regular expression matching any of ``words`` then the delimiter's tail, written as a
+    trie with single-child chains collapsed (its depth is the number of boundaries, <= 20)."""
+    ends = [w for w in words if not w]
+    firsts: dict[int, list[bytes]] = {}
+    for w in words:
+        if w:
+            firsts.setdefault(w[0], []).append(w)
+    alts = []
+    for group in firsts.values():
+        common = group[0]
+        for w in group[1:]:
+            n = 0
+            while n < min(len(common), len(w)) and common[n] == w[n]:
+                n += 1
+            common = common[:n]
+        alts.append(re.escape(common) + _trie([w[len(common):] for w in group]))
+    if ends:
+        alts.append(_TAIL)
+    return alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
+
+
 def _header_split(data: bytes, start: int) -> tuple[int, int]:
     """(end of the header block, start of the body) of a message beginning at ``start``."""
     if data.startswith((b"\n", b"\r\n"), start):
@@ -261,7 +286,7 @@ def _header_split(data: bytes, start: int) -> tuple[int, int]:
     m = _HEADER_END.search(data, start)
     if m is None:
         return len(data), len(data)
-    return m.start() + (2 if data[m.start():m.start() + 1] == b"\r" else 1), m.end()
+    return m.start() + 1, m.end()
 
 
 def read_message_bytes(data: bytes, *, _depth: int = 0,
@@ -326,8 +351,8 @@ def _walk(data: bytes, pos: int, stack: Stack, outline: MimeOutline, crlf: bool,
             nl = 2 if data[at - 2:at] == b"\r\n" else (1 if data[at - 1:at] == b"\n" else 0)
             close(at - nl)
             leaf = None
-            if budget.full(outline):
-                return  # the outline is cut here (the size was counted on the whole)
+        if budget.full(outline, stack):
+            return  # the outline is cut here (the size was counted on the whole)
         if level < len(stack) - 1:
             outline.defects.append("missing_close_boundary")
             del stack.frames[level + 1:]
@@ -346,7 +371,7 @@ def _walk(data: bytes, pos: int, stack: Stack, outline: MimeOutline, crlf: bool,
         pos = body
     if leaf is not None:
         close(len(data))
-        budget.full(outline)
+        budget.full(outline, stack)
     if stack:
         outline.defects.append("missing_close_boundary")
 

@@ -62,10 +62,10 @@ class Budget:
             raise MessageOverBudget("time")
 
     @staticmethod
-    def full(outline: MimeOutline) -> bool:
-        """True (and the defect noted) once the outline holds ``MAX_PARTS`` leaves: the
-        reader stops describing parts and only counts the size of the rest."""
-        if len(outline.parts) < MAX_PARTS:
+    def full(outline: MimeOutline, stack: Stack) -> bool:
+        """True (and the defect noted) once the message has ``MAX_PARTS`` nodes (leaves and
+        multiparts): the reader stops describing parts and only counts the rest's size."""
+        if len(outline.parts) + stack.opened < MAX_PARTS:
             return False
         if "too_many_parts" not in outline.defects:
             outline.defects.append("too_many_parts")
