@@ -98,6 +98,17 @@ class _Leaf:
         self.nl = 0  # CRLF length of the newline that ends the last body line
         self.raw_nl = 0  # its raw length
 
+    def close(self, delimited: bool, outline: MimeOutline, depth: int,
+              budget: Budget) -> None:
+        """The part ends (at a delimiter, whose newline is not the part's, or at the end)."""
+        nl = self.nl if delimited else 0
+        outline.parts.append(sized(self.part, max(self.size - nl, 0)))
+        if self.keep is not None:
+            body = b"".join(self.keep)
+            if delimited and self.raw_nl:
+                body = body[:-self.raw_nl]
+            outline.defects.extend(embedded_defects(body, depth, budget))
+
     def add(self, line: bytes, n: int, at_line_start: bool) -> None:
         self.size += n
         ending = len(line) - len(line.rstrip(b"\r\n")) if at_line_start else 0
@@ -111,6 +122,24 @@ class _Leaf:
                 self.keep.append(line)
 
 
+def _drain(lines: Iterator[bytes], budget: Budget) -> int:
+    size = 0
+    for line in lines:
+        budget.tick()
+        size += crlf_len(line)
+    return size
+
+
+def _top(top_ph: PartHeaders, outline: MimeOutline) -> tuple[Stack, _Leaf | None]:
+    """The stack of a multipart message, or the leaf of a single-part one."""
+    stack = Stack()
+    if top_ph.maintype() == "multipart":
+        b0 = top_boundary(top_ph, outline)
+        if b0 is not None:
+            stack.push(b0, top_ph.ctype.split("/", 1)[1])
+    return stack, None if stack else _Leaf(top_ph.part(), top_ph, EMBED_DEPTH)
+
+
 def read_message(lines: Iterator[bytes], *, _depth: int = 0,
                  _budget: Budget | None = None) -> ParsedMessage:
     """Parse one message from an iterator of raw lines (chunks of at most CHUNK bytes)."""
@@ -122,26 +151,11 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
     outline = MimeOutline(defects=defects)
     if ended:
         outline.defects.append("no_body")
-    top_ph = PartHeaders.of(top)
-    stack = Stack()
-    leaf: _Leaf | None = None
-    if top_ph.maintype() == "multipart":
-        b0 = top_boundary(top_ph, outline)
-        if b0 is not None:
-            stack.push(b0, top_ph.ctype.split("/", 1)[1])
-    if not stack:
-        leaf = _Leaf(top_ph.part(), top_ph, EMBED_DEPTH)
+    stack, leaf = _top(PartHeaders.of(top), outline)
 
     def close(delimited: bool) -> None:
         if leaf is not None:
-            # the newline before a boundary belongs to the delimiter
-            nl = leaf.nl if delimited else 0
-            outline.parts.append(sized(leaf.part, max(leaf.size - nl, 0)))
-            if leaf.keep is not None:
-                body = b"".join(leaf.keep)
-                if delimited and leaf.raw_nl:
-                    body = body[:-leaf.raw_nl]
-                outline.defects.extend(embedded_defects(body, _depth, budget))
+            leaf.close(delimited, outline, _depth, budget)
 
     at_line_start = True
     for line in lines:
@@ -159,9 +173,7 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
         close(True)
         leaf = None
         if budget.full(outline, stack):
-            for rest in lines:  # the outline is cut here; the size still counts every byte
-                budget.tick()
-                size += crlf_len(rest)
+            size += _drain(lines, budget)  # the outline is cut; the size counts every byte
             break
         if level < len(stack) - 1:
             outline.defects.append("missing_close_boundary")
