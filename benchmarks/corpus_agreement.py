@@ -136,15 +136,12 @@ def _is_attachment(p: Message, parent: str) -> bool:
 
 
 def _raw_size(p: Message) -> int:
-    payload = p.get_payload()
-    if isinstance(payload, list):
-        return 0
+    """CRLF size of a leaf's body as it was written: compat32 keeps the undecoded text (8-bit
+    bytes as surrogate escapes) in ``_payload``; ``get_payload()`` would decode it by charset."""
+    payload = p._payload  # noqa: SLF001
     if not isinstance(payload, str):
         return 0
-    try:
-        b = payload.encode("ascii", "surrogateescape")
-    except UnicodeEncodeError:
-        b = payload.encode("utf-8", "surrogateescape")
+    b = payload.encode("ascii", "surrogateescape")
     return len(b) + b.count(b"\n") - b.count(b"\r\n")
 
 
@@ -323,7 +320,7 @@ def collect_three(raws: list[bytes], tmp: Path, workers: int
 
 def _core(row: dict[str, Any], raw: bytes = b"\n") -> dict[str, Any]:
     skip = set(MESSAGES_SOURCE_COLUMNS) | set(_FLAGS)
-    if "date_from_source" in (row.get("defects") or []):
+    if "date_from_source" in list(row.get("defects", ())):
         skip |= set(_DATES)
     if not raw.endswith(b"\n"):
         skip |= set(_SIZES)

@@ -54,23 +54,40 @@ class ParsedMessage:
     header_digest: str = ""  # SHA-256 of the raw header block: the message's identity in a file
 
 
-def _read_headers(lines: Iterator[bytes], defects: list[str],
-                  budget: Budget) -> tuple[bytes, int, bool]:
-    """Header block bytes, its CRLF size, and whether the stream ended inside it."""
+# A header line as the stdlib's feedparser knows one: a field name then ":", a continuation,
+# or an mbox "From " line. The first other line ends the header block even without the blank
+# line (broken exporters): it is the first line of the body, as Python's email reads it.
+_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[ \t]")
+_NOT_HEADER = re.compile(rb"(?m)^(?!From |[\x21-\x39\x3b-\x7e]*:|[ \t]|[\r\n])(?=[\s\S])")
+
+
+def _ends_headers(line: bytes) -> bool:
+    return line[:1] not in (b"\r", b"\n", b"") and _HEADER_LINE.match(line) is None
+
+
+def _read_headers(lines: Iterator[bytes], defects: list[str], budget: Budget
+                  ) -> tuple[bytes, int, bool, bytes | None]:
+    """Header block bytes, its CRLF size, whether the stream ended inside it, and the line
+    that ended it without a blank line (the body's first line, not counted here)."""
     buf: list[bytes] = []
     total = 0
     size = 0
+    at_start = True
     for line in lines:
         budget.tick()
+        if at_start and _ends_headers(line):
+            defects.append("header_without_separator")
+            return b"".join(buf), size, False, line
+        at_start = line.endswith(b"\n")
         size += crlf_len(line)
         if line in (b"\n", b"\r\n"):
-            return b"".join(buf), size, False
+            return b"".join(buf), size, False, None
         if total < MAX_HEADER:
             buf.append(line)
             total += len(line)
         elif "header_truncated" not in defects:
             defects.append("header_truncated")
-    return b"".join(buf), size, True
+    return b"".join(buf), size, True, None
 
 
 def _strip_bom(lines: Iterator[bytes], defects: list[str]) -> Iterator[bytes]:
@@ -122,6 +139,29 @@ class _Leaf:
                 self.keep.append(line)
 
 
+class _Lines:
+    """An iterator of lines that takes one back: the line that ended a header block without
+    a blank line is the first line of the body."""
+
+    __slots__ = ("it", "back")
+
+    def __init__(self, it: Iterator[bytes]) -> None:
+        self.it = it
+        self.back: bytes | None = None
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.back is not None:
+            line, self.back = self.back, None
+            return line
+        return next(self.it)
+
+    def push(self, line: bytes | None) -> None:
+        self.back = line
+
+
 def _drain(lines: Iterator[bytes], budget: Budget) -> int:
     size = 0
     for line in lines:
@@ -145,8 +185,9 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
     """Parse one message from an iterator of raw lines (chunks of at most CHUNK bytes)."""
     budget = _budget or Budget()
     defects: list[str] = []
-    lines = _strip_bom(iter(lines), defects)
-    header_bytes, size, ended = _read_headers(lines, defects, budget)
+    lines = _Lines(_strip_bom(iter(lines), defects))
+    header_bytes, size, ended, first = _read_headers(lines, defects, budget)
+    lines.push(first)
     top = parse_header_block(header_bytes)
     outline = MimeOutline(defects=defects)
     if ended:
@@ -182,7 +223,8 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
             stack.frames.pop()
             continue
         # a new part: read its headers
-        ph_bytes, ph_size, ended = _read_headers(lines, outline.defects, budget)
+        ph_bytes, ph_size, ended, first = _read_headers(lines, outline.defects, budget)
+        lines.push(first)
         size += ph_size
         at_line_start = True
         if ended:
@@ -193,9 +235,11 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
             leaf = _Leaf(part, ph, _depth)
     if leaf is not None:
         # a single-part body, or a part cut short: its size runs to the end
+        # a part cut short by the end of a multipart message loses its last newline, as if
+        # its delimiter followed (as the stdlib reads it); a single-part body keeps it
         if stack:
             outline.defects.append("missing_close_boundary")
-        close(False)
+        close(bool(stack))
         budget.full(outline, stack)
     elif stack and "too_many_parts" not in outline.defects:
         outline.defects.append("missing_close_boundary")
@@ -291,14 +335,22 @@ def _trie(words: list[bytes]) -> bytes:
     return alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
 
 
-def _header_split(data: bytes, start: int) -> tuple[int, int]:
-    """(end of the header block, start of the body) of a message beginning at ``start``."""
+def _header_split(data: bytes, start: int, defects: list[str]) -> tuple[int, int]:
+    """(end of the header block, start of the body) of a message or part beginning at
+    ``start``, with the streamed reader's rule: a blank line, or a line that is no header."""
     if data.startswith((b"\n", b"\r\n"), start):
         return start, start + (1 if data[start:start + 1] == b"\n" else 2)
     m = _HEADER_END.search(data, start)
-    if m is None:
-        return len(data), len(data)
-    return m.start() + 1, m.end()
+    hdr_end, body = (len(data), len(data)) if m is None else (m.start() + 1, m.end())
+    if _ends_headers(data[start:start + 128]):
+        bad = start
+    else:
+        n = _NOT_HEADER.search(data, start, hdr_end)
+        bad = -1 if n is None else n.start()
+    if bad >= 0:
+        defects.append("header_without_separator")
+        return bad, bad
+    return hdr_end, body
 
 
 def read_message_bytes(data: bytes, *, _depth: int = 0,
@@ -315,7 +367,7 @@ def read_message_bytes(data: bytes, *, _depth: int = 0,
     if data.startswith(BOM):
         defects.append("byte_order_mark")
         start = len(BOM)
-    hdr_end, body_start = _header_split(data, start)
+    hdr_end, body_start = _header_split(data, start, defects)
     header_bytes = data[start:min(hdr_end, start + MAX_HEADER)]
     if hdr_end - start > MAX_HEADER:
         defects.append("header_truncated")
@@ -372,7 +424,7 @@ def _walk(data: bytes, pos: int, stack: Stack, outline: MimeOutline, crlf: bool,
         if closing:
             stack.frames.pop()
             continue
-        hdr_end, body = _header_split(data, pos)
+        hdr_end, body = _header_split(data, pos, outline.defects)
         if hdr_end == len(data) and body == len(data) and not data.startswith(
                 (b"\n", b"\r\n"), pos):
             outline.defects.append("truncated_part")
@@ -381,8 +433,10 @@ def _walk(data: bytes, pos: int, stack: Stack, outline: MimeOutline, crlf: bool,
         if part is not None:
             leaf = (part, ph, body)
         pos = body
-    if leaf is not None:
-        close(len(data))
+    if leaf is not None:  # cut short: its last newline goes, as if a delimiter followed
+        end = len(data)
+        end -= 2 if data.endswith(b"\r\n") else (1 if data.endswith(b"\n") else 0)
+        close(max(end, leaf[2]))
         budget.full(outline, stack)
     if stack:
         outline.defects.append("missing_close_boundary")
