@@ -215,3 +215,19 @@ def test_a_message_with_too_many_parts_keeps_its_row_with_a_defect(tmp_path: Pat
     # the size still counts the whole message
     assert row.n_attachments == 1 and row.size_bytes == len(raw) + raw.count(b"\n")
     assert "missing_close_boundary" not in row.defects
+
+
+def test_headers_ended_by_a_body_line_without_blank_line(tmp_path: Path) -> None:
+    # a broken exporter wrote no blank line: the first line that is no header starts the body
+    raw = (f"From: Marie <marie.curie@{DOMAIN}>\nTo: {OWNER}\nSubject: s\nMessage-ID: <nb@x>\n"
+           "Date: Mon, 07 Sep 2026 10:00:00 +0200\nBonjour Jean,\nvoici le point.\n").encode()
+    part = mime("multipart/mixed", [b"Content-Type: text/plain\nIn article, someone wrote\n"
+                                    b"\nhello\n"])
+    root = write_maildir(tmp_path / OWNER, {"": [(raw, "S"), (part, "S")]})
+    s, df, _ = collect(tmp_path, root)
+    assert s.messages_written == 2
+    one = df[df.text_bytes == len("Bonjour Jean,\nvoici le point.\n") + 2]
+    assert len(one) == 1 and "header_without_separator" in one.iloc[0].defects
+    assert one.iloc[0].n_to == 1
+    two = df[df.n_attachments == 0].text_bytes.tolist()
+    assert len("In article, someone wrote\n\nhello\n") + 3 in two
