@@ -116,8 +116,8 @@ def _leaves(m: Message, parent: str = "", alt: int = 0, counter: list[int] | Non
 
 def _is_attachment(p: Message, parent: str) -> bool:
     ctype = p.get_content_type()
-    if ctype in _NOT_ATT or parent == "report":
-        return False
+    if ctype in _NOT_ATT or parent == "report" or ctype.startswith("multipart/"):
+        return False  # (a multipart the stdlib could not split is a leaf to it: no file)
     if ctype in _ENC or parent == "encrypted":
         return True
     disp = (p.get_content_disposition() or "")

@@ -81,7 +81,8 @@ def is_attachment(p: Part) -> bool:
     a name that is neither text nor inline (a bare image). An encrypted message counts its
     encrypted content once.
     """
-    if p.content_type in _NOT_ATTACHMENTS or p.parent == "report":
+    if (p.content_type in _NOT_ATTACHMENTS or p.parent == "report"
+            or p.content_type.startswith("multipart/")):  # a broken container is no file
         return False
     if p.content_type in _ENCRYPTED or p.parent == "encrypted":
         return True
