@@ -15,6 +15,7 @@ backtracking regular expression over a body line. What they share lives in
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,8 +63,9 @@ _HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[ \t]")
 _NOT_HEADER = re.compile(rb"\n(?!From |[\x21-\x39\x3b-\x7e]*:|[ \t]|[\r\n])(?=[\s\S])")
 
 
-def _ends_headers(line: bytes) -> bool:
-    return line[:1] not in (b"\r", b"\n", b"") and _HEADER_LINE.match(line) is None
+def _ends_headers(line: bytes, pos: int = 0) -> bool:
+    return (line[pos:pos + 1] not in (b"\r", b"\n", b"")
+            and _HEADER_LINE.match(line, pos) is None)
 
 
 def _read_headers(lines: Iterator[bytes], defects: list[str], budget: Budget
@@ -271,31 +273,83 @@ class _Delimiters:
     a flood of near-miss lines costs one pass over the message in all.
     """
 
+    # Most messages never show a line that merely looks like a delimiter: their boundaries
+    # are found with bytes.find (no pattern to compile per message, each boundary unique).
+    # After MISSES near-miss lines the message is treated as hostile and the trie pattern
+    # takes over, so that near misses fail in C.
+    MISSES = 64
+
     def __init__(self, data: bytes, budget: Budget) -> None:
         self.data = data
         self.budget = budget
         self.patterns: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
+        self.misses = 0
+        self.next: dict[bytes, tuple[int, int]] = {}  # boundary -> (searched from, found)
+
+    def _literal(self, b: bytes, at: int) -> int | None:
+        """The newline before the next delimiter of ``b`` at or after ``at``, -1 if none,
+        None once the message has shown too many near misses."""
+        hit = self.next.get(b)
+        if hit is not None and hit[0] <= at and (hit[1] < 0 or hit[1] >= at):
+            return hit[1]
+        data, needle = self.data, b"\n--" + b
+        i = data.find(needle, at)
+        while i >= 0:
+            m = _TAIL_RE.match(data, i + len(needle))
+            if m is not None and m.end() - i - 1 <= MAX_DELIMITER_LINE:
+                break
+            self.misses += 1
+            if self.misses > self.MISSES:
+                return None
+            i = data.find(needle, i + 1)
+        self.budget.scanned += (i + len(needle) if i >= 0 else len(data)) - at
+        self.next[b] = (at, i)
+        return i
+
+    def _by_literals(self, at: int, stack: Stack) -> tuple[int, int, bytes] | None | bool:
+        """The next delimiter found boundary by boundary; False to hand over to the trie."""
+        best = -1
+        for f in stack.frames:
+            i = self._literal(f.boundary, at)
+            if i is None:
+                return False
+            if i >= 0 and (best < 0 or i < best):
+                best = i
+        if best < 0:
+            return None
+        data = self.data
+        end = data.find(b"\n", best + 1)
+        end = len(data) if end < 0 else end
+        text = delimiter_text(data[best + 1:end])
+        if text is None or stack.match(text)[0] < 0:  # cannot happen: checked above
+            return False
+        return best + 1, end, text
 
     def _pattern(self, stack: Stack) -> re.Pattern[bytes]:
         key = tuple(f.boundary for f in stack.frames)
         pat = self.patterns.get(key)
         if pat is None:
-            pat = re.compile(b"\n--" + _trie(sorted(set(key))))
-            self.patterns[key] = pat
+            pat = self.patterns[key] = _boundary_pattern(frozenset(key))
         return pat
 
     def find(self, pos: int, stack: Stack) -> tuple[int, int, bytes] | None:
         """(start, end of line, text after ``--``) of the next delimiter line at or after
         ``pos`` (which is at a line start)."""
         data = self.data
-        pat = self._pattern(stack)
         at = pos - 1 if pos > 0 else 0
         if pos == 0:  # a delimiter on the very first line has no newline before it
+            pat = self._pattern(stack)
             m = pat.match(b"\n" + data[:MAX_DELIMITER_LINE + 2])
             if m is not None:
                 text = delimiter_text(data[:m.end() - 1])
                 if text is not None and stack.match(text)[0] >= 0:
                     return 0, m.end() - 1, text
+        if self.misses <= self.MISSES:
+            found = self._by_literals(at, stack)
+            if found is not False:
+                self.budget.tick()
+                return found  # type: ignore[return-value]
+        pat = self._pattern(stack)
         while True:
             self.budget.tick()
             m = pat.search(data, at)
@@ -311,7 +365,14 @@ class _Delimiters:
             at = end
 
 
+@functools.lru_cache(maxsize=4096)
+def _boundary_pattern(boundaries: frozenset[bytes]) -> re.Pattern[bytes]:
+    """Compiled once per set of boundaries (a mailbox repeats its clients' few shapes)."""
+    return re.compile(b"\n--" + _trie(sorted(boundaries)))
+
+
 _TAIL = rb"(?:--)?[ \t]*+\r*+(?=\n|\Z)"
+_TAIL_RE = re.compile(_TAIL)
 
 
 def _trie(words: list[bytes]) -> bytes:
@@ -343,7 +404,7 @@ def _header_split(data: bytes, start: int, defects: list[str]) -> tuple[int, int
         return start, start + (1 if data[start:start + 1] == b"\n" else 2)
     m = _HEADER_END.search(data, start)
     hdr_end, body = (len(data), len(data)) if m is None else (m.start() + 1, m.end())
-    if _ends_headers(data[start:start + CHUNK]):
+    if _ends_headers(data, start):
         bad = start
     else:
         n = _NOT_HEADER.search(data, start, hdr_end)
