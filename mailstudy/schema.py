@@ -40,11 +40,12 @@ SOURCES = ("imap", "maildir", "mbox", "eml", "msg", "pst")
 FOLDER_ROLES = ("inbox", "sent", "drafts", "trash", "archive", "junk", "other")
 DIRECTIONS = ("sent", "received")
 CLIENT_FAMILIES = (
-    "outlook", "thunderbird", "apple_mail", "mobile_ios", "mobile_android", "webmail", "other",
+    "outlook", "thunderbird", "apple_mail", "mobile_ios", "mobile_android", "mobile", "webmail",
+    "other",
 )
 ATTACHMENT_KINDS = (
     "pdf", "word", "spreadsheet", "presentation", "image", "archive", "calendar", "message",
-    "text", "audio_video", "other",
+    "text", "audio_video", "encrypted", "other",
 )
 #: "Messages distincts" (distinct messages), one definition everywhere (the profile summary,
 #: the report, the scope file): distinct ``message_id`` over the rows outside these folder
@@ -96,16 +97,34 @@ MESSAGES: list[Column] = [
     Column("date_local", TS_NAIVE, "date_utc in the study's time zone (wall-clock time)."),
     Column("size_bytes", pa.int64(), "Size of the raw message in bytes (RFC822.SIZE).", False),
     Column("text_bytes", pa.int64(),
-           "Encoded size of the body parts that are text (text/plain or text/html, not "
-           "attachments): the length of what was written, quotes included.", False),
+           "Encoded size of the body text: the text/plain parts that are not attachments (an "
+           "HTML-only message counts its text/html parts instead). The parts of one "
+           "multipart/alternative are one text written several ways: only the first counts. "
+           "The length of what was written, quotes included.", False),
     Column("n_attachments", pa.int32(),
-           "MIME parts with Content-Disposition attachment, or a filename, or a non-text, "
-           "non-multipart type that is not inline.", False),
+           "Files the user sees attached. A MIME leaf is an attachment when it has "
+           "Content-Disposition attachment or a file name, whatever its type or disposition "
+           "(inline images and PDFs of Apple Mail, iOS Mail and Thunderbird count; a text part "
+           "with a file name is an attachment, not body text), or when it is neither text nor "
+           "inline (a bare image part). Never attachments: S/MIME and PGP signature parts, the "
+           "PGP/MIME control part, a multipart whose parts cannot be found (no boundary), and "
+           "every part of a delivery or read report "
+           "(multipart/report, message/delivery-status, text/rfc822-headers; a bounce carries "
+           "no attachment of its sender). An encrypted message (multipart/encrypted, S/MIME "
+           "application/pkcs7-mime) counts its encrypted content as one attachment of kind "
+           "encrypted. An attached message (message/rfc822, and every part of a "
+           "multipart/digest, whose untyped parts are messages, RFC 2046) is one attachment: "
+           "its own attachments are not counted.", False),
     Column("attachment_kinds", LIST_STR,
            f"Coarse kinds of the attachments, from MIME type and extension only: "
            f"{', '.join(ATTACHMENT_KINDS)} (never a file name)."),
-    Column("is_reply", pa.bool_(), "In-Reply-To present or subject starts with RE/AW/SV.", False),
-    Column("is_forward", pa.bool_(), "Subject starts with TR/FW/FWD/WG.", False),
+    Column("is_reply", pa.bool_(),
+           "Subject starts with RE/AW/SV (RÉP, RÉF), or In-Reply-To is present and the message "
+           "is not a forward: a forward keeps the In-Reply-To of the message it forwards in "
+           "some clients, and stays a forward.", False),
+    Column("is_forward", pa.bool_(),
+           "Subject starts with TR/FW/FWD/WG (an attached message alone does not make a "
+           "forward).", False),
     Column("in_reply_to", pa.string(), "Pseudonym of the In-Reply-To Message-ID."),
     Column("thread_root", pa.string(),
            "Pseudonym of the first References Message-ID, else In-Reply-To, else the message's "
@@ -118,8 +137,11 @@ MESSAGES: list[Column] = [
            "Mailing list or automatic mail: List-Id, Precedence bulk/list/junk, or Auto-Submitted "
            "other than no.", False),
     Column("client_family", pa.string(),
-           f"Mail client from X-Mailer/User-Agent: {', '.join(CLIENT_FAMILIES)}; null when the "
-           "header is absent."),
+           f"Mail client from X-Mailer (else User-Agent): {', '.join(CLIENT_FAMILIES)}; null "
+           "when both are absent. Decided by the first matching rule of the table "
+           "mailstudy/collect/data/clients.toml (mobile apps first, Outlook on the web is "
+           "webmail, only Thunderbird and its rebrands are thunderbird, a browser's own "
+           "User-Agent is webmail, mobile is a mobile app that does not say its platform)."),
     Column("importance", pa.string(), "high, normal or low (Importance/X-Priority).", False),
     Column("seen", pa.bool_(),
            "Read flag (Maildir S, mbox Status R, IMAP \\Seen); null if unknown."),

@@ -117,3 +117,40 @@ def test_a_directory_without_header_row_is_refused_without_quoting_it(tmp_path: 
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "header row" in r.stderr
     assert scan(study.root, [r.stdout, r.stderr]) == []
+
+
+def test_canaries_appear_nowhere_on_the_new_paths(tmp_path: Path, monkeypatch) -> None:
+    """Mixed folders (eml, mbox, a stray file named after the canary), a BOM, an attached
+    message with defects, encoded and IDNA addresses, a sub-address, a message over budget."""
+    import base64
+
+    from mailstudy.collect import mimeshared
+
+    study, _ = make_study(tmp_path)
+    box = tmp_path / "exports" / f"jean.dupont@{DOMAIN}"
+    (box / "Dossier Zorglub").mkdir(parents=True)
+    inner = (f"From: {CANARY_NAME} <{CANARY_ADDR}>\nSubject: {CANARY_SUBJECT}\n"
+             "Content-Type: multipart/mixed; boundary=zorglub\n\n--zorglub\n\nqwxz\n").encode()
+    attached = (f"From: {CANARY_NAME} <{CANARY_ADDR}>\nTo: jean.dupont@{DOMAIN}\nSubject: "
+                f"TR: {CANARY_SUBJECT}\nMessage-ID: <zorglub-att@x>\nContent-Type: "
+                "multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822; "
+                "name=Zorglub.eml\n\n").encode() + inner + b"\n--b--\n"
+    enc = base64.b64encode(f"{CANARY_NAME} <{CANARY_ADDR}>".encode()).decode()
+    (box / "Dossier Zorglub" / "zorglub-1.eml").write_bytes(b"\xef\xbb\xbf" + attached)
+    (box / "Dossier Zorglub" / "zorglub-2.eml").write_bytes(message(
+        sender=f"=?utf-8?b?{enc}?=", to=f"Yvonne <yvonne.kqjt@gmäil.example>, "
+        f"<zorglub.qwxz+vrmblx@{DOMAIN}.>", subject=CANARY_SUBJECT, message_id="<qwxz-2@x>"))
+    (box / "Dossier Zorglub" / "Zorglub notes.txt").write_bytes(b"qwxz vrmblx")
+    (box / "Zorglub.mbox").write_bytes(b"From zorglub@x Mon Sep  7 10:00:00 2026\n" + message(
+        sender=f"{CANARY_NAME} <{CANARY_ADDR}>", message_id="<vrmblx-3@x>")
+        + b"From qwxz@x Mon Sep  7 10:01:00 2026\n" + message(message_id="<kqjt-4@x>"))
+    r = run_cli("collect", "files", str(box), study=study.root)
+    assert r.returncode == 0, r.stderr
+    monkeypatch.setattr(mimeshared, "MAX_SECONDS", -1.0)  # the same mail, all over budget
+    study2, _ = make_study(tmp_path / "late")
+    from mailstudy.collect.run import collect_files
+
+    s = collect_files(study2, [box], workers=1)
+    assert s.totals()["skipped"].get("over_budget_time") == 4
+    hits = scan(study.root, [r.stdout, r.stderr]) + scan(study2.root, [])
+    assert hits == []

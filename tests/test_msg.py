@@ -318,7 +318,9 @@ def test_inline_pictures_html_body_flags_and_exchange_addresses(tmp_path: Path,
             fallback_date=dt.datetime(2026, 2, 1, tzinfo=UTC))
     row = builder.build(parsed.headers, parsed.outline, c)
     assert row["sender"] == MARK_INVALID and row["is_forward"]
-    assert row["n_attachments"] == 1 and row["attachment_kinds"] == ["image"]
+    # a picture shown in the body still has a file name: an attachment, as the same
+    # message read as MIME (an inline part with a file name) counts it
+    assert row["n_attachments"] == 2 and row["attachment_kinds"] == ["image", "image"]
     assert row["text_bytes"] == len(html)
     assert row["date_utc"] == dt.datetime(2026, 2, 1, tzinfo=UTC)
     assert {"msg_no_smtp_address", "missing_message_id", "date_from_source"} <= set(

@@ -48,12 +48,50 @@ def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
 
 
 def parse_addresses(values: Iterable[str]) -> list[tuple[str, str]]:
-    """(display name, address) pairs, as ``email.utils.getaddresses`` gives them."""
+    """(display name, address) pairs, as ``email.utils.getaddresses`` gives them.
+
+    An address written as RFC 2047 encoded words (``=?utf-8?b?...?=``, forbidden by RFC 2047
+    but written by some mailers, sometimes around the whole ``Name <address>``) is decoded and
+    parsed again rather than turned into an invalid address."""
     out: list[tuple[str, str]] = []
     for v in values:
         fast = _simple_addresses(v)
-        out.extend(fast if fast is not None else email.utils.getaddresses([v]))
+        pairs = fast if fast is not None else email.utils.getaddresses([v])
+        for name, addr in pairs:
+            if "=?" in addr:
+                again = [p for p in email.utils.getaddresses([decode_text(addr)]) if p[1]]
+                if again and all("@" in a and "=?" not in a for _, a in again):
+                    out.extend((name or n, a) for n, a in again)
+                    continue
+            out.append((name, addr))
     return out
+
+
+def normal_address(address: str, subaddress: str | None = None,
+                   internal: tuple[str, ...] = ()) -> str:
+    """One spelling per mailbox, before classification and pseudonymisation: no trailing dot
+    on the domain (``jean@region.fr.`` is a valid absolute name), a Unicode domain in its
+    IDNA ASCII form (``région.fr`` and ``xn--rgion-csa.fr`` are one domain), and, when the
+    study says its server uses sub-addresses (``subaddress_separator``), ``jean+tag@`` folded
+    into ``jean@`` for the organisation's own domains."""
+    a = utf8(address).strip().strip("<>").strip()
+    local, at, domain = a.rpartition("@")
+    if not at:
+        return a
+    domain = domain.rstrip(".")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except (UnicodeError, ValueError):
+            pass
+    domain = domain.lower()
+    if subaddress and subaddress in local and _domain_in(domain, internal):
+        local = local.split(subaddress, 1)[0] or local
+    return f"{local}@{domain}"
+
+
+def _domain_in(domain: str, domains: tuple[str, ...]) -> bool:
+    return any(domain == d or domain.endswith("." + d) for d in domains)
 
 
 class Identities:
@@ -64,10 +102,11 @@ class Identities:
 
     def __init__(self, pseudonymiser: Pseudonymiser, domains: Iterable[str],
                  partner_domains: Iterable[str] = (), optouts: Container[str] = (),
-                 escrow: EscrowWriter | None = None) -> None:
+                 escrow: EscrowWriter | None = None, subaddress: str | None = None) -> None:
         self.p = pseudonymiser
-        self.domains = tuple(d.lower() for d in domains)
-        self.partners = tuple(d.lower() for d in partner_domains)
+        self.domains = tuple(normal_address("@" + d)[1:] for d in domains)
+        self.partners = tuple(normal_address("@" + d)[1:] for d in partner_domains)
+        self.subaddress = subaddress or None
         self.optouts = optouts  # OptOuts: membership needs the key, which collection has
         self.escrow = escrow
         # address headers repeat a lot within a mailbox; parsing them is the costliest step
@@ -76,11 +115,15 @@ class Identities:
 
     @staticmethod
     def _in(domain: str, domains: tuple[str, ...]) -> bool:
-        return any(domain == d or domain.endswith("." + d) for d in domains)
+        return _domain_in(domain, domains)
+
+    def normal(self, address: str) -> str:
+        """The spelling of ``address`` that is classified and pseudonymised."""
+        return normal_address(address, self.subaddress, self.domains)
 
     def classify(self, address: str) -> str:
         """internal, partner, external or invalid."""
-        a = self.p.canonical_address(address)
+        a = self.p.canonical_address(self.normal(address))
         if "@" not in a or a.startswith("@") or a.endswith("@"):
             return "invalid"
         dom = a.rsplit("@", 1)[1]
@@ -101,7 +144,7 @@ class Identities:
             out = ({"partner": MARK_PARTNER, "external": MARK_EXTERNAL}.get(cls, MARK_INVALID),
                    False)
         else:
-            p = self.p.person(address)
+            p = self.p.person(self.normal(address))
             out = (MARK_OPTOUT, False) if p in self.optouts else (p, True)
         if len(self._tokens) > 200_000:
             self._tokens.clear()
@@ -115,7 +158,7 @@ class Identities:
             return p
         if self.escrow is not None and self.escrow.wants(p, bool(display)):
             name = decode_text(display, defects) if display else ""
-            ident = {"address": utf8(self.p.canonical_address(address))}
+            ident = {"address": utf8(self.p.canonical_address(self.normal(address)))}
             if name and name.lower() != ident["address"]:
                 ident["name"] = name
             self.escrow.add(p, "person", ident)

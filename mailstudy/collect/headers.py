@@ -37,15 +37,17 @@ class HeaderBlock:
     __slots__ = ("_h", "defects")
 
     def __init__(self, raw: bytes) -> None:
-        h: dict[str, list[str]] = {}
+        h: dict[str, list[list[str]]] = {}
         defects: list[str] = []
-        cur: list[str] | None = None  # the value being unfolded, as [text]
+        # the value being unfolded, as its lines: joined once at the end, so that a header
+        # of many thousand continuation lines costs linear time, not quadratic
+        cur: list[str] | None = None
         for line in _LINE_SPLIT.split(raw.decode("ascii", "surrogateescape")):
             if not line:
                 continue
             if line[0] in " \t":
                 if cur is not None:
-                    cur[0] += line
+                    cur.append(line)
                 else:
                     defects.append("malformed_header_line")
                 continue
@@ -56,9 +58,8 @@ class HeaderBlock:
                 cur = None
                 continue
             cur = [value.lstrip(" \t")]
-            h.setdefault(name.lower(), []).append(cur)  # type: ignore[arg-type]
-        self._h = {k: [v[0] if isinstance(v, list) else v for v in vals]
-                   for k, vals in h.items()}
+            h.setdefault(name.lower(), []).append(cur)
+        self._h = {k: ["".join(v) for v in vals] for k, vals in h.items()}
         self.defects = defects
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -223,26 +224,12 @@ def choose_date(msg: Message, fallback: dt.datetime | None, defects: list[str],
     return None
 
 
-_CLIENTS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"outlook[- ]for[- ]ios|iphone|ipad|ios mail", re.I), "mobile_ios"),
-    (re.compile(r"android|k-9|aquamail|fairemail", re.I), "mobile_android"),
-    (re.compile(r"outlook|microsoft office|microsoft cdo|exchange|mapi", re.I), "outlook"),
-    (re.compile(r"thunderbird|icedove|betterbird|mozilla", re.I), "thunderbird"),
-    (re.compile(r"apple mail|mac os x mail|macos mail", re.I), "apple_mail"),
-    (re.compile(r"roundcube|sogo|zimbra|horde|owa|webmail|rainloop|snappymail|gmail", re.I),
-     "webmail"),
-]
-
-
 def client_family(msg: Message) -> str | None:
+    """The mail client family, by the rule table of :mod:`~mailstudy.collect.clients`."""
+    from mailstudy.collect.clients import classify_client
+
     ua = msg.get("X-Mailer") or msg.get("User-Agent")
-    if ua is None:
-        return None
-    s = str(ua)
-    for pat, fam in _CLIENTS:
-        if pat.search(s):
-            return fam
-    return "other"
+    return None if ua is None else classify_client(str(ua))
 
 
 def importance(msg: Message) -> str:

@@ -27,7 +27,7 @@ from mailstudy.collect.formats.eml import list_eml
 from mailstudy.collect.formats.maildir import list_maildir
 from mailstudy.collect.formats.mbox import list_mbox
 from mailstudy.collect.formats.pst import pst_as_eml
-from mailstudy.collect.mime import ParsedMessage
+from mailstudy.collect.mime import MessageOverBudget, ParsedMessage
 from mailstudy.collect.rows import Context, RowBuilder, item_family
 from mailstudy.schema import MARK_OPTOUT
 from mailstudy.store import MessageStore
@@ -119,7 +119,7 @@ def infer_owner(listing: SourceListing, ids: Identities, sample: int = 400) -> s
         for _, addr in email.utils.getaddresses([str(v) for v in
                                                  parsed.headers.get_all(header) or []]):
             if addr and ids.classify(addr) == "internal":
-                counts[ids.p.canonical_address(addr)] += 1
+                counts[ids.p.canonical_address(ids.normal(addr))] += 1
     if not counts:
         return None
     return counts.most_common(1)[0][0]
@@ -137,7 +137,8 @@ class Session:
         self.study = open_study(study_root)
         self.escrow = self.study.escrow()
         self.ids = Identities(self.study.pseudonymiser(), self.study.domains,
-                              self.study.partner_domains, load_optouts(self.study), self.escrow)
+                              self.study.partner_domains, load_optouts(self.study), self.escrow,
+                              self.study.section("organisation").get("subaddress_separator"))
         self.builder = RowBuilder(self.ids, self.study.tz)
         self.store = MessageStore(self.study.messages_dir)
         self.is_personal = personal_matcher(self.study.personal_folders)
@@ -219,7 +220,7 @@ def open_source(session: Session, job: MailboxJob, res: MailboxResult,
         raise SourceError("source does not exist")
     fmt = job.fmt or detect_format(source)
     if fmt not in FORMATS:
-        raise SourceError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise SourceError(f"unknown format {fmt!r} (fmt); use one of {', '.join(FORMATS)}")
     res.format = fmt
     ids = session.ids
     # the owner first, from what needs no reading: an opted-out mailbox is never opened
@@ -236,12 +237,13 @@ def open_source(session: Session, job: MailboxJob, res: MailboxResult,
     listing = list_source(fmt, root, session.is_personal)
     if (not listing.items and not listing.skipped_folders and job.fmt
             and _has_files(root)):
-        raise SourceError(f"no {fmt} mailbox found in this source; check --format")
+        raise SourceError(f"no {fmt} mailbox found in this source; check the format "
+                          "given (fmt)")
     if owner is None:
         owner = infer_owner(listing, ids)
         res.owner_from = "inferred"
         if owner is None:
-            raise SourceError("cannot tell whose mailbox this is: give --owner")
+            raise SourceError("cannot tell whose mailbox this is: give its owner (owner)")
         _check_owner(owner, ids, res)
         if res.owner_from.endswith("+optout"):
             return None
@@ -251,6 +253,7 @@ def open_source(session: Session, job: MailboxJob, res: MailboxResult,
     res.folders = len(listing.folders)
     res.skipped["personal_folder_messages"] += listing.skipped_messages
     res.skipped["personal_folders"] += listing.skipped_folders
+    res.skipped.update(listing.skipped)
     return listing, mailbox, fmt, root
 
 
@@ -258,7 +261,7 @@ def list_source(fmt: str, root: Path, is_personal: Callable[[tuple[str, ...]], b
                 ) -> SourceListing:
     """The items of an (unpacked) source, in a deterministic order."""
     return {"maildir": list_maildir, "mbox": list_mbox, "eml": list_eml, "pst": list_eml,
-            "msg": lambda r, p: list_eml(r, p, ".msg")}[fmt](root, is_personal)
+            "msg": list_eml}[fmt](root, is_personal)
 
 
 def parsed_items(items: Iterable[Item], res: MailboxResult,
@@ -285,6 +288,8 @@ def read_item(item: Item, res: MailboxResult) -> ParsedMessage | None:
         return item.read()
     except OSError:
         res.skipped["unreadable_file"] += 1
+    except MessageOverBudget as exc:
+        res.skipped[f"over_budget_{exc.reason}"] += 1
     except Exception as exc:  # noqa: BLE001 - counted, never fatal
         res.skipped[f"unparsable_{_reason(exc)}"] += 1
     return None
@@ -308,11 +313,12 @@ def digest_key(folder: tuple[str, ...], header_digest: str, n: int) -> str:
 def build_row(builder: RowBuilder, fmt: str, mailbox: str, item: Item, parsed: ParsedMessage,
               key: str, res: MailboxResult) -> dict[str, Any] | None:
     """The row of one message (its defects counted), or None and a counted skip."""
-    if fmt in ("mbox", "eml", "pst"):
+    source = item.source or fmt  # a mixed folder: each file by its own format
+    if source in ("mbox", "eml", "pst"):
         _mbox_flags(parsed, item)  # Status/X-Status headers, when present
-    elif fmt == "msg":
+    elif source == "msg":
         item.seen = getattr(parsed, "seen", item.seen)
-    ctx = Context(mailbox=mailbox, source=fmt, item_key=key,
+    ctx = Context(mailbox=mailbox, source=fmt if fmt == "pst" else source, item_key=key,
                   folder=item.folder, folder_role=folder_role(item.folder),
                   size_bytes=parsed.size, seen=item.seen, answered=item.answered,
                   flagged=item.flagged, fallback_date=item.fallback_date)
@@ -328,7 +334,7 @@ def build_row(builder: RowBuilder, fmt: str, mailbox: str, item: Item, parsed: P
 def _check_owner(owner: str, ids: Identities, res: MailboxResult) -> None:
     if ids.classify(owner) != "internal":
         raise SourceError("the owner's address is not in the organisation's domains")
-    res.mailbox = ids.p.person(owner)
+    res.mailbox = ids.p.person(ids.normal(owner))
     if res.mailbox in ids.optouts:
         res.mailbox = MARK_OPTOUT  # summaries never name an objector, not even by pseudonym
         res.skipped["owner_opted_out"] += 1

@@ -17,6 +17,8 @@ class Part:
     has_filename: bool
     extension: str  # lower-case extension of the file name, "" if none (never the name)
     size: int  # encoded octets of the part body, CRLF line endings (as IMAP reports it)
+    parent: str = ""  # subtype of the enclosing multipart ("mixed", "report"...), "" if none
+    alternative: int = 0  # which multipart/alternative the leaf is inside (0: none)
 
 
 @dataclass
@@ -59,19 +61,41 @@ _KIND_BY_EXT = {
 }
 
 
+# never a file the user attached: signatures, the PGP/MIME control part, report parts
+_NOT_ATTACHMENTS = frozenset({
+    "application/pkcs7-signature", "application/x-pkcs7-signature",
+    "application/pgp-signature", "application/pgp-encrypted",
+    "message/delivery-status", "message/global-delivery-status",
+    "message/disposition-notification", "message/global-disposition-notification",
+    "message/feedback-report", "text/rfc822-headers", "message/global-headers",
+})
+_ENCRYPTED = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+
+
 def is_attachment(p: Part) -> bool:
-    """A leaf is an attachment when declared so, when it carries a file name (unless inline),
-    or when it is neither text nor inline (a bare image/pdf part)."""
-    if p.disposition == "attachment":
+    """The definition users expect (written in :mod:`mailstudy.schema`, ``n_attachments``).
+
+    Not attachments: signature parts, the PGP/MIME control part and every part of a delivery
+    or read report. Attachments: a part declared so, any part with a file name (inline
+    images and PDFs of Apple Mail, iOS Mail and Thunderbird, a text file), and a part without
+    a name that is neither text nor inline (a bare image). An encrypted message counts its
+    encrypted content once.
+    """
+    if (p.content_type in _NOT_ATTACHMENTS or p.parent == "report"
+            or p.content_type.startswith("multipart/")):  # a broken container is no file
+        return False
+    if p.content_type in _ENCRYPTED or p.parent == "encrypted":
+        return True
+    if p.disposition == "attachment" or p.has_filename:
         return True
     if p.disposition == "inline":
         return False
-    if p.has_filename:
-        return True
     return not p.content_type.startswith("text/")
 
 
 def attachment_kind(p: Part) -> str:
+    if p.content_type in _ENCRYPTED or p.parent == "encrypted":
+        return "encrypted"
     kind = _KIND_BY_EXT.get(p.extension) or _KIND_BY_TYPE.get(p.content_type)
     if kind:
         return kind
@@ -83,17 +107,27 @@ def attachment_kind(p: Part) -> str:
 def summarise_parts(parts: Iterable[Part]) -> tuple[int, int, list[str]]:
     """(text_bytes, n_attachments, sorted attachment kinds).
 
-    text_bytes counts the non-attachment text/plain parts; a message with none (HTML only)
-    counts its text/html parts instead, so that a plain+HTML alternative is not counted twice.
+    text_bytes counts the body's text/plain parts; a message with none (HTML only) counts
+    its text/html parts instead, so that a plain+HTML alternative is not counted twice. The
+    parts of one multipart/alternative are one text written several ways: only its first
+    text/plain (or text/html) part counts.
     """
     plain = html = 0
     kinds: list[str] = []
+    seen: set[tuple[str, int]] = set()
     for p in parts:
         if is_attachment(p):
             kinds.append(attachment_kind(p))
-        elif p.content_type == "text/plain":
+            continue
+        if p.content_type not in ("text/plain", "text/html"):
+            continue
+        if p.alternative:
+            if (p.content_type, p.alternative) in seen:
+                continue
+            seen.add((p.content_type, p.alternative))
+        if p.content_type == "text/plain":
             plain += p.size
-        elif p.content_type == "text/html":
+        else:
             html += p.size
     return (plain if plain else html), len(kinds), sorted(kinds)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ class Item:
     answered: bool | None = None
     flagged: bool | None = None
     fallback_date: dt.datetime | None = None
+    source: str | None = None  # its own format, in a folder that mixes them (.eml and .msg)
 
 
 @dataclass
@@ -40,6 +43,7 @@ class SourceListing:
     folders: set[tuple[str, ...]] = field(default_factory=set)
     skipped_folders: int = 0  # personal folders
     skipped_messages: int = 0  # messages inside personal folders
+    skipped: Counter[str] = field(default_factory=Counter)  # other files, by reason
 
 
 class ReadpstMissing(SourceError):
@@ -51,10 +55,12 @@ def file_reader(path: Path) -> Callable[[], ParsedMessage]:
 
     def read() -> ParsedMessage:
         with open(path, "rb") as f:
-            data = f.read(IN_MEMORY_MAX + 1)
-            if len(data) <= IN_MEMORY_MAX:
-                return read_message_bytes(data)
-            f.seek(0)
+            # the size decides, so that a large file is never even partly held in memory
+            if os.fstat(f.fileno()).st_size <= IN_MEMORY_MAX:
+                data = f.read()  # sized by the file, not by the limit
+                if len(data) <= IN_MEMORY_MAX:
+                    return read_message_bytes(data)
+                f.seek(0)  # grew meanwhile
             return read_message(iter_lines(f))
 
     return read

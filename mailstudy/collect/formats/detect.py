@@ -17,17 +17,18 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         if is_maildir(path) or any(is_maildir(c) for c in path.iterdir() if c.is_dir()):
             return "maildir"
+        kinds: set[str] = set()
         for p in sorted(path.rglob("*"))[:2000]:
             if p.is_file():
                 suf = p.suffix.lower()
-                if suf == ".eml":
-                    return "eml"
-                if suf == ".msg":
-                    return "msg"
-                if suf == ".pst":
-                    return "pst"
-                if looks_like_mbox(p):
-                    return "mbox"
+                if suf in (".eml", ".msg", ".pst"):
+                    kinds.add(suf[1:])
+                elif looks_like_mbox(p):
+                    kinds.add("mbox")
+        # a tree of message files is read file by file, each by its own format
+        for fmt in ("eml", "msg", "pst", "mbox"):
+            if fmt in kinds:
+                return fmt
         raise SourceError("folder is neither a Maildir nor holds .eml, .msg, .pst or mbox files")
     suf = path.suffix.lower()
     if suf == ".pst" or suf == ".ost":
@@ -44,9 +45,10 @@ def detect_format(path: Path) -> str:
 def looks_like_mbox(p: Path) -> bool:
     try:
         with open(p, "rb") as f:
-            return f.read(5) == b"From "
+            head = f.read(8)
     except OSError:
         return False
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(b"From ")
 
 
 def owner_from_name(path: Path) -> str | None:

@@ -4,6 +4,7 @@ each answer), all sent through its imaplib connection."""
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -58,6 +59,9 @@ def pipelined_statuses(client: IMAPClient, folders: Sequence[Folder]
         raise TransientError("the server rejected STATUS") from None
 
 
+REFUSED: list[Fetched] = []  # the answer for a folder the server refused to open (by identity)
+
+
 def pipelined_gap_fetch(client: IMAPClient, group: Sequence[FolderGaps]
                         ) -> tuple[list[list[Fetched] | None], bool]:
     """EXAMINE then UID FETCH of the missing ranges, for every folder of ``group``, all
@@ -80,11 +84,17 @@ def pipelined_gap_fetch(client: IMAPClient, group: Sequence[FolderGaps]
             typ1, _ = imap._command_complete("EXAMINE", t1)  # noqa: SLF001
             uv = imap.untagged_responses.pop("UIDVALIDITY", [None])[-1]
             imap.untagged_responses.pop("FETCH", None)
+            if typ1 != "OK":
+                # one folder the server will not open: its FETCH fails too (no folder
+                # selected); the folder is counted and skipped, the others go on
+                with contextlib.suppress(imaplib.IMAP4.error):
+                    imap._command_complete("UID", t2)  # noqa: SLF001
+                imap.untagged_responses.pop("FETCH", None)
+                refused = True
+                out.append(REFUSED)
+                continue
             typ2, _ = imap._command_complete("UID", t2)  # noqa: SLF001
             data = imap.untagged_responses.pop("FETCH", None) or []
-            if typ1 != "OK":
-                refused = True
-                continue
             if uv is None or int(uv) != g.uidvalidity:
                 out.append(None)
                 continue

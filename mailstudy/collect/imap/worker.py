@@ -21,7 +21,12 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from mailstudy.collect.addresses import Identities
 from mailstudy.collect.headers import parse_header_block
 from mailstudy.collect.imap.auth import Account
-from mailstudy.collect.imap.commands import PIPELINE, pipelined_gap_fetch, pipelined_statuses
+from mailstudy.collect.imap.commands import (
+    PIPELINE,
+    REFUSED,
+    pipelined_gap_fetch,
+    pipelined_statuses,
+)
 from mailstudy.collect.imap.connection import close_quietly, open_session
 from mailstudy.collect.imap.errors import ImapError, TransientError, kind_of
 from mailstudy.collect.imap.folders import Folder, select_folders
@@ -221,8 +226,13 @@ class Worker:
             if (status is not None and status[0] <= self.cfg.batch_size
                     and self._plan_small(mailbox, folder, fid, status, state, res, gaps)):
                 continue
-            info, uids = self.retrying(
-                job.account, lambda f=folder: self._folder_uids(job.account, f), reconnects)
+            try:
+                info, uids = self.retrying(
+                    job.account, lambda f=folder: self._folder_uids(job.account, f),
+                    reconnects)
+            except ImapError:  # one folder the server will not open: counted, skipped
+                res.skipped["refused_folders"] += 1
+                continue
             uidvalidity = int(info[b"UIDVALIDITY"])
             res.replaced += self._drop_stale(mailbox, fid, uidvalidity, state)
             have = state.get((fid, uidvalidity), set())
@@ -263,9 +273,7 @@ class Worker:
         UIDVALIDITY changed."""
         c = self.client(account)
         self.conns[account.login] = (c, None)  # the selected folder is unknown from here
-        out, refused = pipelined_gap_fetch(c, group)
-        if refused:
-            raise ImapError("the server refused to open a folder")
+        out, _ = pipelined_gap_fetch(c, group)  # a refused folder is REFUSED in ``out``
         return out
 
     def fetch_gaps(self, job: PlanJob | GapsJob, mailbox: str, gaps: Sequence[FolderGaps],
@@ -312,6 +320,10 @@ class Worker:
         for g, fetched in zip(group, got, strict=True):
             if fetched is None:
                 res.uidvalidity_changed = True
+                continue
+            if fetched is REFUSED:  # one folder the server will not open: counted, skipped
+                res.skipped["refused_folders"] += 1
+                res.skipped["refused_folder_messages"] += g.todo
                 continue
             seg = Segment(g.folder, g.uidvalidity, ())
             for f in fetched:
