@@ -82,7 +82,8 @@ def _recorded_and_given(study: Study, addresses: Iterable[str]
     ps, hasher = study.pseudonymiser(), optout_hasher(study)
     current = load_optouts(study)
     recorded = set(current.hashes) | {hasher(p) for p in current.legacy}
-    return recorded, {hasher(ps.person(a)) for a in addresses}, bool(current.legacy)
+    given = {hasher(ps.person(study.normal_address(a))) for a in addresses}
+    return recorded, given, bool(current.legacy)
 
 
 def add_optouts(study: Study, addresses: Iterable[str]) -> tuple[int, int]:

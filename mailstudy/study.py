@@ -238,6 +238,23 @@ class Study:
     def pseudonymiser(self) -> Pseudonymiser:
         return Pseudonymiser(self.key(), self.section("organisation").get("aliases", {}))
 
+    def normal_address(self, address: str) -> str:
+        """``address`` as every stage spells it before pseudonymising it (IDNA domain, no
+        trailing dot, ``+tag`` folded when ``[organisation] subaddress_separator`` says so):
+        the directory, the answers files, the opt-outs and the collectors agree on one
+        pseudonym per mailbox."""
+        from mailstudy.text import normal_address
+
+        return normal_address(address, self.section("organisation").get("subaddress_separator"),
+                              tuple(self.normal_domains))
+
+    @property
+    def normal_domains(self) -> list[str]:
+        """The organisation's domains as :meth:`normal_address` spells them (IDNA ASCII)."""
+        from mailstudy.text import normal_address
+
+        return [normal_address("@" + d)[1:] for d in self.domains]
+
     def keyholder_recipient(self) -> str | None:
         p = self.catalog.path("keyholder_pub")
         return p.read_text().strip() if p.exists() else None

@@ -43,6 +43,34 @@ def in_domains(address: str, domains: list[str]) -> bool:
     return any(d == x or d.endswith("." + x) for x in domains)
 
 
+def normal_address(address: str, subaddress: str | None = None,
+                   internal: tuple[str, ...] = ()) -> str:
+    """One spelling per mailbox, before classification and pseudonymisation: no trailing dot
+    on the domain (``jean@region.fr.`` is a valid absolute name), a Unicode domain in its
+    IDNA ASCII form (``région.fr`` and ``xn--rgion-csa.fr`` are one domain), and, when the
+    study says its server uses sub-addresses (``subaddress_separator``), ``jean+tag@`` folded
+    into ``jean@`` for the organisation's own domains."""
+    a = address.strip().strip("<>").strip()
+    local, at, domain = a.rpartition("@")
+    if not at:
+        return a
+    domain = domain.rstrip(".")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except (UnicodeError, ValueError):
+            pass
+    domain = domain.lower()
+    if subaddress and subaddress in local and domain_in(domain, internal):
+        local = local.split(subaddress, 1)[0] or local
+    return f"{local}@{domain}"
+
+
+def domain_in(domain: str, domains: tuple[str, ...] | list[str]) -> bool:
+    """``domain`` is one of ``domains`` or a subdomain of one."""
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
 def people_count(n: int, threshold: int) -> str:
     """A count of people fit for a message: below the disclosure threshold (and above 0) it
     says "fewer than 10", since "1 eligible" next to "level=DGS" names someone."""

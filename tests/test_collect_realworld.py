@@ -231,3 +231,32 @@ def test_headers_ended_by_a_body_line_without_blank_line(tmp_path: Path) -> None
     assert one.iloc[0].n_to == 1
     two = df[df.n_attachments == 0].text_bytes.tolist()
     assert len("In article, someone wrote\n\nhello\n") + 3 in two
+
+
+def test_directory_optouts_and_collection_agree_on_one_spelling(tmp_path: Path) -> None:
+    """A sub-addressed, dotted or Unicode-domain spelling names the same person in the HR
+    directory, an objection and the collected mail: otherwise an objector written
+    "luc@région.test" in the directory would be collected under another pseudonym."""
+    from mailstudy.intake.directory import import_directory
+    from mailstudy.optout import add_optouts, load_optouts
+    from mailstudy.study import open_study
+
+    study, _ = make_study(tmp_path / "s", domains=(DOMAIN, "région.test"))
+    cfg = study.root / "study.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        "[organisation]\n", "[organisation]\nsubaddress_separator = \"+\"\n", 1),
+        encoding="utf-8")
+    study = open_study(study.root)
+    hr = tmp_path / "annuaire.csv"
+    hr.write_text("courriel;fonction\n"
+                  f"marie.curie+rh@{DOMAIN}.;chargée de mission\n"
+                  "luc@xn--rgion-bsa.test;chargé de mission\n", encoding="utf-8")
+    directory, _ = import_directory(study, hr)
+    mails = [message(message_id="<b1@x>", sender=f"Marie <marie.curie@{DOMAIN}>"),
+             message(message_id="<b2@x>", sender="Luc <luc@région.test>")]
+    root = write_maildir(tmp_path / OWNER, {"": [(m, "S") for m in mails]})
+    collect_files(study, [root], workers=1)
+    senders = set(read_messages(study.messages_dir)["sender"])
+    assert set(directory["person"]) == senders and len(senders) == 2
+    add_optouts(study, ["LUC@région.test."])
+    assert len(load_optouts(study).filter(list(senders))) == 1

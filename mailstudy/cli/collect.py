@@ -175,9 +175,10 @@ def pseudonym(
     """Print the pseudonym of each address (needs the key: operator only)."""
     from mailstudy.study import open_study
 
-    ps = open_study(study).pseudonymiser()
+    s = open_study(study)
+    ps = s.pseudonymiser()
     for a in addresses:
-        console.print(ps.person(a))
+        console.print(ps.person(s.normal_address(a)))
 
 
 @app.command()

@@ -9,11 +9,16 @@ from __future__ import annotations
 import email.utils
 import re
 from collections.abc import Container, Iterable
+from typing import TYPE_CHECKING
 
 from anonymise.escrow import EscrowWriter
 from anonymise.pseudonym import Pseudonymiser
+
+if TYPE_CHECKING:
+    from mailstudy.study import Study
 from mailstudy.collect.headers import decode_text, utf8
 from mailstudy.schema import MARK_EXTERNAL, MARK_INVALID, MARK_OPTOUT, MARK_PARTNER
+from mailstudy.text import domain_in, normal_address
 
 _SIMPLE_LIST = re.compile(r'^[^"()\\;:\[\]]*$')
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -67,33 +72,6 @@ def parse_addresses(values: Iterable[str]) -> list[tuple[str, str]]:
     return out
 
 
-def normal_address(address: str, subaddress: str | None = None,
-                   internal: tuple[str, ...] = ()) -> str:
-    """One spelling per mailbox, before classification and pseudonymisation: no trailing dot
-    on the domain (``jean@region.fr.`` is a valid absolute name), a Unicode domain in its
-    IDNA ASCII form (``région.fr`` and ``xn--rgion-csa.fr`` are one domain), and, when the
-    study says its server uses sub-addresses (``subaddress_separator``), ``jean+tag@`` folded
-    into ``jean@`` for the organisation's own domains."""
-    a = utf8(address).strip().strip("<>").strip()
-    local, at, domain = a.rpartition("@")
-    if not at:
-        return a
-    domain = domain.rstrip(".")
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except (UnicodeError, ValueError):
-            pass
-    domain = domain.lower()
-    if subaddress and subaddress in local and _domain_in(domain, internal):
-        local = local.split(subaddress, 1)[0] or local
-    return f"{local}@{domain}"
-
-
-def _domain_in(domain: str, domains: tuple[str, ...]) -> bool:
-    return any(domain == d or domain.endswith("." + d) for d in domains)
-
-
 class Identities:
     """Turns addresses into pseudonyms or markers, sealing new identities into the escrow.
 
@@ -115,11 +93,23 @@ class Identities:
 
     @staticmethod
     def _in(domain: str, domains: tuple[str, ...]) -> bool:
-        return _domain_in(domain, domains)
+        return domain_in(domain, domains)
+
+    @classmethod
+    def of_study(cls, study: Study, optouts: Container[str] = (),
+                 escrow: EscrowWriter | None = None) -> Identities:
+        """The study's domains, partner domains and sub-address rule
+        (``[organisation] subaddress_separator``): every collector reads them the same way."""
+        return cls(study.pseudonymiser(), study.domains, study.partner_domains, optouts,
+                   escrow, study.section("organisation").get("subaddress_separator"))
+
+    def person(self, address: str) -> str:
+        """The pseudonym of the mailbox at ``address`` (after :meth:`normal`)."""
+        return self.p.person(self.normal(address))
 
     def normal(self, address: str) -> str:
         """The spelling of ``address`` that is classified and pseudonymised."""
-        return normal_address(address, self.subaddress, self.domains)
+        return normal_address(utf8(address), self.subaddress, self.domains)
 
     def classify(self, address: str) -> str:
         """internal, partner, external or invalid."""

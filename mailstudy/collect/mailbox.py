@@ -136,9 +136,7 @@ class Session:
 
         self.study = open_study(study_root)
         self.escrow = self.study.escrow()
-        self.ids = Identities(self.study.pseudonymiser(), self.study.domains,
-                              self.study.partner_domains, load_optouts(self.study), self.escrow,
-                              self.study.section("organisation").get("subaddress_separator"))
+        self.ids = Identities.of_study(self.study, load_optouts(self.study), self.escrow)
         self.builder = RowBuilder(self.ids, self.study.tz)
         self.store = MessageStore(self.study.messages_dir)
         self.is_personal = personal_matcher(self.study.personal_folders)
@@ -334,7 +332,7 @@ def build_row(builder: RowBuilder, fmt: str, mailbox: str, item: Item, parsed: P
 def _check_owner(owner: str, ids: Identities, res: MailboxResult) -> None:
     if ids.classify(owner) != "internal":
         raise SourceError("the owner's address is not in the organisation's domains")
-    res.mailbox = ids.p.person(ids.normal(owner))
+    res.mailbox = ids.person(owner)
     if res.mailbox in ids.optouts:
         res.mailbox = MARK_OPTOUT  # summaries never name an objector, not even by pseudonym
         res.skipped["owner_opted_out"] += 1

@@ -57,14 +57,14 @@ def _pseudonymise_rows(study: Any, rows: list[tuple[int, list[str]]], col: int,
     for line, cells in rows:
         summary.rows += 1
         raw = cells[col].strip() if col < len(cells) else ""
-        addr = ps.canonical_address(raw) if raw else ""
+        addr = ps.canonical_address(study.normal_address(raw)) if raw else ""
         if not addr:
             summary.reject("empty address", line)
             continue
         if not is_address(addr):
             summary.reject("not an e-mail address", line)
             continue
-        if not in_domains(addr, study.domains):
+        if not in_domains(addr, study.normal_domains):
             summary.reject("address outside the organisation's domains", line)
             continue
         person = ps.person(addr)

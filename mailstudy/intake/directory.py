@@ -232,8 +232,9 @@ class _RowReader:
         self.idx = idx
         self.ladder = ladder
         self.ps = study.pseudonymiser()
+        self.normal = study.normal_address
         self.optouts = load_optouts(study)
-        self.domains = study.domains
+        self.domains = study.normal_domains
         self.seen: dict[str, int] = {}
         self.address: dict[str, str] = {}
 
@@ -247,7 +248,7 @@ class _RowReader:
         Duplicates keep the first line (the policy of every HR-side table).
         """
         raw = self.cell(rec, "email")
-        addr = self.ps.canonical_address(raw) if raw else ""
+        addr = self.ps.canonical_address(self.normal(raw)) if raw else ""
         reason = ("missing address" if not raw else
                   "invalid address" if not is_address(addr) else
                   "address outside the organisation's domains"
@@ -287,7 +288,7 @@ class _RowReader:
         raw = self.cell(rec, "manager")
         if not raw:
             return None
-        addr = self.ps.canonical_address(raw)
+        addr = self.ps.canonical_address(self.normal(raw))
         mgr = self.ps.person(addr) if is_address(addr) else None
         return None if mgr in self.optouts else mgr  # an objector is nobody's manager here
 

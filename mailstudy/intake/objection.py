@@ -158,5 +158,5 @@ def record_objections(study: Study, addresses: list[str]) -> tuple[int, int, Obj
     (newly recorded, already recorded, what was removed)."""
     ps = study.pseudonymiser()
     added, present = add_optouts(study, addresses)
-    report = apply_objection(study, {ps.person(a) for a in addresses})
+    report = apply_objection(study, {ps.person(study.normal_address(a)) for a in addresses})
     return added, present, report

@@ -64,8 +64,7 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
             warn(w)
     study.key()
     study.escrow()  # fails early without a key holder
-    ps = study.pseudonymiser()
-    ids = Identities(ps, study.domains, study.partner_domains)
+    ids = Identities.of_study(study)
     optouts = load_optouts(study)
     summary = RunSummary(kind="collect-imap",
                          started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -74,7 +73,7 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
     results, jobs = _admit(accounts, ids, optouts)
     # seal the owners' identities now, even for mailboxes that turn out empty
     escrow = study.escrow()
-    sealer = Identities(ps, study.domains, study.partner_domains, optouts, escrow)
+    sealer = Identities.of_study(study, optouts, escrow)
     for j in jobs:
         sealer.token(j.account.address)
     escrow.flush()
@@ -103,7 +102,7 @@ def _admit(accounts: Sequence[Account], ids: Identities, optouts: Container[str]
         if ids.classify(acc.address) != "internal":
             r.error = "the mailbox address is not in the organisation's domains"
             continue
-        r.mailbox = ids.p.person(acc.address)
+        r.mailbox = ids.person(acc.address)
         if r.mailbox in optouts:
             r.mailbox = MARK_OPTOUT  # summaries never name an objector
             r.owner_from += "+optout"

@@ -67,8 +67,7 @@ class Worker:
         study = open_study(cfg.study_root)
         self.personal = study.personal_folders
         self.escrow = study.escrow()
-        self.ids = Identities(study.pseudonymiser(), study.domains, study.partner_domains,
-                              load_optouts(study), self.escrow)
+        self.ids = Identities.of_study(study, load_optouts(study), self.escrow)
         self.builder = RowBuilder(self.ids, study.tz)
         self.store = MessageStore(study.messages_dir)
         self.parent = os.getppid() if pool_worker else None
