@@ -60,6 +60,7 @@ from mailstudy.personas.run import run_personas, write_outputs
 from mailstudy.personas.settings import (
     CLIP,
     JACCARD_TARGET,
+    PS_MIN,
     STABILITY_P10_MIN,
     TRAIT_Z,
     PersonaError,
@@ -69,7 +70,7 @@ from mailstudy.personas.transform import FeatureTransform, prepare_features
 
 __all__ = [
     "CLIP", "JACCARD_TARGET", "STABILITY_P10_MIN", "TRAIT_Z", "FeatureTransform", "PersonaError",
-    "PersonaModel", "assign_personas", "describe_personas", "fit_personas", "merge_small",
+    "PS_MIN", "PersonaModel", "assign_personas", "describe_personas", "fit_personas", "merge_small",
     "min_persona_size", "prepare_features", "read_card", "run_personas", "sheet_context",
     "suppress_cells", "week_grid_from_messages", "week_shares", "write_outputs",
 ]

@@ -302,7 +302,7 @@ def _k_candidates(k: int | str, k_range: tuple[int, int], threshold: int, n_peop
     if k == "auto":
         lo, hi = int(k_range[0]), int(k_range[1])
         if not 2 <= lo <= hi:
-            raise PersonaError(f"bad k range {lo}..{hi}")
+            raise PersonaError(f"bad k_range {lo}..{hi}: needs 2 <= first <= last")
         return [kk for kk in range(lo, hi + 1) if kk * threshold <= n_people] or [lo]
     if int(k) < 2:
         raise PersonaError("k must be at least 2")
