@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import random
 
 from mailstudy.demo.council.draws import pick_weighted
 from mailstudy.demo.council.records import Agent, fold_ascii
 from mailstudy.demo.council.tables import (
-    BEHAVIOURS,
+    COUNCIL_BEHAVIOURS,
     DESKTOP,
     DG,
     DIRECTIONS,
@@ -15,6 +17,8 @@ from mailstudy.demo.council.tables import (
     FIRST_M,
     LAST,
     MOBILE,
+    Behaviour,
+    BehaviourTable,
 )
 
 
@@ -116,22 +120,62 @@ def assign_roles(rng: random.Random, agents: list[Agent]) -> None:
     give([a for a in agents if a.rank == 3], "arbitre", max(1, n // 80))
 
 
-def assign_behaviours(rng: random.Random, agents: list[Agent], weeks: int) -> None:
-    """Behaviours are dealt in shuffled blocks of four within each level, so every level
-    holds every behaviour in near-equal shares: personas must not be levels in disguise."""
-    n_b = len(BEHAVIOURS)
+def assign_behaviours(rng: random.Random, agents: list[Agent], weeks: int,
+                      table: BehaviourTable = COUNCIL_BEHAVIOURS, spread: float = 0.0,
+                      spread_rng: random.Random | None = None) -> None:
+    """Behaviours are dealt in shuffled blocks within each level (a block holds each row of
+    ``table`` in its share), so every level holds every behaviour in near-equal shares:
+    personas must not be levels in disguise. Each agent's parameters are its row's, each
+    numeric one times a factor drawn in [1 - spread, 1 + spread] from ``spread_rng`` (so the
+    rest of the council does not depend on the spread)."""
+    deal = _block(table)
     block: list[int] = []
-    for a in sorted(agents, key=lambda a: (a.rank, rng.random())):
+    for agent in sorted(agents, key=lambda agent: (agent.rank, rng.random())):
         if not block:
-            block = list(range(n_b))
+            block = list(deal)
             rng.shuffle(block)
-        a.behaviour = block.pop()
-    for a in agents:
-        a.desktop = pick_weighted(rng, DESKTOP)
-        a.mobile = pick_weighted(rng, MOBILE)
+        agent.behaviour = block.pop()
+        agent.params = table[agent.behaviour][1]
+        if spread > 0:
+            agent.params = vary(table[agent.behaviour][1], spread_rng or rng, spread)
+    for agent in agents:
+        agent.desktop = pick_weighted(rng, DESKTOP)
+        agent.mobile = pick_weighted(rng, MOBILE)
         if rng.random() < 0.35:  # one week of leave
-            w = rng.randrange(weeks)
-            a.leave = frozenset(range(w * 7, w * 7 + 5))
-        a.personal = rng.random() < 0.08
+            week = rng.randrange(weeks)
+            agent.leave = frozenset(range(week * 7, week * 7 + 5))
+        agent.personal = rng.random() < 0.08
 
 
+def _block(table: BehaviourTable, size: int = 20) -> list[int]:
+    """One block of behaviour rows: each row once when the shares are equal, else ``size``
+    slots shared by largest remainder."""
+    shares = [share for _, _, share in table]
+    if not table or min(shares) <= 0:
+        raise ValueError("a behaviour table needs rows of positive share")
+    if max(shares) - min(shares) < 1e-9:
+        return list(range(len(table)))
+    quotas = [size * share / sum(shares) for share in shares]
+    seats = [math.floor(q) for q in quotas]
+    by_remainder = sorted(range(len(table)), key=lambda i: (seats[i] - quotas[i], i))
+    for i in by_remainder[: size - sum(seats)]:
+        seats[i] += 1
+    return [i for i, n_seats in enumerate(seats) for _ in range(n_seats)]
+
+
+_PROBABILITIES = ("after_hours", "weekend", "mobile", "reply_p", "reply_all", "forward_p",
+                  "read_p", "read_bulk_p", "file_p", "trash_p", "flag_p", "external_p",
+                  "urgent_p")
+
+
+def vary(params: Behaviour, rng: random.Random, spread: float) -> Behaviour:
+    """One agent's parameters: every rate, probability, delay and weight of ``params`` times
+    a factor uniform in [1 - spread, 1 + spread] (probabilities kept below 0.99); counts and
+    ranges stay."""
+    changes = {}
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if isinstance(value, float):
+            value *= rng.uniform(1 - spread, 1 + spread)
+            changes[f.name] = min(value, 0.99) if f.name in _PROBABILITIES else value
+    return dataclasses.replace(params, **changes)

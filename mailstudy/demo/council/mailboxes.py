@@ -15,12 +15,10 @@ from mailstudy.demo.council.render import Renderer
 from mailstudy.demo.council.simulate import Simulation
 from mailstudy.demo.council.tables import (
     ARCHIVE,
-    CLASSEUR,
     DIRECTORY_HEADERS,
     DRAFTS,
     FILING_ROOT,
     HOST,
-    PARAMS,
     PERSONAL,
     SENT,
     TOPICS,
@@ -31,7 +29,7 @@ from mailstudy.demo.maildir import folder_dirname
 
 def place_copy(rng: random.Random, a: Agent, c: MailboxCopy, cal: Calendar) -> tuple[str, str]:
     """Folder and Maildir flags of one copy, from the owner's behaviour."""
-    b, m = PARAMS[a.behaviour], c.msg
+    b, m = a.params, c.msg
     if c.role == "sent":
         return SENT, "S"
     if c.role == "draft":
@@ -45,7 +43,7 @@ def place_copy(rng: random.Random, a: Agent, c: MailboxCopy, cal: Calendar) -> t
     if seen:
         u = rng.random()
         if u < b.file_p:
-            if a.behaviour == CLASSEUR:
+            if b.files_by_topic:
                 sub = "Veille" if m.kind == "bulk" else TOPICS[m.topic][1]
                 folder = f"{FILING_ROOT}.{sub}"
             else:
@@ -80,7 +78,7 @@ def write_mailboxes(rng: random.Random, agents: list[Agent], sim: Simulation, ca
         ensure("")
         ensure(SENT)
         ensure(TRASH)
-        if a.behaviour == CLASSEUR:
+        if a.params.files_by_topic:
             ensure(FILING_ROOT)
         for c in sorted(sim.boxes[a.idx], key=lambda c: (c.msg.t, c.msg.seq)):
             m = c.msg

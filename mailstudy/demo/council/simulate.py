@@ -11,22 +11,19 @@ from mailstudy.demo.council.draws import poisson
 from mailstudy.demo.council.records import Agent, MailboxCopy, Message, fold_ascii
 from mailstudy.demo.council.tables import (
     BASE_DATE,
-    CLASSEUR,
     CLIENTS,
     DAYS_FR,
-    DIFFUSEUR,
     FIRST_F,
     LAST,
     LEVEL_SEND,
     MONTHS_FR,
     NEWSLETTERS,
-    PARAMS,
     PARTNER_DOMAINS,
+    PARTNER_STYLE,
     PERSONAL_DOMAINS,
     SENTENCES,
     SHORT_REPLIES,
     TOPICS,
-    VIGIE,
     Behaviour,
 )
 from mailstudy.demo.council.world import World
@@ -39,7 +36,7 @@ class Simulation(World):
     def originals(self) -> None:
         r, cal = self.rng, self.cal
         for a in self.agents:
-            b = PARAMS[a.behaviour]
+            b = a.params
             base = b.send_rate * LEVEL_SEND[a.rank]
             we_rate = base * 5 * b.weekend / (2 * (1 - b.weekend)) if b.weekend < 1 else base
             for d in range(cal.n_days):
@@ -48,14 +45,14 @@ class Simulation(World):
                 if work and a.fte < 1:
                     lam *= 0.05 if (a.fte <= 0.8 and d % 7 == 2) else a.fte
                 if d in a.leave:
-                    lam *= 0.2 if a.behaviour == VIGIE else 0.0
+                    lam *= 0.2 if b.acts_at_once else 0.0
                 for _ in range(poisson(r, lam)):
                     self.original(a, b, d * 24 + self.sample_hour(b, work))
             # Partners writing to the agent.
             for d in range(cal.n_days):
                 if cal.workday[d]:
                     for _ in range(poisson(r, 0.18 * LEVEL_SEND[a.rank])):
-                        self.inbound(a, d * 24 + self.sample_hour(PARAMS[CLASSEUR], True))
+                        self.inbound(a, d * 24 + self.sample_hour(PARTNER_STYLE, True))
 
     def original(self, a: Agent, b: Behaviour, t: float) -> None:
         r = self.rng
@@ -73,7 +70,7 @@ class Simulation(World):
         if not to:
             return
         bcc = []
-        if a.behaviour == DIFFUSEUR and r.random() < 0.1:
+        if b.broadcasts and r.random() < 0.1:
             bcc = [self.person(j) for j in self.pick_contacts(
                 a.idx, 1, self.cum_cc[a.idx], {p[2] for p in to} | set(cc_i))]
         client = self.client_for(a, t)
@@ -82,7 +79,7 @@ class Simulation(World):
                     self.subject(topic), self.body(a, len(to), first, b, client),
                     self.new_id(self.domain), topic, client, bcc=bcc,
                     attachments=self.attachments(b.attach_mult))
-        if r.random() < (0.1 if a.behaviour == VIGIE else 0.02):
+        if r.random() < b.urgent_p:
             m.extra.append(("Importance", "high"))
         self.push(m)
 
@@ -96,7 +93,7 @@ class Simulation(World):
         sender = Agent(-1, p[0].split(" ")[0], p[0].split(" ", 1)[1], False, p[1], 4,
                        "Chargé de mission", "", "Service partenaire", "", None, 1.0)
         client = "outlook" if r.random() < 0.8 else None
-        body = self.body(sender, 1, a.first, PARAMS[CLASSEUR], "outlook")
+        body = self.body(sender, 1, a.first, PARTNER_STYLE, "outlook")
         m = Message(self.seq, t, p, [self.person(a.idx)], cc, self.subject(topic), body,
                     self.new_id(p[1].split("@")[1]), topic, client, kind="ext",
                     attachments=self.attachments(1.2))
@@ -107,7 +104,7 @@ class Simulation(World):
         r, cal, n = self.rng, self.cal, len(self.agents)
         subs: list[list[int]] = [[] for _ in NEWSLETTERS]
         for a in self.agents:
-            k = min(len(NEWSLETTERS), PARAMS[a.behaviour].newsletters)
+            k = min(len(NEWSLETTERS), a.params.newsletters)
             for j in r.sample(range(len(NEWSLETTERS)), k):
                 subs[j].append(a.idx)
         lists = [*NEWSLETTERS, ("L'hebdo de la Région", f"intranet@{self.domain}",
@@ -168,10 +165,10 @@ class Simulation(World):
         r = self.rng
         for a in self.agents:
             for _ in range(r.randint(0, 2) if r.random() < 0.3 else 0):
-                t = r.randrange(self.cal.n_days) * 24 + self.sample_hour(PARAMS[a.behaviour], True)
+                t = r.randrange(self.cal.n_days) * 24 + self.sample_hour(a.params, True)
                 topic = r.randrange(len(TOPICS))
                 m = Message(self.seq, t, self.person(a.idx), [], [], self.subject(topic),
-                            self.body(a, 2, "", PARAMS[a.behaviour], a.desktop),
+                            self.body(a, 2, "", a.params, a.desktop),
                             self.new_id(self.domain), topic, a.desktop, kind="draft")
                 self.boxes[a.idx].append(MailboxCopy(m, "draft"))
 
@@ -209,7 +206,7 @@ class Simulation(World):
         return done
 
     def react(self, a: Agent, c: MailboxCopy, t: float) -> None:
-        r, m, b = self.rng, c.msg, PARAMS[a.behaviour]
+        r, m, b = self.rng, c.msg, a.params
         d = int(t // 24)
         if d in a.leave and m.sender[2] != a.idx:
             key = (a.idx, m.sender[2], d // 7)
@@ -230,7 +227,7 @@ class Simulation(World):
                 self.forward(a, m, tf)
 
     def reply(self, a: Agent, parent: Message, t: float) -> None:
-        r, b = self.rng, PARAMS[a.behaviour]
+        r, b = self.rng, a.params
         client = self.client_for(a, t)
         to = [parent.sender]
         cc: list[tuple[str, str, int]] = []
@@ -264,10 +261,10 @@ class Simulation(World):
     def forward(self, a: Agent, parent: Message, t: float) -> None:
         r = self.rng
         client = self.client_for(a, t)
-        to_i = self.pick_contacts(a.idx, r.randint(1, 3 if a.behaviour == DIFFUSEUR else 1),
+        to_i = self.pick_contacts(a.idx, r.randint(1, 3 if a.params.broadcasts else 1),
                                   self.cum_to[a.idx], set())
         cc_i = self.pick_contacts(a.idx, r.randint(0, 3), self.cum_cc[a.idx], set(to_i)) \
-            if a.behaviour == DIFFUSEUR else []
+            if a.params.broadcasts else []
         if not to_i:
             return
         body = (f"Pour information.\n\n{a.name}\n\n-----Message d'origine-----\n"

@@ -21,11 +21,9 @@ from mailstudy.demo.council.tables import (
     LAST,
     MONTHS_FR,
     OTHER_DOMAINS,
-    PARAMS,
     PARTNER_DOMAINS,
     SENTENCES,
     TOPICS,
-    VIGIE,
     WORK_END,
     WORK_START,
     Behaviour,
@@ -68,7 +66,7 @@ class World:
                     w = 0.8
                 else:
                     w = 0.25 * (40 / max(n, 40))
-                p = PARAMS[b.behaviour]
+                p = b.params
                 s_to += w * p.to_weight
                 s_cc += w * p.cc_weight
                 ct.append(s_to)
@@ -127,9 +125,9 @@ class World:
     def when_acting(self, a: Agent, t: float) -> float:
         """Shift an action (a reply, a forward) to when the agent would do it: the vigie acts
         at once; others wait for working time, with their small after-hours share."""
-        b = PARAMS[a.behaviour]
+        b = a.params
         d, h = int(t // 24), t % 24
-        if a.behaviour == VIGIE and (d not in a.leave or self.rng.random() < 0.2):
+        if b.acts_at_once and (d not in a.leave or self.rng.random() < 0.2):
             return t
         if self.working(d, a):
             if WORK_START <= h < WORK_END:
@@ -145,7 +143,7 @@ class World:
         return d * 24 + WORK_START + self.rng.uniform(0.0, 2.5)
 
     def client_for(self, a: Agent, t: float) -> str:
-        b = PARAMS[a.behaviour]
+        b = a.params
         h, d = t % 24, int(t // 24)
         off = not (WORK_START <= h < WORK_END) or not self.working(d, a)
         p = min(1.0, b.mobile * (1.3 if off else 1.0))
