@@ -16,6 +16,7 @@ distinct behaviours, the k and adjusted Rand index against the truth of both cri
 KMeans told the true k.
 
     python benchmarks/bench_personas.py [--people 5000] [--boot 50] [--split 10]
+    python benchmarks/bench_personas.py --mail-council 200 [--weeks 4]   # the issue's case
 """
 
 from __future__ import annotations
@@ -112,13 +113,62 @@ def councils(boot: int, split: int) -> list[str]:
     return lines
 
 
+def mail_council(n_agents: int, weeks: int, boot: int, split: int, workdir: Path) -> str:
+    """The issue's case through the real chain: a generated council of six behaviours of
+    unequal sizes (``SIX_BEHAVIOURS``, parameters spread +-35%) -> Maildir -> collect ->
+    directory -> profile -> people; then both criteria and KMeans told k=6 on its people."""
+    import pandas as pd
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+    from studykit import make_study
+
+    from mailstudy import personas as P
+    from mailstudy.collect.run import collect_files
+    from mailstudy.demo.council import SIX_BEHAVIOURS, generate_council
+    from mailstudy.intake.directory import import_directory
+    from mailstudy.profile.run import run_profile
+
+    t0 = time.perf_counter()
+    council = generate_council(workdir / "council", n_agents=n_agents, weeks=weeks, seed=5,
+                               behaviours=SIX_BEHAVIOURS, spread=0.35)
+    study, _ = make_study(workdir / "s", domains=(council.domain,),
+                          partners=tuple(council.partner_domains))
+    collect_files(study, sorted(council.mailboxes.iterdir()), workers=2)
+    import_directory(study, council.directory_csv)
+    run_profile(study, charts=False)
+    people = study.catalog.read_table("people")
+    gt = pd.read_csv(council.ground_truth_csv)
+    gt["person"] = [study.pseudonymiser().person(a) for a in gt.address]
+    truth = people[["person"]].merge(gt, on="person", how="left").behaviour.to_numpy()
+    built = time.perf_counter() - t0
+    X = P.prepare_features(people).X
+    told = KMeans(n_clusters=6, n_init=10, random_state=0).fit(X).labels_
+    k_old, old_labels = old_fit(people, boot, 7)
+    m = P.fit_personas(people, k="auto", k_range=K_RANGE, n_boot=boot, n_split=split, seed=7)
+    new = m.assignments.set_index("person").loc[people.person, "persona"].to_numpy()
+    return (f"  mail council ({n_agents} agents, {weeks} weeks, six behaviours, built and "
+            f"profiled in {built:.0f} s, {len(people)} people profiled): old k={k_old} ARI "
+            f"{adjusted_rand_score(truth, old_labels):.2f}; new k={m.k} ARI "
+            f"{adjusted_rand_score(truth, new):.2f}; KMeans told k=6 ARI "
+            f"{adjusted_rand_score(truth, told):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--people", type=int, default=5000)
     ap.add_argument("--boot", type=int, default=50)
     ap.add_argument("--split", type=int, default=10)
+    ap.add_argument("--mail-council", type=int, default=0, metavar="AGENTS",
+                    help="also run the issue's case through the real chain (minutes)")
+    ap.add_argument("--weeks", type=int, default=4)
     ap.add_argument("--variant", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.mail_council:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            print(mail_council(args.mail_council, args.weeks, args.boot, args.split, Path(tmp)))
+        return
     if args.variant:
         print(json.dumps(run_variant(args.variant, args.people, args.boot, args.split)))
         return
