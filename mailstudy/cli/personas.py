@@ -59,9 +59,9 @@ def personas_cmd(
             f"[red]warning: the data hold no stable structure[/red] (prediction strength "
             f"{card['prediction_strength']:.2f}, needs >= "
             f"{card['thresholds']['prediction_strength']}; "
-            f"stability p10 {card['stability_p10']:.2f}, needs >= "
-            f"{card['thresholds']['stability_p10']}): these personas are rough landmarks, not "
-            "real groups; the sheets say so.")
+            f"median stability {card['stability_median']:.2f}, needs >= "
+            f"{card['thresholds']['stability_median_target']}): these personas are rough "
+            "landmarks, not real groups; the sheets say so.")
     weak = [str(p["persona"]) for p in card["personas"]
             if p["jaccard"] < card["thresholds"]["jaccard_target"]]
     if weak:

@@ -20,7 +20,7 @@ structure, not an artefact of a seed, (2) safe, never pointing at a handful of p
   reference partition on the resampled points, and ``n_split`` (default 10) half splits for the
   prediction strength of Tibshirani and Walther (2005): the weakest cluster's share of pairs
   that the other half's centroids keep together. ``k="auto"`` takes the **largest** k whose
-  prediction strength >= 0.8 and stability p10 >= 0.7. Why: the former rule (silhouette x
+  prediction strength >= 0.8 and median stability >= 0.8. Why: the former rule (silhouette x
   stability p10) rewarded the coarsest stable split, since silhouette falls with k and merging
   two real behaviours keeps a partition stable; on a generated council of six behaviours it
   chose four. Over-splitting cuts one real group at random, so its pairs scatter and the

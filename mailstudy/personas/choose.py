@@ -10,7 +10,12 @@ together; the minimum over clusters is the strength of that split (the mean over
 splits is PS(k)). Over-splitting cuts one real group at random, so that cluster's pairs scatter
 and PS drops; merging does not lower PS, so the rule takes the **largest** k whose PS reaches
 :data:`~mailstudy.personas.settings.PS_MIN` (0.8, the authors' threshold) - the opposite bias
-of the old one. The bootstrap stability (ARI of refits, 10th percentile >= 0.7) must hold too.
+of the old one. The bootstrap stability (median ARI of the refits >= 0.8) must hold too: its
+10th percentile is still shown, but with 3-start refits on a few hundred people it measures the
+refits' local optima as much as the data (on a generated mail council of six behaviours and 200
+agents, p10 was 0.66 at the true k, median 0.98). The half splits use 10 starts, like the
+reference fits, for the same reason: with 3 they merged two small groups now and then, and
+one merged pair is enough to sink the weakest cluster's score.
 When no k passes both, the data hold no stable structure: the k of highest PS is returned,
 flagged. Pure noise gives PS(2) near 0.5 in 19 dimensions.
 
@@ -27,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from mailstudy.personas.formatting import format_number as _num
-from mailstudy.personas.settings import N_INIT_BOOT, PS_MIN, STABILITY_P10_MIN
+from mailstudy.personas.settings import N_INIT_REF, PS_MIN, STABILITY_MEDIAN_TARGET
 
 RULE = (f"largest k whose prediction strength (Tibshirani and Walther 2005, mean over "
         f"repeated half splits of the weakest cluster's co-membership) is >= {PS_MIN} and "
-        f"whose bootstrap stability 10th percentile is >= {STABILITY_P10_MIN}; none: no stable "
+        f"whose bootstrap stability median is >= {STABILITY_MEDIAN_TARGET}; none: no stable "
         "structure, the k of highest prediction strength is kept and flagged")
 
 
@@ -65,9 +70,9 @@ def ps_split(X: np.ndarray, k: int, r: int, seed: int) -> tuple[int, int, float]
     from sklearn.cluster import KMeans
 
     a, b = _split(len(X), seed, r)
-    fit_a = KMeans(n_clusters=k, n_init=N_INIT_BOOT, random_state=seed_for(seed, k, r, 1)
+    fit_a = KMeans(n_clusters=k, n_init=N_INIT_REF, random_state=seed_for(seed, k, r, 1)
                    ).fit(X[a])
-    fit_b = KMeans(n_clusters=k, n_init=N_INIT_BOOT, random_state=seed_for(seed, k, r, 2)
+    fit_b = KMeans(n_clusters=k, n_init=N_INIT_REF, random_state=seed_for(seed, k, r, 2)
                    ).fit(X[b])
     both = (_strength(fit_b.labels_, fit_a.predict(X[b]))
             + _strength(fit_a.labels_, fit_b.predict(X[a]))) / 2
@@ -76,7 +81,8 @@ def ps_split(X: np.ndarray, k: int, r: int, seed: int) -> tuple[int, int, float]
 
 def admissible(row: Any) -> bool:
     """Whether a k passes both tests of the rule (row of the diagnostics)."""
-    return bool(row.prediction_strength >= PS_MIN and row.stability_p10 >= STABILITY_P10_MIN)
+    return bool(row.prediction_strength >= PS_MIN
+                and row.stability_median >= STABILITY_MEDIAN_TARGET)
 
 
 @dataclass(frozen=True)
@@ -96,10 +102,11 @@ def _verdict(row: Any, lang: str) -> str:
         why.append((f"force de prédiction {_num(row.prediction_strength, 2, lang)} < "
                     f"{_num(PS_MIN, 1, lang)}") if fr else
                    f"prediction strength {row.prediction_strength:.2f} < {PS_MIN:.1f}")
-    if row.stability_p10 < STABILITY_P10_MIN:
-        why.append((f"stabilité p10 {_num(row.stability_p10, 2, lang)} < "
-                    f"{_num(STABILITY_P10_MIN, 1, lang)}") if fr else
-                   f"stability p10 {row.stability_p10:.2f} < {STABILITY_P10_MIN:.1f}")
+    if row.stability_median < STABILITY_MEDIAN_TARGET:
+        why.append((f"stabilité médiane {_num(row.stability_median, 2, lang)} < "
+                    f"{_num(STABILITY_MEDIAN_TARGET, 1, lang)}") if fr else
+                   f"median stability {row.stability_median:.2f} < "
+                   f"{STABILITY_MEDIAN_TARGET:.1f}")
     return "; ".join(why) or "admissible"
 
 
@@ -123,11 +130,11 @@ def choose_k(diagnostics: pd.DataFrame, fixed: int | None = None, lang: str = "e
             else f"; beyond it, k = {int(nxt.k.iloc[0])}: {verdicts[int(nxt.k.iloc[0])]}")
         text = (f"k = {k} : le plus grand k dont la force de prédiction "
                 f"({_num(row.prediction_strength, 2, lang)}) atteint {_num(PS_MIN, 1, lang)} et "
-                f"la stabilité p10 ({_num(row.stability_p10, 2, lang)}) atteint "
-                f"{_num(STABILITY_P10_MIN, 1, lang)}{after}." if fr else
+                f"la stabilité médiane ({_num(row.stability_median, 2, lang)}) atteint "
+                f"{_num(STABILITY_MEDIAN_TARGET, 1, lang)}{after}." if fr else
                 f"k = {k}: the largest k whose prediction strength ({row.prediction_strength:.2f})"
-                f" reaches {PS_MIN:.1f} and whose stability p10 ({row.stability_p10:.2f}) "
-                f"reaches {STABILITY_P10_MIN:.1f}{after}.")
+                f" reaches {PS_MIN:.1f} and whose median stability ({row.stability_median:.2f}) "
+                f"reaches {STABILITY_MEDIAN_TARGET:.1f}{after}.")
         return KChoice(k, True, text, verdicts)
     best = diagnostics.sort_values(["prediction_strength", "k"], ascending=[False, True]).iloc[0]
     k = int(best.k)

@@ -229,7 +229,7 @@ def fit_personas(people: pd.DataFrame, k: int | str = "auto",
     jac = jaccard_stability(labels, fits.boots[choice.k])
     row = fits.diagnostics.set_index("k").loc[choice.k]
     warnings = stability_warnings(choice.structure_ok, float(row.prediction_strength),
-                                  float(row.stability_p10), jac, n_merged,
+                                  float(row.stability_median), jac, n_merged,
                                   len(np.unique(labels)), lang)
     z = zscores(prep.natural, labels)
     desc = describe_personas(people, labels, z, prep, jac, min_group_size, lang)
@@ -241,8 +241,8 @@ def fit_personas(people: pd.DataFrame, k: int | str = "auto",
         "k": int(len(desc)), "k_chosen": choice.k, "k_mode": "auto" if k == "auto" else "fixed",
         "k_range": [int(ks[0]), int(ks[-1])], "seed": int(seed), "n_boot": int(n_boot),
         "n_split": int(n_split), "n_people": int(len(people)),
-        "method": f"KMeans (n_init {N_INIT_REF}; bootstrap refits and prediction-strength "
-        f"half splits n_init {N_INIT_BOOT}) on robust-scaled features",
+        "method": f"KMeans (n_init {N_INIT_REF}, prediction-strength half splits too; "
+        f"bootstrap refits n_init {N_INIT_BOOT}) on robust-scaled features",
         "silhouette": round(silhouette(prep.X, labels, seed), 4),
         **_chosen_figures(row, choice, fits.diagnostics), "warnings": warnings,
         "thresholds": _thresholds(threshold, min_group_size),

@@ -90,10 +90,12 @@ BehaviourTable = tuple[tuple[str, Behaviour, float], ...]
 COUNCIL_BEHAVIOURS: BehaviourTable = tuple((name, params, 0.25)
                                            for name, params in zip(BEHAVIOURS, PARAMS,
                                                                    strict=True))
-# Two more behaviours for larger tables: the mobile "nomade" (phone, short and quick
-# replies, office hours) and the "relais" to partners (external mail, attachments, long).
-NOMADE = Behaviour(0.6, 0.06, 0.02, 0.85, 0.55, 0.4, 0.2, (1, 1), (0, 0), 0.3, 0.02, 0.95,
-                   0.4, 0.05, 0.1, 0.02, 0, (1, 1), 1.0, 0.8, 0.1)
+# Two more behaviours for larger tables: the mobile "nomade" (on the phone in office hours:
+# sends little, answers most of what reaches them, briefly and to one person, deletes rather
+# than files, leaves newsletters unread) and the "relais" to partners (external mail,
+# attachments, long texts).
+NOMADE = Behaviour(0.3, 0.03, 0.0, 0.9, 0.9, 1.0, 0.05, (1, 1), (0, 0), 0.3, 0.01, 0.95,
+                   0.2, 0.02, 0.4, 0.01, 2, (1, 1), 1.0, 0.8, 0.1)
 RELAIS = Behaviour(0.5, 0.03, 0.0, 0.05, 0.5, 6.0, 0.3, (1, 2), (1, 2), 3.0, 0.03, 0.95, 0.6,
                    0.3, 0.05, 0.05, 2, (4, 8), 0.8, 0.8, 0.7)
 SIX_BEHAVIOURS: BehaviourTable = (
