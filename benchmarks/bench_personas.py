@@ -1,6 +1,7 @@
 """Benchmark of the choice of k in ``mailstudy personas``: 5,000 people x 20 features, k from 2
-to 10, 50 bootstrap refits per k, plus (new criterion) 10 prediction-strength half splits per
-k, each tested both ways, as ``fit_personas`` runs them on 2 cores.
+to 10, 50 bootstrap refits per k (3 starts each), plus (new criterion) 10 prediction-strength
+half splits per k (two 10-start fits each, each half testing the other), as ``fit_personas``
+runs them on 2 cores.
 
 Compares, in the same run and on the same data:
 * new: ``fit_personas(..., k_range=(2, 10), n_jobs=2)``: prediction strength read with the
@@ -11,9 +12,10 @@ Compares, in the same run and on the same data:
 Each variant runs in a fresh subprocess so that its peak memory (ru_maxrss of the process and
 of its worker processes) is its own. Target: new under 60 s.
 
-Then, on generated councils of 6 (the issue's case: 200 people, sizes 10% to 24%) and 4
-distinct behaviours, the k and adjusted Rand index against the truth of both criteria and of
-KMeans told the true k.
+Then, on generated people tables of 6 (200 and 300 people, sizes 9.5% to 24%) and 4 distinct
+behaviours (``tests/peoplekit.council_people``), the k and adjusted Rand index against the
+truth of both criteria and of KMeans told the true k. ``--mail-council 200`` runs the issue's
+case through the real chain instead (generated mailboxes, collect, directory, profile: minutes).
 
     python benchmarks/bench_personas.py [--people 5000] [--boot 50] [--split 10]
     python benchmarks/bench_personas.py --mail-council 200 [--weeks 4]   # the issue's case

@@ -94,12 +94,13 @@ def test_largest_admissible_k_wins() -> None:
     import pandas as pd
 
     d = pd.DataFrame({"k": [2, 3, 4, 5], "silhouette": [0.5, 0.4, 0.3, 0.2],
-                      "stability_median": [1.0, 1.0, 0.9, 0.8],
+                      "stability_median": [1.0, 1.0, 0.9, 0.7],
                       "stability_p10": [1.0, 0.95, 0.8, 0.6],
                       "prediction_strength": [1.0, 0.9, 0.85, 0.9]})
     choice = choose_k(d)
-    assert choice.k == 4 and choice.structure_ok  # k=5: stability p10 0.6 < 0.7
-    assert "stability p10 0.60" in choice.verdicts[5]
+    assert choice.k == 4 and choice.structure_ok  # k=5: median stability 0.7 < 0.8
+    assert "median stability 0.70" in choice.verdicts[5]
+    assert choice.verdicts[3] == "admissible"  # a smaller admissible k does not win
     weak = d.assign(prediction_strength=[0.6, 0.7, 0.5, 0.4])
     none = choose_k(weak)
     assert none.k == 3 and not none.structure_ok

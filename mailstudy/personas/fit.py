@@ -336,8 +336,12 @@ def _fitted_space(prep: Prepared, labels: np.ndarray) -> dict[str, Any]:
 def assign_personas(model: PersonaModel | dict[str, Any], people: pd.DataFrame) -> pd.DataFrame:
     """Place ``people`` (e.g. a later campaign) on fitted personas, without refitting: the
     stored transform, then the nearest stored centre. ``model`` is a :class:`PersonaModel` or
-    its card (``model.json`` read back). Returns the PERSONAS columns (person, persona,
-    persona_name)."""
+    its card (``model.json`` read back with :func:`~mailstudy.personas.model.read_card`).
+    Returns the PERSONAS columns (person, persona, persona_name).
+
+    A stable public function: a follow-up campaign is compared with the first by placing its
+    people here with the first campaign's card; the card keys it reads (``transform``,
+    ``centres``, ``personas``) keep their meaning across versions."""
     card = model.card if isinstance(model, PersonaModel) else model
     if "person" not in people.columns:
         raise PersonaError("people table lacks the 'person' column")
