@@ -140,22 +140,28 @@ def _study_with_people(tmp_path: Path, people: pd.DataFrame) -> Path:
     return study.root
 
 
-def test_cli_personas_auto(tmp_path: Path) -> None:
+def _run_cli(tmp_path: Path, *options: str) -> tuple[pd.DataFrame, np.ndarray, Path, str, dict]:
+    """``mailstudy personas`` on a study of 240 people in four planted groups: the people, the
+    truth, the study root, the command's output and the model card it wrote."""
     people, truth = synthetic_people(240, groups=4, seed=31)
     root = _study_with_people(tmp_path, people)
-    res = CliRunner().invoke(app, ["personas", "--study", str(root), "--k", "auto",
-                                   "--seed", "3"])
+    res = CliRunner().invoke(app, ["personas", "--study", str(root), *options, "--seed", "3"])
     assert res.exit_code == 0, res.output
-    assert "personas: 4" in res.output
+    card = json.loads((root / "out" / "personas" / "model.json").read_text())
+    return people, truth, root, res.output, card
+
+
+def test_cli_personas_auto(tmp_path: Path) -> None:
+    people, truth, root, output, card = _run_cli(tmp_path, "--k", "auto")
+    assert "personas: 4" in output
     a = pd.read_parquet(root / "data" / "personas.parquet")
     got = a.set_index("person").loc[people.person, "persona"].to_numpy()
     from sklearn.metrics import adjusted_rand_score
 
     assert adjusted_rand_score(truth, got) >= 0.8
-    card = json.loads((root / "out" / "personas" / "model.json").read_text())
     assert card["n_boot"] == 50 and card["seed"] == 3 and card["k_range"] == [2, 10]
     assert card["k_reason"].startswith("k = 4")
-    assert "why: k = 4" in res.output and "prediction strength" in res.output
+    assert "why: k = 4" in output and "prediction strength" in output
     assert pdf_pages(root / "out" / "personas" / "personas.pdf") == 5
 
 
@@ -171,11 +177,6 @@ def test_cli_personas_errors(tmp_path: Path) -> None:
 
 
 def test_cli_personas_k_range_bounds_the_search(tmp_path: Path) -> None:
-    people, _ = synthetic_people(240, groups=4, seed=31)
-    root = _study_with_people(tmp_path, people)
-    res = CliRunner().invoke(app, ["personas", "--study", str(root), "--k-range", "2..3",
-                                   "--seed", "3"])
-    assert res.exit_code == 0, res.output
-    card = json.loads((root / "out" / "personas" / "model.json").read_text())
+    card = _run_cli(tmp_path, "--k-range", "2..3")[4]
     assert card["k_range"] == [2, 3] and card["k_chosen"] <= 3
     assert [d["k"] for d in card["diagnostics"]] == [2, 3]
