@@ -117,6 +117,13 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
        "The panel's composition against the population, suppressed."),
     _D("fairness", "out/invitations/fairness.json", PUB, "json",
        "Seed, fairness figures and hashes of the draw."),
+    _D("compare", "out/compare", PUB, "folder",
+       "A follow-up campaign compared with the first (in the second study)."),
+    _D("compare_table", "out/compare/{table}.{ext}", PUB, "file",
+       "One comparison table (differences, persona_shares, persona_flows) as CSV or XLSX, "
+       "groups under the threshold in either campaign suppressed."),
+    _D("compare_summary", "out/compare/summary.json", PUB, "json",
+       "How the comparison was computed, turnover counts, persona drift."),
     # -- key holder ------------------------------------------------------------------------
     _D("named", "out/invitations/named", KH, "folder", "Named panel, reserves, .ics files."),
 ]}

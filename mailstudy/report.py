@@ -19,8 +19,10 @@ import pandas as pd
 
 from anonymise import disclosure
 from mailstudy import schema
+from mailstudy.i18n import column_doc
 from mailstudy.release import close_release, publish_table
 from mailstudy.study import Study, StudyError
+from mailstudy.tabular import read_csv
 from mailstudy.text import UNKNOWN
 
 REPORT_NAMES = {"fr": "rapport", "en": "report"}
@@ -100,13 +102,14 @@ def scope_summary(study: Study) -> dict[str, Any]:
 
     k = study.min_group_size
     out: dict[str, Any] = {"min_group_size": k}
-    cols = ["mailbox", "direction", "date_local", "message_id", "is_bulk"]
+    cols = ["mailbox", "direction", "date_local", "message_id", "is_bulk", "folder_role"]
     msgs = (read_messages(study.messages_dir, columns=cols)
             if study.messages_dir.exists() and any(study.messages_dir.glob("mailbox=*"))
             else pd.DataFrame(columns=cols))
     out["mailboxes"] = int(msgs["mailbox"].nunique())
     out["message_rows"] = int(len(msgs))
-    out["messages_unique"] = int(msgs["message_id"].nunique())
+    counted = ~msgs["folder_role"].isin(schema.UNCOUNTED_FOLDER_ROLES)
+    out["messages_unique"] = int(msgs.loc[counted, "message_id"].nunique())
     out["rows_by_direction"] = {str(d): int(n) for d, n in
                                 msgs["direction"].value_counts().sort_index().items()}
     out["bulk_rows"] = int(msgs["is_bulk"].fillna(False).astype(bool).sum())
@@ -200,7 +203,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.exists() else None
+    return read_csv(path) if path.exists() else None
 
 
 def _collect_runs(study: Study) -> dict[str, Any]:
@@ -343,20 +346,60 @@ def report_context(study: Study, lang: str = "fr") -> dict[str, Any]:
     scope = scope_summary(study)
     return {
         "lang": lang,
-        "generated": dt.date.today().isoformat(),
+        "generated": dt.date.today().isoformat(),  # formatted in the reader's language
         "study": _study_section(study),
         "scope": scope,
         "collection": _collect_runs(study),
-        "features": {c.name: c.doc for c in schema.FEATURES},
-        "people_columns": schema.describe("people"),
+        "features": {c.name: column_doc(lang, c.doc) for c in schema.FEATURES},
+        "people_columns": {n: column_doc(lang, d) for n, d in schema.describe("people").items()},
         "feature_names": list(schema.FEATURE_NAMES),
-        "message_columns": schema.describe("messages"),
+        "message_columns": {n: column_doc(lang, d)
+                            for n, d in schema.describe("messages").items()},
         "rules": _habit_rules(study),
         "profiles": _profile_section(study),
         "personas": _personas_section(study),
         "panel": _panel_section(study),
         "reveals": _count_lines(study.catalog.path("reidentification_log")),
+        "compare": compare_section(study),
     }
+
+
+def _chart_row(rec: dict[str, Any], scales: dict[str, Any], limit: float = 2.0
+               ) -> dict[str, Any]:
+    """One released difference, with its interval on a common scale for the chart: in robust
+    standard deviations of the feature in the first campaign, clipped to +-``limit``."""
+    sd = scales.get(rec["feature"]) or float("nan")
+    pos = {k: max(-limit, min(limit, float(rec[k]) / sd))
+           if rec.get(k) is not None and sd == sd and sd > 0 else 0.0
+           for k in ("difference", "ci_low", "ci_high")}
+    return {**rec, "x": pos["difference"], "x_low": pos["ci_low"], "x_high": pos["ci_high"],
+            "limit": limit}
+
+
+def compare_section(study: Study) -> dict[str, Any] | None:
+    """``out/compare/`` read back for the report (None when no comparison was made): the
+    organisation's rows, the significant group rows, the persona shares and the drift."""
+    c = study.catalog
+    summary = _read_json(c.path("compare_summary"))
+    diffs = _csv(c.path("compare_table", table="differences", ext="csv"))
+    if not isinstance(summary, dict) or diffs is None:
+        return None
+    shown = diffs[~diffs["suppressed"].astype(bool)]
+    scales = summary.get("scales") or {}
+    org = shown[shown["group_by"] == "organisation"]
+    sig = shown[(shown["group_by"] != "organisation") & shown["significant"].astype(bool)]
+    shares = _csv(c.path("compare_table", table="persona_shares", ext="csv"))
+    if shares is not None:  # persona rows carry the id; the report names them
+        names = dict(zip(shares["persona"].astype(str), shares["persona_name"], strict=True))
+        persona = sig["group_by"] == "persona"
+        sig = sig.assign(group=sig["group"].astype(str).where(
+            ~persona, sig["group"].astype(str).map(names)))
+    return {"summary": summary, "drift": summary.get("drift"),
+            "organisation": [_chart_row(r, scales) for r in _records(org)],
+            "significant": [_chart_row(r, scales) for r in _records(sig)],
+            "n_hidden_groups": summary.get("groups_hidden", 0),
+            "personas": _records(shares) if shares is not None else [],
+            "csv": "../compare/differences.csv", "xlsx": "../compare/differences.xlsx"}
 
 
 def _count_lines(path: Path) -> int:
@@ -374,6 +417,9 @@ def run_report(study: Study, lang: str | None = None, *, pdf: bool = True) -> di
     lang = lang or study.section("report").get("lang", "fr")
     if lang not in REPORT_NAMES:
         raise StudyError("the report language must be fr or en")
+    if not (study.messages_dir.exists() and any(study.messages_dir.glob("mailbox=*"))):
+        raise StudyError("nothing collected yet: run 'mailstudy collect files' or "
+                         "'mailstudy collect imap' first, then 'mailstudy profile'")
     if not study.catalog.exists("people"):
         raise StudyError("nobody profiled yet: run 'mailstudy profile' first")
     ctx = report_context(study, lang)

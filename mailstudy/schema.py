@@ -46,6 +46,11 @@ ATTACHMENT_KINDS = (
     "pdf", "word", "spreadsheet", "presentation", "image", "archive", "calendar", "message",
     "text", "audio_video", "other",
 )
+#: "Messages distincts" (distinct messages), one definition everywhere (the profile summary,
+#: the report, the scope file): distinct ``message_id`` over the rows outside these folder
+#: roles (a draft was never exchanged, junk never wanted). tests/test_report_figures.py
+#: checks that the report and the profile summary agree.
+UNCOUNTED_FOLDER_ROLES = ("drafts", "junk")
 # Markers that stand in an address list instead of a pseudonym: identities we never keep.
 MARK_EXTERNAL = "ext"  # outside the organisation and its partners
 MARK_PARTNER = "partner"  # a partner domain declared in study.toml

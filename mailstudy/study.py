@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hmac
 import os
+import re
 import secrets as _secrets
+import shutil
 import stat
 import tomllib
 from dataclasses import dataclass, field
@@ -260,6 +263,29 @@ def open_study(study: Path | str | None = None) -> Study:
     return s
 
 
+def _new_workspace(root: Path) -> Catalog:
+    """The folders of a new study (``secrets/`` 0700); refuses one that holds a study."""
+    root.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(root)
+    if catalog.exists("config") or catalog.exists("key"):
+        raise StudyError(f"{root} already holds a study; use another folder")
+    for sub in ("data", "out", "secrets"):
+        (root / sub).mkdir(exist_ok=True)
+    os.chmod(root / "secrets", 0o700)
+    return catalog
+
+
+def _retention(days: int) -> str:
+    return (dt.date.today() + dt.timedelta(days=days)).isoformat()
+
+
+def _write_key(catalog: Catalog, key: bytes) -> None:
+    """Write the key once, 0600 from its creation (O_EXCL: never over an existing one)."""
+    fd = os.open(catalog.path("key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+
+
 def init_study(directory: Path | str, domains: list[str], *, keyholder: str | None = None,
                partner_domains: list[str] | None = None, name: str = "",
                retention_days: int = 395, key: bytes | None = None) -> Study:
@@ -270,21 +296,63 @@ def init_study(directory: Path | str, domains: list[str], *, keyholder: str | No
     root = Path(directory)
     if not domains:
         raise StudyError("at least one organisation domain is needed (--domain region.fr)")
-    root.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(root)
-    if catalog.exists("config") or catalog.exists("key"):
-        raise StudyError(f"{root} already holds a study; use another folder")
-    for sub in ("data", "out", "secrets"):
-        (root / sub).mkdir(exist_ok=True)
-    os.chmod(root / "secrets", 0o700)
-    retention = (dt.date.today() + dt.timedelta(days=retention_days)).isoformat()
+    catalog = _new_workspace(root)
+    retention = _retention(retention_days)
     catalog.path("config").write_text(TEMPLATE.format(
         name=_toml_str(name), domains=_toml_list(domains),
         partners=_toml_list(partner_domains or []), retention=retention), encoding="utf-8")
-    fd = os.open(catalog.path("key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key if key is not None else _secrets.token_bytes(KEY_BYTES))
+    _write_key(catalog, key if key is not None else _secrets.token_bytes(KEY_BYTES))
     if keyholder:
         recipient = parse_recipient(keyholder)
         catalog.path("keyholder_pub").write_text(str(recipient) + "\n")
+    return open_study(root)
+
+
+# -- follow-up campaigns ----------------------------------------------------------------------
+FOLLOW_UP = "follow_up"
+_FOLLOW_UP_TABLE = re.compile(r"^\[follow_up\][^\[]*", re.MULTILINE)
+
+
+def key_id(key: bytes) -> str:
+    """A public fingerprint of a pseudonymisation key (an HMAC of a fixed label under it): two
+    studies with the same id give the same pseudonyms; the id tells nothing about the key."""
+    return hmac.new(key, b"mailstudy key id", "sha256").hexdigest()[:16]
+
+
+def follow_up_link(study: Study) -> dict[str, Any] | None:
+    """The ``[follow_up]`` table of a follow-up study (first_campaign, key_id, created)."""
+    link = study.section(FOLLOW_UP)
+    return dict(link) if link.get("key_id") else None
+
+
+def init_follow_up(directory: Path | str, first: Path | str, *,
+                   retention_days: int = 395) -> Study:
+    """Create a second campaign of the same organisation: the first's pseudonymisation key
+    (so that a person keeps their pseudonym and changes are measured within people), its
+    key holder, opt-outs, thresholds and configuration, and the link in ``[follow_up]``.
+
+    Why the opt-outs too: an objection holds for the processing, not for one campaign. The
+    retention date is the new campaign's own; the shared key then lives until the later of
+    the two purges (README, "Follow-up campaigns").
+    """
+    src = open_study(first)
+    key = src.key()
+    root = Path(directory)
+    if root.resolve() == src.root:
+        raise StudyError("the follow-up needs a folder of its own, not the first campaign's")
+    catalog = _new_workspace(root)
+    retention = _retention(retention_days)
+    text = _FOLLOW_UP_TABLE.sub("", src.catalog.path("config").read_text(encoding="utf-8"))
+    text = re.sub(r"^retention_until\s*=.*$", f'retention_until = "{retention}"', text,
+                  flags=re.MULTILINE)
+    text = text.rstrip("\n") + (
+        "\n\n[follow_up]\n# A follow-up campaign: same key, hence the same pseudonyms, as the "
+        "first one.\n"
+        f"first_campaign = {_toml_str(str(src.root))}\nkey_id = \"{key_id(key)}\"\n"
+        f"created = \"{dt.date.today().isoformat()}\"\n")
+    catalog.path("config").write_text(text, encoding="utf-8")
+    _write_key(catalog, key)
+    for name in ("keyholder_pub", "optouts"):
+        if src.catalog.exists(name):
+            shutil.copyfile(src.catalog.path(name), catalog.path(name))
     return open_study(root)

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mailstudy.i18n import axis_formatter  # noqa: E402
 from reports.render import render_html  # noqa: E402
 
 TEMPLATE = "personas.html"
@@ -54,6 +55,13 @@ UI: dict[str, dict[str, str]] = {
         "quality_ko": "pas de structure stable",
         "days": "lun mar mer jeu ven sam dim",
         "hour": "heure",
+        "week_legend": "part des envois de la semaine",
+        "z_explain": "Écart réduit : écart du persona à la moyenne de l'organisation, en "
+                     "nombre d'écarts-types (0 : comme l'organisation ; au-delà de ±0,5, "
+                     "pointillés, la différence est nette). À droite : plus que "
+                     "l'organisation ; à gauche : moins.",
+        "comp_hidden": "Aucune direction ne compte assez de membres de ce persona (au moins "
+                       "{k}) pour être montrée sans risquer de désigner quelqu'un.",
     },
     "en": {
         "title": "E-mail personas",
@@ -87,6 +95,13 @@ UI: dict[str, dict[str, str]] = {
         "quality_ko": "no stable structure",
         "days": "Mon Tue Wed Thu Fri Sat Sun",
         "hour": "hour",
+        "week_legend": "share of the week's mail sent",
+        "z_explain": "Z-score: the persona's distance from the organisation's mean, in "
+                     "standard deviations (0: like the organisation; beyond ±0.5, dotted, "
+                     "the difference is clear). Right: more than the organisation; left: "
+                     "less.",
+        "comp_hidden": "No department holds enough members of this persona (at least {k}) "
+                       "to be shown without risking to point at someone.",
     },
 }
 
@@ -102,7 +117,10 @@ def _save(fig: Any, path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def profile_chart(profile: list[dict[str, Any]], path: Path) -> str:
+FONT = 8  # points: the sheets print the charts at about their own size
+
+
+def profile_chart(profile: list[dict[str, Any]], path: Path, lang: str = "fr") -> str:
     """Horizontal bars of the given z-scores (above the organisation to the right)."""
     labels = [p["label"] for p in profile][::-1]
     z = [p["z"] for p in profile][::-1]
@@ -112,8 +130,9 @@ def profile_chart(profile: list[dict[str, Any]], path: Path) -> str:
     ax.axvline(0, color="#333", lw=0.8)
     for x in (-0.5, 0.5):
         ax.axvline(x, color="#999", lw=0.5, ls=":")
-    ax.set_yticks(range(len(z)), labels, fontsize=7)
-    ax.tick_params(axis="x", labelsize=7)
+    ax.set_yticks(range(len(z)), labels, fontsize=FONT)
+    ax.tick_params(axis="x", labelsize=FONT)
+    ax.xaxis.set_major_formatter(axis_formatter(lang, digits=1))
     lim = max(1.5, max((abs(v) for v in z), default=1.0) * 1.1)
     ax.set_xlim(-lim, lim)
     for s in ("top", "right"):
@@ -121,30 +140,39 @@ def profile_chart(profile: list[dict[str, Any]], path: Path) -> str:
     return _save(fig, path)
 
 
-def week_chart(shares: list[list[float]], days: list[str], hour_label: str, path: Path) -> str:
-    """Heat map hour x weekday of the given shares of mail sent."""
+def week_chart(shares: list[list[float]], days: list[str], hour_label: str, path: Path,
+               legend: str = "", lang: str = "fr") -> str:
+    """Heat map hour x weekday of the given shares of mail sent, with its colour legend
+    (percentages in the sheet's language)."""
     arr = np.asarray(shares)
-    fig, ax = plt.subplots(figsize=(6.4, 1.75))
-    ax.imshow(arr, aspect="auto", cmap="Oranges", interpolation="nearest")
-    ax.set_yticks(range(7), days, fontsize=7)
-    ax.set_xticks(range(0, 24, 2), [str(h) for h in range(0, 24, 2)], fontsize=7)
-    ax.set_xlabel(hour_label, fontsize=7)
+    fig, ax = plt.subplots(figsize=(6.8, 1.9))
+    im = ax.imshow(arr, aspect="auto", cmap="Oranges", interpolation="nearest", vmin=0)
+    ax.set_yticks(range(7), days, fontsize=FONT)
+    ax.set_xticks(range(0, 24, 2), [str(h) for h in range(0, 24, 2)], fontsize=FONT)
+    ax.set_xlabel(hour_label, fontsize=FONT)
     for s in ax.spines.values():
         s.set_visible(False)
+    cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+    cb.ax.tick_params(labelsize=FONT)
+    cb.ax.yaxis.set_major_formatter(axis_formatter(lang, percent=True, digits=1))
+    cb.ax.yaxis.set_major_locator(plt.MaxNLocator(4))
+    if legend:
+        cb.set_label(legend, fontsize=FONT)
     return _save(fig, path)
 
 
 def overview_chart(features: list[str], personas: list[str], z: list[list[float]],
-                   path: Path) -> str:
+                   path: Path, lang: str = "fr") -> str:
     """Heat map persona x feature of the given z-scores (diverging, centred on 0)."""
     arr = np.asarray(z, dtype=float)
     fig, ax = plt.subplots(figsize=(7.2, 0.35 * len(personas) + 2.6))
     lim = max(1.5, float(np.nanmax(np.abs(arr))) if arr.size else 1.5)
     im = ax.imshow(arr, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim)
-    ax.set_yticks(range(len(personas)), personas, fontsize=8)
-    ax.set_xticks(range(len(features)), features, fontsize=6.5, rotation=55, ha="right")
+    ax.set_yticks(range(len(personas)), personas, fontsize=FONT)
+    ax.set_xticks(range(len(features)), features, fontsize=FONT, rotation=55, ha="right")
     cb = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
-    cb.ax.tick_params(labelsize=7)
+    cb.ax.tick_params(labelsize=FONT)
+    cb.ax.yaxis.set_major_formatter(axis_formatter(lang, digits=1))
     return _save(fig, path)
 
 
@@ -159,13 +187,15 @@ def build_sheets(ctx: dict[str, Any], out_dir: Path) -> str:
     days = ui["days"].split()
     ov = ctx["overview"]
     overview_img = overview_chart(ov["features"], ov["personas"], ov["z"],
-                                  charts / "persona-overview.svg")
+                                  charts / "persona-overview.svg", lang)
     pages = []
     for p in ctx["personas"]:
         page = dict(p)
-        page["profile_img"] = profile_chart(p["profile"], charts / f"persona-{p['id']}-profile.svg")
+        page["profile_img"] = profile_chart(p["profile"],
+                                            charts / f"persona-{p['id']}-profile.svg", lang)
         page["week_img"] = (week_chart(p["week"], days, ui["hour"],
-                                       charts / f"persona-{p['id']}-week.svg")
+                                       charts / f"persona-{p['id']}-week.svg",
+                                       ui["week_legend"], lang)
                             if p["week"] else None)
         pages.append(page)
     css = (Path(__file__).parent / "templates" / "personas.css").read_text(encoding="utf-8")

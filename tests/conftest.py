@@ -17,6 +17,10 @@ import pytest
 from mailstudy.demo.dovecot import DovecotServer
 from mailstudy.demo.dovecot_config import available
 
+# The command line speaks the locale's language (mailstudy.i18n.cli_lang); tests read its
+# English messages unless they ask for French (env={"LC_ALL": "fr_FR.UTF-8"}).
+os.environ["LC_ALL"] = "C.UTF-8"
+
 #: Mailboxes of the shared server: login -> password. Their content is loaded by the tests.
 SHARED_USERS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
 

@@ -111,6 +111,7 @@ def run_cli(*args: str, study: Path | None = None, env: dict[str, str] | None = 
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the real ``mailstudy`` command in a subprocess."""
     e = dict(os.environ)
+    e["LC_ALL"] = "C.UTF-8"  # English messages unless a test asks for another locale
     e.update(env or {})
     cmd = [sys.executable, "-m", "mailstudy", *args]
     if study is not None:

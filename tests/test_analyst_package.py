@@ -20,6 +20,7 @@ from mailstudy.export.generalise import QUASI_IDENTIFIERS, generalise, roles_key
 from mailstudy.personas import run_personas
 from mailstudy.store import read_messages
 from mailstudy.study import open_study
+from mailstudy.tabular import read_csv
 
 PSEUDONYM = re.compile(rb"\b[pmifo][0-9a-f]{16}\b")
 
@@ -151,6 +152,6 @@ def test_no_released_file_describes_a_group_below_the_threshold(exported) -> Non
                     frame = pd.DataFrame(t).rename(columns={"size": "n_people"})
                     if bad := _small_counts(frame, k):
                         found[str(js)] = bad
-    panel = pd.read_csv(demo.study.catalog.path("panel"))
+    panel = read_csv(demo.study.catalog.path("panel"))
     assert list(panel.columns) == ["person", "seat", "role"]  # no per-invitee strata
     assert found == {}

@@ -15,6 +15,7 @@ from anonymise.escrow import EscrowError, generate_identity
 from mailstudy.intake import answers as A
 from mailstudy.reveal import reveal
 from mailstudy.reveal.named import HEADERS_FR, NAMED_COLUMNS
+from mailstudy.tabular import read_csv
 
 N = 150
 SESSIONS = """
@@ -135,8 +136,8 @@ def test_invite_then_reveal_names_exactly_panel_and_reserves(tmp_path: Path, stu
     r = run_cli("invite", "--seed", "5", study=s.root)
     assert r.returncode == 0, r.stderr + r.stdout
     out = s.out / "invitations"
-    panel = pd.read_csv(out / "panel.csv")
-    reserves = pd.read_csv(out / "reserves.csv")
+    panel = read_csv(out / "panel.csv")
+    reserves = read_csv(out / "reserves.csv")
     # Published: seat, role and pseudonym; strata would name the persona of people alone in
     # their (level, direction).
     assert list(panel.columns) == ["person", "seat", "role"]
@@ -155,7 +156,7 @@ def test_invite_then_reveal_names_exactly_panel_and_reserves(tmp_path: Path, stu
     no_identity_anywhere(s.root)
     # Same seed, same panel: the draw is reproducible.
     assert run_cli("invite", "--seed", "5", study=s.root).returncode == 0
-    pd.testing.assert_frame_equal(panel, pd.read_csv(out / "panel.csv"))
+    pd.testing.assert_frame_equal(panel, read_csv(out / "panel.csv"))
 
     res = reveal(s, ident)
     named = out / "named"

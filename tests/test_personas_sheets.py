@@ -180,3 +180,40 @@ def test_cli_personas_k_range_bounds_the_search(tmp_path: Path) -> None:
     card = _run_cli(tmp_path, "--k-range", "2..3")[4]
     assert card["k_range"] == [2, 3] and card["k_chosen"] <= 3
     assert [d["k"] for d in card["diagnostics"]] == [2, 3]
+
+
+def test_sheets_read_well(model, rendered) -> None:
+    """The visual details the issue lists: a legend on the week heat map, "écart réduit"
+    explained, no composition box that can only say "others 100 %", no two personas with
+    the same frustration, decimal commas on the charts."""
+    _, m = model
+    _, paths = rendered
+    html = paths["html"].read_text(encoding="utf-8")
+    text = pdf_text(paths["pdf"])
+    assert "Écart réduit : écart du persona à la moyenne de l'organisation" in text
+    out = paths["html"].parent
+    week = (out / "charts" / "persona-1-week.svg").read_text(encoding="utf-8")
+    assert week.count('id="axes_') >= 2  # the legend is a colour bar: a second axes
+    boxes = re.findall(r'<div class="comp">\s*<h4>([^<]+)</h4>\s*<table>(.*?)</table>',
+                       html, re.S)
+    for _title, rows in boxes:
+        assert re.search(r"<tr><td>", rows), _title  # every box shown details a group
+    frus = [f for _, r in m.descriptions.iterrows() for f in r["frustrations"]]
+    assert len(frus) == len(set(frus)), frus
+    assert "plupart des messages" not in html
+
+
+def test_a_direction_box_with_nothing_publishable_is_left_out(model, tmp_path: Path) -> None:
+    from reports.personas import build_sheets
+
+    _, m = model
+    ctx = P.sheet_context(m, week_grid(m.k), 10)
+    everyone_pooled = {"shown": [], "n_hidden": 5, "other_n": ctx["personas"][0]["size"],
+                       "other_share": 1.0}
+    ctx["personas"][0]["composition_direction"] = everyone_pooled
+    html = build_sheets(ctx, tmp_path)
+    first = html.split('class="page sheet', 2)[1]
+    assert "Par direction" not in first and "Autres (petits effectifs regroupés)" not in first
+    assert "Aucune direction ne compte assez de membres de ce persona (au moins 10)" in first
+    second = html.split('class="page sheet', 3)[2]
+    assert "Par direction" in second

@@ -22,6 +22,7 @@ from mailstudy.profile.config import ProfileConfig, ProfileError, Rule
 from mailstudy.profile.groups import group_profiles
 from mailstudy.profile.people import build_people, work_pattern
 from mailstudy.study import init_study
+from mailstudy.tabular import read_csv
 
 LEVELS = ["DGS", "DGA", "directeur", "chef de service", "chef de projet / chargé de mission",
           "gestionnaire / assistant", "agent"]
@@ -199,11 +200,12 @@ def test_empty_study_gives_empty_people(tmp_path: Path) -> None:
     assert counts["mailboxes"] == 0
     groups = group_profiles(people, 10)
     assert all(df["n_people"].isna().all() for df in groups.tables.values())
+    # the command stops instead of writing pages of zeros, and says what to run first
     s = init_study(tmp_path / "s", ["region.fr"], key=bytes(32))
     r = CliRunner().invoke(app, ["profile", "--study", str(s.root)])
-    assert r.exit_code == 0, r.output
-    assert "people profiled: 0" in r.output
-    assert pq.read_table(s.data / "people.parquet").num_rows == 0
+    assert r.exit_code == 2, r.output
+    assert "nothing collected yet: run 'mailstudy collect files'" in r.output
+    assert not (s.data / "people.parquet").exists() and not (s.out / "profiles").exists()
 
 
 def test_work_pattern_classes() -> None:
@@ -300,7 +302,7 @@ def test_profile_runs_on_a_copy_without_secrets(tmp_path: Path) -> None:
     out = copy / "out" / "profiles"
     for name in ("level", "direction", "habit", "level_habit", "work_pattern"):
         assert (out / f"by_{name}.csv").exists() and (out / f"by_{name}.png").exists()
-        assert "n_people" in pd.read_csv(out / f"by_{name}.csv").columns
+        assert "n_people" in read_csv(out / f"by_{name}.csv").columns
     assert (out / "suppression.csv").exists()
     assert not (copy / "secrets").exists()
 

@@ -17,7 +17,7 @@ from reports.audit import fmt_num, fmt_pct, render_annex, render_audit
 def test_number_formats() -> None:
     assert fmt_num(12345.678, 1, "fr") == "12\u202f345,7"
     assert fmt_num(12345.678, 1, "en") == "12,345.7"
-    assert fmt_pct(0.256, 0, "fr") == "26\u00a0%"
+    assert fmt_pct(0.256, 0, "fr") == "26\u202f%"  # narrow no-break space (Babel, CLDR)
     assert fmt_pct(0.256, 1, "en") == "25.6%"
     assert fmt_num(None) == "–" and fmt_num(float("nan")) == "–"
 
@@ -91,4 +91,27 @@ def test_annexes_come_from_study_toml(tmp_path: Path) -> None:
         assert str(study.min_group_size) in html
     assert "dpo@region.test" in render_annex("register", _context(study, "fr"))
     retention = study.section("privacy")["retention_until"]
-    assert retention in render_annex("dpia", _context(study, "fr"))
+    from mailstudy.i18n import fmt_date
+
+    dpia = render_annex("dpia", _context(study, "fr"))
+    assert fmt_date("fr", retention) in dpia and retention not in dpia  # "1 janvier 2028"
+    assert "Généré le 26 novembre 2026" in dpia
+
+
+def test_a_table_whose_rows_are_all_hidden_gets_no_chart(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from reports.profiles import CHART_WIDTH_IN, render_group_chart
+
+    df = pd.DataFrame({"habit": ["reactif", "classeur", "mobile"], "n_people": [None, 12, 30],
+                       "suppressed": [True, False, False],
+                       "sent_per_day_median": [None, 1.5, 2.0],
+                       "sent_per_day_q1": [None, 1.0, 1.5], "sent_per_day_q3": [None, 2.0, 2.5]})
+    png = render_group_chart(df, "habit", tmp_path / "by_habit.png")
+    assert png is not None
+    im = Image.open(png)
+    assert abs(im.width / im.info["dpi"][0] - CHART_WIDTH_IN) < 0.05  # the column's width
+    hidden = df.assign(suppressed=True, n_people=None)
+    (tmp_path / "stale.png").write_bytes(png.read_bytes())
+    assert render_group_chart(hidden, "habit", tmp_path / "stale.png") is None
+    assert not (tmp_path / "stale.png").exists()  # no stale chart of an earlier release

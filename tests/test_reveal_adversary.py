@@ -17,6 +17,7 @@ from test_invite_study import populate
 from mailstudy.reveal import RevealError, reveal, verify_log
 from mailstudy.reveal.log import LogError
 from mailstudy.study import open_study
+from mailstudy.tabular import read_csv
 
 
 @pytest.fixture()
@@ -34,7 +35,7 @@ def _log(s) -> Path:
 
 def test_a_tampered_reserve_list_names_nobody(drawn) -> None:
     s, ident, persons = drawn
-    reserves = pd.read_csv(s.catalog.path("reserves"))
+    reserves = read_csv(s.catalog.path("reserves"))
     strangers = [p for p in persons if p not in set(reserves["person"])][:10]
     extra = reserves.head(len(strangers)).assign(person=strangers)
     pd.concat([reserves, extra]).to_csv(s.catalog.path("reserves"), index=False)
@@ -44,7 +45,7 @@ def test_a_tampered_reserve_list_names_nobody(drawn) -> None:
     assert r.returncode == 2 and "not the committed draw" in r.stderr
     assert not s.catalog.path("named").exists() and not _log(s).exists()
     # The panel file is bound too.
-    panel = pd.read_csv(s.catalog.path("panel"))
+    panel = read_csv(s.catalog.path("panel"))
     run_cli("invite", "--seed", "3", study=s.root)
     panel.assign(person=strangers[: len(panel)] + list(panel["person"])[len(strangers):]
                  ).to_csv(s.catalog.path("panel"), index=False)
@@ -126,7 +127,7 @@ def test_invitations_carry_the_organizer_and_their_time_zone(drawn) -> None:
         encoding="utf-8")
     reveal(open_study(s.root), ident)
     files = sorted(s.catalog.path("named").glob("invitation-*.ics"))
-    assert len(files) == len(pd.read_csv(s.catalog.path("panel")))
+    assert len(files) == len(read_csv(s.catalog.path("panel")))
     cal = Calendar.from_ical(files[0].read_bytes())
     assert str(cal["method"]) == "REQUEST"
     assert [str(t["tzid"]) for t in cal.walk("VTIMEZONE")] == ["Europe/Paris"]

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,6 +18,7 @@ from mailstudy.cli._app import (
     console,
     err_console,
     is_interactive,
+    styled,
 )
 
 
@@ -34,9 +34,16 @@ def init(
         "--keyholder", help="Key holder's age public key (age1...) or a file holding it.")
     ] = None,
     name: Annotated[str, typer.Option(help="Name of the organisation.")] = "",
+    follow_up: Annotated[Path | None, typer.Option(
+        "--follow-up", help="Earlier campaign to follow up: reuse its key, key holder, "
+        "opt-outs, thresholds and configuration (see README, Follow-up campaigns).")] = None,
 ) -> None:
     """Create a study workspace: study.toml, secrets/pseudonym.key (0600), data/, out/."""
     from mailstudy.study import init_study
+
+    if follow_up is not None:
+        _init_follow_up(directory, follow_up)
+        return
 
     domains = list(domain or [])
     if not domains and is_interactive():
@@ -50,9 +57,21 @@ def init(
     console.print(f"study created in {study.root}")
     console.print(f"  domains: {', '.join(study.domains)}")
     if not keyholder:
-        err_console.print("[yellow]warning:[/yellow] no key holder public key yet: collection "
+        err_console.print(styled("warning:", "yellow") + "no key holder public key yet: collection "
                           "refuses to run until secrets/keyholder.pub holds one "
                           "(see 'mailstudy keyholder-keygen')")
+
+
+def _init_follow_up(directory: Path, first: Path) -> None:
+    from mailstudy.study import init_follow_up
+
+    study = init_follow_up(directory, first)
+    console.print(f"follow-up study created in {study.root} (same key as {first})")
+    console.print(f"  domains: {', '.join(study.domains)}")
+    if study.section("collect").get("sources") or study.section("directory").get("file"):
+        err_console.print("[yellow]warning:[/yellow] study.toml still names the first "
+                          "campaign's sources and directory file: point them to the new "
+                          "exports before 'mailstudy run'")
 
 
 @app.command("keyholder-keygen")
@@ -126,7 +145,7 @@ def print_summary(summary) -> None:  # summary: RunSummary
                       str(m.folders), str(m.messages_written), str(m.already_present),
                       str(sum(v for k, v in m.skipped.items() if k != "personal_folders")),
                       str(sum(m.defects.values())), "" if rate is None else f"{rate:.0f}",
-                      escape(m.error or "ok"))
+                      m.error or "ok")
     console.print(table)
     console.print(f"mailboxes: {t['mailboxes']} ({t['mailboxes_failed']} failed), folders: "
                   f"{t['folders']}, messages written: {t['messages_written']}, already present: "
@@ -137,8 +156,8 @@ def print_summary(summary) -> None:  # summary: RunSummary
     if t["defects"]:
         console.print("defects: " + ", ".join(f"{k}={v}" for k, v in t["defects"].items()))
     for m in summary.failures:
-        err_console.print(f"[red]failed:[/red] {m.mailbox or f'source #{m.index + 1}'}: "
-                          f"{escape(m.error or '')}")
+        err_console.print(styled("failed:", "red", f"{m.mailbox or f'source #{m.index + 1}'}: "
+                                                 f"{m.error or ''}"))
     if summary.path is not None:
         console.print(f"summary saved: {summary.path}")
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console
+from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, new_app
 
-directory_app = typer.Typer(help="Import the HR directory (pseudonymised on import).",
+directory_app = new_app("Import the HR directory (pseudonymised on import).",
                             no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
 
@@ -35,7 +35,10 @@ def import_cmd(
         "last_name, name.")] = None,
     study: StudyOpt = None,
 ) -> None:
-    """Pseudonymise the directory into data/directory.parquet; names go to the escrow."""
+    """Pseudonymise the directory into data/directory.parquet; names go to the escrow.
+
+    Job titles map onto the ladder of hierarchical levels; adjust it in [directory.ladder]
+    of study.toml, and map unusual headers in [directory.columns] or with --column."""
     from mailstudy.intake.directory import import_directory
     from mailstudy.study import open_study
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from mailstudy.cli._app import StudyOpt, app, clean_errors, console
+from mailstudy.cli._app import StudyOpt, app, clean_errors, console, new_app
 
-export_app = typer.Typer(help="Write what may leave the collection machine.",
+export_app = new_app("Write what may leave the collection machine.",
                          no_args_is_help=True)
 app.add_typer(export_app, name="export")
 

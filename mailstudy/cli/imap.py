@@ -21,6 +21,7 @@ from mailstudy.cli._app import (
     collect_app,
     err_console,
     is_interactive,
+    styled,
 )
 
 
@@ -109,7 +110,7 @@ def collect_imap_cmd(
             oauth2_token_command=oauth2_token_command, interactive=is_interactive())
 
         def warn(text: str) -> None:
-            err_console.print(f"[bold red]WARNING:[/bold red] {text}")
+            err_console.print(styled("WARNING:", "bold red", text))
 
         with Progress(TextColumn("[bold]collect imap[/bold]"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} messages"),

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console
+from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, new_app
 
-volunteers_app = typer.Typer(help="Import the volunteers file (pseudonymised on import).",
+volunteers_app = new_app("Import the volunteers file (pseudonymised on import).",
                              no_args_is_help=True)
-availability_app = typer.Typer(help="Import who can attend which session (pseudonymised).",
+availability_app = new_app("Import who can attend which session (pseudonymised).",
                                no_args_is_help=True)
 app.add_typer(volunteers_app, name="volunteers")
 app.add_typer(availability_app, name="availability")

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console
+from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, new_app
 
-optout_app = typer.Typer(help="Record people who object to the study (GDPR art. 21).",
+optout_app = new_app("Record people who object to the study (GDPR art. 21).",
                          no_args_is_help=True)
 app.add_typer(optout_app, name="optout")
 

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from mailstudy.cli._app import StudyOpt, UserError, app, clean_errors, console, err_console
+from mailstudy.cli._app import (
+    StudyOpt,
+    UserError,
+    app,
+    clean_errors,
+    console,
+    err_console,
+    styled,
+)
 
 
 @app.command("personas")
@@ -55,20 +63,19 @@ def personas_cmd(
         console.print(f"  {p['persona']}. {p['name']}: {p['size']} people "
                       f"({100 * p['share']:.0f}%), stability (Jaccard) {p['jaccard']:.2f}")
     if not model.structure_ok:
-        err_console.print(
-            f"[red]warning: the data hold no stable structure[/red] (prediction strength "
-            f"{card['prediction_strength']:.2f}, needs >= "
+        err_console.print(styled("warning: the data hold no stable structure", "red") + (
+            f"(prediction strength {card['prediction_strength']:.2f}, needs >= "
             f"{card['thresholds']['prediction_strength']}; "
             f"median stability {card['stability_median']:.2f}, needs >= "
             f"{card['thresholds']['stability_median_target']}): these personas are rough "
-            "landmarks, not real groups; the sheets say so.")
+            "landmarks, not real groups; the sheets say so."))
     weak = [str(p["persona"]) for p in card["personas"]
             if p["jaccard"] < card["thresholds"]["jaccard_target"]]
     if weak:
-        err_console.print(f"[yellow]note:[/yellow] persona(s) {', '.join(weak)} less stable "
+        err_console.print(styled("note:", "yellow") + f"persona(s) {', '.join(weak)} less stable "
                           f"(Jaccard < {card['thresholds']['jaccard_target']})")
     if "pdf" not in paths:
-        err_console.print("[yellow]note:[/yellow] PDF not written")
+        err_console.print(styled("note:", "yellow", "PDF not written"))
     console.print("wrote data/personas.parquet, out/personas/model.json, "
                   "out/personas/personas.html and personas.pdf")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mailstudy.cli._app import (
     StudyOpt,
@@ -17,7 +17,9 @@ from mailstudy.cli._app import (
     console,
     err_console,
     is_interactive,
+    msg,
 )
+from mailstudy.i18n import cli_lang, label
 
 STATUS_STYLE = {"ran": "green", "skipped": "cyan", "not configured": "dim", "failed": "red",
                 "not run": "yellow", "not selected": "dim"}
@@ -31,7 +33,7 @@ def _printer() -> tuple[Any, Any]:
     def on_event(stage: str, status: str, result: Any) -> None:
         if status == "start":
             if live:
-                status_box["s"] = err_console.status(f"[bold]{stage}[/bold] …")
+                status_box["s"] = err_console.status(Text(f"{stage} …", style="bold"))
                 status_box["s"].start()
             else:
                 err_console.print(f"{stage}: running")
@@ -41,34 +43,36 @@ def _printer() -> tuple[Any, Any]:
             s.stop()
         style = STATUS_STYLE.get(status, "")
         extra = f" ({result.seconds:.1f} s)" if result is not None and result.seconds else ""
-        msg = f": {escape(result.message)}" if result is not None and result.message else ""
-        err_console.print(f"{stage}: [{style}]{status}[/{style}]{extra}{msg}")
+        msg = f": {result.message}" if result is not None and result.message else ""
+        err_console.print(Text.assemble(f"{stage}: ", (status, style), extra, msg))
 
     def progress(stage: str, done: int, total: int | None, unit: str) -> None:
         s = status_box.get("s")
         if s is not None:
-            s.update(f"[bold]{stage}[/bold] {done}/{total if total is not None else '?'} {unit}")
+            s.update(Text(f"{stage} {done}/{total if total is not None else '?'} {unit}",
+                          style="bold"))
 
     return progress, on_event
 
 
 def print_run(report: Any) -> None:
     """The final summary: one row per stage (counts only, never an identity)."""
-    table = Table(title="pipeline summary")
+    table = Table(title=msg("pipeline summary"))
     for col in ("stage", "status", "seconds", "details"):
-        table.add_column(col)
+        table.add_column(msg(col))
     for r in report.stages:
         style = STATUS_STYLE.get(r.status, "")
         details = r.message or ", ".join(f"{k}={v}" for k, v in r.summary.items()
                                          if not isinstance(v, dict | list))
-        table.add_row(r.name, f"[{style}]{r.status}[/{style}]",
-                      f"{r.seconds:.1f}" if r.seconds else "", escape(details))
+        table.add_row(r.name, Text(label(cli_lang(), "status", r.status), style=style),
+                      f"{r.seconds:.1f}" if r.seconds else "", details)
     console.print(table)
     ran = sum(r.status == "ran" for r in report.stages)
     skipped = sum(r.status == "skipped" for r in report.stages)
     failed = [r.name for r in report.stages if r.status == "failed"]
-    console.print(f"{ran} stage(s) ran, {skipped} unchanged (skipped), in {report.seconds:.1f} s"
-                  + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    console.print(msg("{ran} stage(s) ran, {skipped} unchanged (skipped), in {s} s", ran=ran,
+                      skipped=skipped, s=f"{report.seconds:.1f}")
+                  + (msg("; FAILED: {names}", names=", ".join(failed)) if failed else ""))
 
 
 @app.command("run")
@@ -109,7 +113,7 @@ def report_cmd(
     if lang is not None and lang not in ("fr", "en"):
         raise UserError("--lang must be fr or en")
     paths = run_report(open_study(study), lang=lang)
-    console.print(f"report: {paths['html']}")
+    console.print(msg("report: {path}", path=paths["html"]))
     if "pdf" in paths:
         console.print(f"        {paths['pdf']}")
 
@@ -144,9 +148,10 @@ def demo_cmd(
     if res.revealed is not None:
         console.print(f"reveal (key holder): {res.revealed.named} people named in "
                       f"{res.study.out / 'invitations' / 'named'}")
-    console.print(f"open the report: {res.report_html.resolve()}")
-    console.print(f"             PDF: {res.report_pdf.resolve()}")
-    console.print(f"persona sheets:  {(res.study.out / 'personas' / 'personas.html').resolve()}")
+    console.print(msg("open the report: {path}", path=res.report_html.resolve()))
+    console.print(msg("             PDF: {path}", path=res.report_pdf.resolve()))
+    console.print(msg("persona sheets:  {path}",
+                      path=(res.study.out / "personas" / "personas.html").resolve()))
 
 
 @app.command("purge")
@@ -166,13 +171,14 @@ def purge_cmd(
     s = open_study(study)
     if all_ and not yes:
         try:
-            ok = typer.confirm("Destroy the data, the outputs, the pseudonymisation key and "
-                               "the escrow of this study? This cannot be undone", default=False)
+            ok = typer.confirm(msg("Destroy the data, the outputs, the pseudonymisation key "
+                                   "and the escrow of this study? This cannot be undone"),
+                               default=False)
         except typer.Abort:  # no answer could be read (no terminal, closed input)
             ok = False
         if not ok:
-            err_console.print("nothing deleted" + ("" if is_interactive() else
-                              " (to confirm without a terminal, add --yes)"))
+            err_console.print(msg("nothing deleted") + ("" if is_interactive() else msg(
+                " (to confirm without a terminal, add --yes)")))
             raise typer.Exit(1)
     rep = purge(s, all=all_)
     if not rep.deleted:

@@ -16,6 +16,7 @@ from typing import Any
 
 from mailstudy.collect.formats.detect import owner_from_name
 from mailstudy.collect.mailbox import MailboxJob, MailboxResult, Session, collect_mailbox
+from mailstudy.errors import CollectError, InputError
 from mailstudy.store import MessageStore
 from mailstudy.study import Study, StudyError
 
@@ -103,14 +104,23 @@ def _owner_groups(jobs: list[MailboxJob]) -> list[list[MailboxJob]]:
 def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | None = None,
                   fmt: str | None = None, workers: int | None = None,
                   on_progress: Callable[[int, int], None] | None = None,
-                  batch_rows: int | None = None) -> RunSummary:
+                  batch_rows: int | None = None, raise_on_error: bool = False) -> RunSummary:
     """Collect each SOURCE (one mailbox each) into the study's message store.
 
     ``on_progress(messages_done, mailboxes_done)`` is called as work advances. The summary is
-    saved to ``data/runs/`` and returned; it never contains an address or a path.
+    saved to ``data/runs/`` and returned; it never contains an address or a path. A failing
+    source is reported in the summary (the others go on); with ``raise_on_error`` a
+    :class:`CollectError` naming the failed mailboxes is raised once the summary is saved.
     """
+    if isinstance(sources, str | Path) or not isinstance(sources, Sequence):
+        # a str is a Sequence too: read one character at a time, 'a/b' would be 3 sources
+        raise InputError("sources must be a list of paths (one mailbox each), not "
+                         f"{type(sources).__name__}: write [source]")
+    bad = [type(s).__name__ for s in sources if not isinstance(s, str | Path)]
+    if bad:
+        raise InputError(f"sources must hold paths, not {', '.join(sorted(set(bad)))}")
     if owner is not None and len(sources) != 1:
-        raise ValueError("--owner applies to a single source")
+        raise InputError("owner applies to a single source")
     study.key()  # fail early on a missing or loose key
     if study.keyholder_recipient() is None:  # and on a missing key holder
         raise StudyError("no key holder public key in the study (secrets/keyholder.pub): "
@@ -156,4 +166,8 @@ def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | N
     summary.mailboxes.sort(key=lambda m: m.index)
     summary.seconds = time.monotonic() - t0
     summary.save(study.runs_dir)
+    if raise_on_error and summary.failures:
+        raise CollectError(f"{len(summary.failures)} of {len(summary.mailboxes)} source(s) "
+                           "failed: " + "; ".join(f"source {m.index + 1}: {m.error}"
+                                                  for m in summary.failures))
     return summary

@@ -171,11 +171,31 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
         from mailstudy.reveal import reveal as do_reveal
 
         revealed = do_reveal(study, identity, lang=lang)
+        # The reveal wrote the re-identification log, an input of the report: its count
+        # must read 'réidentifications : 1', not the 0 of the run before the reveal.
+        rerun = run_pipeline(study, only="report", progress=progress, on_event=on_event)
+        run.stages = [next((r for r in rerun.stages if r.name == "report"), st)
+                      if st.name == "report" else st for st in run.stages]
+    if imap_summary is not None:
+        _record_imap(run, imap_summary)
     from mailstudy.report import report_paths
 
     paths = report_paths(study, lang)
     return DemoResult(root, study, identity, council, run, revealed, paths["html"],
                       paths["pdf"], imap_summary)
+
+
+def _record_imap(run: Any, summary: Any) -> None:
+    """The demo collects over IMAP before the pipeline (its Dovecot lives only that long):
+    the run's summary says so instead of 'imap: not configured'."""
+    from mailstudy.pipeline.status import RAN
+
+    t = summary.totals()
+    for st in run.stages:
+        if st.name == "imap":
+            st.status, st.seconds, st.message = RAN, float(t.get("seconds") or 0), ""
+            st.summary = {k: t[k] for k in ("mailboxes", "mailboxes_failed",
+                                            "messages_written") if k in t}
 
 
 def _check_arguments(root: Path, *, agents: int, lang: str) -> None:

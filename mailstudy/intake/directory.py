@@ -152,8 +152,8 @@ def match_columns(header: list[str], overrides: Mapping[str, str] | None = None)
         if fld not in out:
             raise DirectoryError(
                 f"no {fld} column found; expected a header among: "
-                f"{', '.join(HEADERS[fld])} (accents and case ignored), or map one with "
-                f"--column {fld}=HEADER or [directory.columns] in study.toml "
+                f"{', '.join(HEADERS[fld])} (accents and case ignored), or map one in "
+                f"[directory.columns] of study.toml or the columns parameter "
                 f"({header_hint(header)})")
     return out
 
@@ -190,69 +190,24 @@ def import_directory(study: Study, path: Path | str,
     """
     cfg = study.section("directory")
     mapping = {**(cfg.get("columns") or {}), **(columns or {})}
-    ladder = Ladder.from_config(cfg.get("ladder"))
     if study.keyholder_recipient() is None:
         raise DirectoryError("no key holder public key in the study (secrets/keyholder.pub): "
-                             "names cannot be sealed; add it with 'mailstudy init --keyholder' "
-                             "before importing the directory")
-    ps = study.pseudonymiser()
+                             "names cannot be sealed; give the key holder's public key to "
+                             "the study (mailstudy init does) before importing the directory")
     header, rows = read_rows(Path(path))
-    idx = match_columns(header, mapping)
+    ladder = Ladder.from_config(cfg.get("ladder"))
+    reader = _RowReader(study, match_columns(header, mapping), ladder)
     summary = ImportSummary(rows=len(rows),
-                            columns={f: header[i] for f, i in sorted(idx.items())})
-    optouts = load_optouts(study)
-    domains = study.domains
-
-    def cell(rec: list[str], fld: str) -> str:
-        i = idx.get(fld)
-        return rec[i].strip() if i is not None and i < len(rec) else ""
-
-    seen: dict[str, int] = {}
+                            columns={f: header[i] for f, i in sorted(reader.idx.items())})
     records: list[dict[str, Any]] = []
     identities: list[tuple[str, str, str, str, str]] = []
     for line, rec in rows:
-        raw = cell(rec, "email")
-        if not raw:
-            summary.reject("missing address", line)
+        person = reader.accept(rec, line, summary)
+        if person is None:
             continue
-        addr = ps.canonical_address(raw)
-        if not is_address(addr):
-            summary.reject("invalid address", line)
-            continue
-        if not in_domains(addr, domains):
-            summary.reject("address outside the organisation's domains", line)
-            continue
-        if addr in seen:
-            summary.reject(f"duplicate address (first on line {seen[addr]})", line)
-            continue
-        seen[addr] = line
-        person = ps.person(addr)
-        if person in optouts:
-            summary.opted_out += 1
-            continue
-        name = cell(rec, "name") or " ".join(
-            x for x in (cell(rec, "first_name"), cell(rec, "last_name")) if x)
-        identities.append((person, addr, name, cell(rec, "first_name"), cell(rec, "last_name")))
-        title = cell(rec, "title") or None
-        level, rank = ladder.match(title)
-        mgr_raw = cell(rec, "manager")
-        mgr = None
-        if mgr_raw:
-            m = ps.canonical_address(mgr_raw)
-            mgr = ps.person(m) if is_address(m) else None
-            mgr = None if mgr in optouts else mgr  # an objector is nobody's manager here
-        cat = cell(rec, "category").upper() or None
-        records.append({
-            "person": person, "title": title, "category": cat, "level": level,
-            "level_rank": rank, "direction": cell(rec, "direction") or None,
-            "service": cell(rec, "service") or None,
-            "roles": parse_roles(cell(rec, "roles")), "manager": mgr,
-            "fte": parse_fte(cell(rec, "fte")),
-        })
-    df = pd.DataFrame.from_records(records, columns=schema.names("directory"))
-    df["level_rank"] = df["level_rank"].astype("int16")
-    df["fte"] = df["fte"].astype("float64")
-    schema.check(df, "directory", extra_ok=False)
+        identities.append(reader.identity(person, rec))
+        records.append(reader.record(person, rec))
+    df = _directory_frame(records)
     summary.imported = len(df)
     summary.levels = dict(Counter(df["level"]).most_common())
     summary.unmatched_titles = int((df["level"] == UNKNOWN).sum())
@@ -264,6 +219,85 @@ def import_directory(study: Study, path: Path | str,
     summary.sealed = escrow.flush()
     write_directory(study, df)
     return df, summary
+
+
+class _RowReader:
+    """Turns one directory line into a pseudonymised record; the raw address stays in memory.
+
+    Holds what every line needs (the column indexes, the pseudonymiser, the opt-outs, the
+    ladder) so the import loop reads as the policy it applies: which lines are refused and why.
+    """
+
+    def __init__(self, study: Study, idx: dict[str, int], ladder: Ladder) -> None:
+        self.idx = idx
+        self.ladder = ladder
+        self.ps = study.pseudonymiser()
+        self.optouts = load_optouts(study)
+        self.domains = study.domains
+        self.seen: dict[str, int] = {}
+        self.address: dict[str, str] = {}
+
+    def cell(self, rec: list[str], fld: str) -> str:
+        i = self.idx.get(fld)
+        return rec[i].strip() if i is not None and i < len(rec) else ""
+
+    def accept(self, rec: list[str], line: int, summary: ImportSummary) -> str | None:
+        """The line's person pseudonym, or None after counting why the line is refused.
+
+        Duplicates keep the first line (the policy of every HR-side table).
+        """
+        raw = self.cell(rec, "email")
+        addr = self.ps.canonical_address(raw) if raw else ""
+        reason = ("missing address" if not raw else
+                  "invalid address" if not is_address(addr) else
+                  "address outside the organisation's domains"
+                  if not in_domains(addr, self.domains) else
+                  f"duplicate address (first on line {self.seen[addr]})"
+                  if addr in self.seen else None)
+        if reason:
+            summary.reject(reason, line)
+            return None
+        self.seen[addr] = line
+        person = self.ps.person(addr)
+        if person in self.optouts:
+            summary.opted_out += 1
+            return None
+        self.address[person] = addr
+        return person
+
+    def identity(self, person: str, rec: list[str]) -> tuple[str, str, str, str, str]:
+        """What the escrow seals for the key holder: address, full name, first and last."""
+        first, last = self.cell(rec, "first_name"), self.cell(rec, "last_name")
+        name = self.cell(rec, "name") or " ".join(x for x in (first, last) if x)
+        return person, self.address[person], name, first, last
+
+    def record(self, person: str, rec: list[str]) -> dict[str, Any]:
+        title = self.cell(rec, "title") or None
+        level, rank = self.ladder.match(title)
+        return {
+            "person": person, "title": title,
+            "category": self.cell(rec, "category").upper() or None, "level": level,
+            "level_rank": rank, "direction": self.cell(rec, "direction") or None,
+            "service": self.cell(rec, "service") or None,
+            "roles": parse_roles(self.cell(rec, "roles")), "manager": self.manager(rec),
+            "fte": parse_fte(self.cell(rec, "fte")),
+        }
+
+    def manager(self, rec: list[str]) -> str | None:
+        raw = self.cell(rec, "manager")
+        if not raw:
+            return None
+        addr = self.ps.canonical_address(raw)
+        mgr = self.ps.person(addr) if is_address(addr) else None
+        return None if mgr in self.optouts else mgr  # an objector is nobody's manager here
+
+
+def _directory_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(records, columns=schema.names("directory"))
+    df["level_rank"] = df["level_rank"].astype("int16")
+    df["fte"] = df["fte"].astype("float64")
+    schema.check(df, "directory", extra_ok=False)
+    return df
 
 
 def write_directory(study: Study, df: pd.DataFrame) -> Path:

@@ -20,12 +20,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from mailstudy.optout import add_optouts
 from mailstudy.schema import MARK_OPTOUT
 from mailstudy.store import MessageStore
 from mailstudy.study import Study
+from mailstudy.tabular import read_csv
 
 #: Stages whose outputs read the people an objection removes: they run again.
 DOWNSTREAM = ("profile", "personas", "invite", "report")
@@ -74,7 +73,7 @@ def _unlink_managers(study: Study, persons: set[str]) -> int:
 def _draw_lists(study: Study, persons: set[str]) -> bool:
     c = study.catalog
     for name in ("panel", "reserves", "probabilities"):
-        if c.exists(name) and pd.read_csv(c.path(name))["person"].isin(persons).any():
+        if c.exists(name) and read_csv(c.path(name))["person"].isin(persons).any():
             return True
     dist = c.path("distribution")
     return dist.exists() and any(p in dist.read_text(encoding="utf-8") for p in persons)

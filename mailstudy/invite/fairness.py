@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from mailstudy.i18n import fmt_pct
 from mailstudy.invite.plan import USAGERS
 
 
@@ -69,9 +70,9 @@ def composition(panel: pd.DataFrame, population: pd.DataFrame, features: Sequenc
 
 WHY = {
     "fr": {"seat": "siège de rôle « {role} »", "strata": "strate {strata}",
-           "prob": "probabilité d'être tiré·e : {p:.1%}"},
+           "prob": "probabilité d'être tiré·e : {p}"},
     "en": {"seat": "role seat '{role}'", "strata": "stratum {strata}",
-           "prob": "selection probability: {p:.1%}"},
+           "prob": "selection probability: {p}"},
 }
 
 
@@ -84,7 +85,8 @@ def explain(panel: pd.DataFrame, lang: str = "fr") -> pd.DataFrame:
                 w["strata"].format(strata=r["strata"]))
         if r["role"] != USAGERS:
             what += ", " + w["strata"].format(strata=r["strata"])
-        lines.append(f"{what}; {w['prob'].format(p=r['selection_probability'])}")
+        p = fmt_pct(lang, r["selection_probability"], 1)  # "100,0 %" in French (Babel)
+        lines.append(f"{what}; {w['prob'].format(p=p)}")
     return pd.DataFrame({"person": panel["person"], "seat": panel["seat"],
                          "role": panel["role"],
                          "selection_probability": panel["selection_probability"],

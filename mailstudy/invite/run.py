@@ -112,18 +112,18 @@ def write_invitation(study: Any, inv: Invitation) -> Any:
     from mailstudy import schema
     from mailstudy.commitment import panel_hash, reserves_hash
     from mailstudy.release import publish_table
-    from mailstudy.tabular import write_csv
+    from mailstudy.tabular import write_table
 
     schema.check(inv.panel, "panel")
     schema.check(inv.reserves, "reserves")
     c = study.catalog
-    write_csv(inv.panel[PUBLISHED_COLUMNS], c.path("panel"))
-    write_csv(inv.reserves[[*PUBLISHED_COLUMNS, "rank"]], c.path("reserves"))
+    write_table(study, inv.panel[PUBLISHED_COLUMNS], c.path("panel"))
+    write_table(study, inv.reserves[[*PUBLISHED_COLUMNS, "rank"]], c.path("reserves"))
     comp = inv.composition
     shown, held = publish_table(study, "invitations/composition", comp.drop(columns="_n_true"),
                                 comp["_n_true"], population=_population(comp),
                                 dims=["feature", "value"], count="population")
-    write_csv(shown, c.path("composition"))
+    write_table(study, shown, c.path("composition"))
     fair = dict(inv.fairness)
     fair["suppressed_cells"] = inv.suppressed
     fair["held_back_cells"] = held

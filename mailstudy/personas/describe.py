@@ -97,6 +97,7 @@ def describe_personas(people: pd.DataFrame, labels: np.ndarray, z: pd.DataFrame,
     comp_level = _composition(people, labels, "level", min_group_size)
     comp_dir = _composition(people, labels, "direction", min_group_size)
     used_epithets: set[str] = set()
+    used_frustrations: set[str] = set()  # two personas never share a frustration
     rows = []
     for i in sorted(int(v) for v in np.unique(labels)):
         zi = z.loc[i]
@@ -127,7 +128,8 @@ def describe_personas(people: pd.DataFrame, labels: np.ndarray, z: pd.DataFrame,
                 org = (ORG_FR if fr else ORG_EN).format(m=m)
                 text = tmpl.format(label=feature_label(f, lang), v=v, org=org)
                 behaviours.append(text[0].upper() + text[1:])
-        goals, frustrations = _goals_frustrations(zi, order, lang)
+        goals, frustrations = _goals_frustrations(zi, order, lang, used_frustrations)
+        used_frustrations.update(frustrations)
         key_figures = [{"feature": f, "label": feature_label(f, lang),
                         "value": fmt_value(f, med[f], lang),
                         "org": fmt_value(f, org_med[f], lang),
@@ -147,8 +149,11 @@ def describe_personas(people: pd.DataFrame, labels: np.ndarray, z: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
-def _goals_frustrations(zi: pd.Series, order: list[str], lang: str
+def _goals_frustrations(zi: pd.Series, order: list[str], lang: str,
+                        taken: set[str] | frozenset[str] = frozenset()
                         ) -> tuple[list[str], list[str]]:
+    """Up to three goals and three frustrations from the persona's traits, strongest first;
+    a frustration ``taken`` by an earlier (larger) persona goes to the next trait."""
     goals: list[str] = []
     frus: list[str] = []
     for f in order:
@@ -159,6 +164,8 @@ def _goals_frustrations(zi: pd.Series, order: list[str], lang: str
             if feat == f and s == sign:
                 target = goals if kind == "goal" else frus
                 text = t_fr if lang == "fr" else t_en
+                if kind != "goal" and text in taken:
+                    continue
                 if len(target) < 3 and text not in target:
                     target.append(text)
     idx = 0 if lang == "fr" else 1

@@ -124,12 +124,12 @@ TRAITS: dict[tuple[str, int], Trait] = {
         "I answer within the hour; it's a matter of respect."),
     ("reply_rate", 1): _t(
         "le correspondant fidèle", "la correspondante fidèle", "the faithful correspondent",
-        "Répond à la plupart des messages qui lui sont adressés : {v}",
-        "Replies to most messages addressed to them: {v}",
+        "Répond plus souvent que l'organisation aux messages qui lui sont adressés : {v}",
+        "Replies more often than most to messages addressed to them: {v}",
         "Chaque message mérite une réponse.", "Every message deserves an answer."),
     ("reply_rate", -1): _t(
         "le sélectif", "la sélective", "the selective replier",
-        "Répond à peu des messages qui lui sont adressés : {v}",
+        "Répond moins souvent que l'organisation aux messages qui lui sont adressés : {v}",
         "Replies to few messages addressed to them: {v}",
         "Tout ne demande pas de réponse.", "Not everything needs an answer."),
     ("cc_share", 1): _t(

@@ -15,10 +15,12 @@ Only digests are stored: never a path, since paths under exports carry names.
 
 Map: ``state`` (fingerprints, ``data/runs/state.json``), ``bodies`` (where the stages read and
 write, and each stage's body), ``registry`` (the ordered ``STAGES``), ``run``
-(:func:`run_pipeline` and its report), ``status`` (statuses, callbacks, ``PipelineError``).
+(:func:`run_pipeline` and its report), ``status`` (statuses, callbacks, ``PipelineError``),
+``compare`` (:func:`compare_campaigns`: ``mailstudy compare``, two studies wired together).
 """
 
 from mailstudy.pipeline.bodies import StageContext, StageFailure, collect_sources, resolve_path
+from mailstudy.pipeline.compare import compare_campaigns, comparison
 from mailstudy.pipeline.registry import STAGE_NAMES, STAGES, Stage, get_stage
 from mailstudy.pipeline.run import RunReport, StageResult, run_pipeline
 from mailstudy.pipeline.state import fingerprint, fingerprint_path, load_state, save_state
@@ -36,6 +38,7 @@ from mailstudy.pipeline.status import (
 
 __all__ = ["FAILED", "NOT_CONFIGURED", "NOT_RUN", "NOT_SELECTED", "RAN", "SKIPPED", "STAGES",
            "STAGE_NAMES", "EventFn", "PipelineError", "ProgressFn", "RunReport", "Stage",
-           "StageContext", "StageFailure", "StageResult", "collect_sources", "fingerprint",
+           "StageContext", "StageFailure", "StageResult", "collect_sources", "compare_campaigns",
+           "comparison", "fingerprint",
            "fingerprint_path", "get_stage", "load_state", "resolve_path", "run_pipeline",
            "save_state"]

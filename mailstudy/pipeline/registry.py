@@ -99,6 +99,7 @@ def _report_inputs(s: Study) -> list[Any]:
     return [s.messages_dir, s.catalog.path("directory"), s.catalog.path("people"),
             s.catalog.path("personas"), s.catalog.path("optouts"), s.catalog.path("profiles"),
             s.catalog.path("persona_outputs"), (s.catalog.path("invitations"), ("named",)), *runs,
+            s.catalog.path("reidentification_log"),  # the report counts its lines
             tpl / "templates", tpl / "audit.py"]
 
 

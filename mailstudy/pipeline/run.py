@@ -122,7 +122,7 @@ def run_pipeline(study: Study, from_stage: str | None = None, only: str | None =
     selected, forced = _select([s.name for s in registry], from_stage, only)
     if force:
         forced = set(selected)
-    report = RunReport(started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    report = RunReport(started=_now())
     state = load_state(study)
     ctx = StageContext(study, progress or (lambda *a: None), lang)
     t_run = time.monotonic()
@@ -135,57 +135,62 @@ def run_pipeline(study: Study, from_stage: str | None = None, only: str | None =
             report.stages.append(StageResult(stage.name, NOT_RUN,
                                              message="an earlier stage failed"))
             continue
-        reason = stage.configured(study)
-        if reason is not None:
-            r = StageResult(stage.name, NOT_CONFIGURED, message=reason)
-            report.stages.append(r)
-            if on_event:
-                on_event(stage.name, r.status, r)
-            continue
-        lang_key = {"lang": lang} if (stage.name == "report" and lang) else {}
-        fp_in = fingerprint(stage.inputs(study), {"config": stage.config(study), **lang_key})
-        key = stage.name + (f":{lang}" if lang_key else "")
-        prev = state["stages"].get(key, {})
-        if (not stage.always and stage.name not in forced and prev.get("status") == "ok"
-                and prev.get("inputs") == fp_in
-                and prev.get("outputs") == fingerprint(stage.outputs(study))):
-            r = StageResult(stage.name, SKIPPED, message="inputs unchanged",
-                            summary=prev.get("summary", {}))
-            report.stages.append(r)
-            if on_event:
-                on_event(stage.name, r.status, r)
-            continue
-        if on_event:
-            on_event(stage.name, "start", None)
-        t0 = time.monotonic()
-        try:
-            summary = stage.run(ctx)
-            r = StageResult(stage.name, RAN, time.monotonic() - t0, summary=summary)
-            # Fingerprint the inputs again: a stage may add to them (invite imports the
-            # volunteers file into data/), and the next run must compare with that.
-            fp_after = fingerprint(stage.inputs(study),
-                                   {"config": stage.config(study), **lang_key})
-            state["stages"][key] = {
-                "status": "ok", "inputs": fp_after,
-                "outputs": fingerprint(stage.outputs(study)),
-                "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "seconds": round(r.seconds, 3), "summary": summary}
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a stage failure is reported, not raised
-            if os.environ.get("MAILSTUDY_DEBUG") == "1":
-                raise
-            r = StageResult(stage.name, FAILED, time.monotonic() - t0, _safe_error(exc),
-                            getattr(exc, "summary", {}))
-            state["stages"].pop(key, None)
-            failed = True
-        save_state(study, state)
+        r = _run_stage(stage, ctx, state, stage.name in forced, on_event)
+        failed = r.status == FAILED
         report.stages.append(r)
         if on_event:
             on_event(stage.name, r.status, r)
     report.seconds = time.monotonic() - t_run
     _save_report(study, report)
     return report
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _run_stage(stage: Stage, ctx: StageContext, state: dict[str, Any], forced: bool,
+               on_event: EventFn | None) -> StageResult:
+    """Run one selected stage, or skip it when it is unconfigured or its inputs are unchanged.
+
+    The state records a stage only after it succeeded, with the fingerprints of its inputs
+    and outputs; a failure removes its record, so the next run retries it.
+    """
+    study, lang = ctx.study, ctx.lang
+    reason = stage.configured(study)
+    if reason is not None:
+        return StageResult(stage.name, NOT_CONFIGURED, message=reason)
+    lang_key = {"lang": lang} if (stage.name == "report" and lang) else {}
+    fp_in = fingerprint(stage.inputs(study), {"config": stage.config(study), **lang_key})
+    key = stage.name + (f":{lang}" if lang_key else "")
+    prev = state["stages"].get(key, {})
+    if (not stage.always and not forced and prev.get("status") == "ok"
+            and prev.get("inputs") == fp_in
+            and prev.get("outputs") == fingerprint(stage.outputs(study))):
+        return StageResult(stage.name, SKIPPED, message="inputs unchanged",
+                           summary=prev.get("summary", {}))
+    if on_event:
+        on_event(stage.name, "start", None)
+    t0 = time.monotonic()
+    try:
+        summary = stage.run(ctx)
+        r = StageResult(stage.name, RAN, time.monotonic() - t0, summary=summary)
+        # Fingerprint the inputs again: a stage may add to them (invite imports the
+        # volunteers file into data/), and the next run must compare with that.
+        fp_after = fingerprint(stage.inputs(study), {"config": stage.config(study), **lang_key})
+        state["stages"][key] = {
+            "status": "ok", "inputs": fp_after, "outputs": fingerprint(stage.outputs(study)),
+            "finished": _now(), "seconds": round(r.seconds, 3), "summary": summary}
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a stage failure is reported, not raised
+        if os.environ.get("MAILSTUDY_DEBUG") == "1":
+            raise
+        r = StageResult(stage.name, FAILED, time.monotonic() - t0, _safe_error(exc),
+                        getattr(exc, "summary", {}))
+        state["stages"].pop(key, None)
+    save_state(study, state)
+    return r
 
 
 def _save_report(study: Study, report: RunReport) -> None:

@@ -14,8 +14,11 @@ from mailstudy.profile.config import ProfileConfig
 from mailstudy.profile.groups import GroupProfiles, group_profiles
 from mailstudy.profile.people import build_people, write_people
 from mailstudy.release import publish_table
-from mailstudy.study import Study
-from mailstudy.tabular import write_csv
+from mailstudy.study import Study, StudyError
+from mailstudy.tabular import write_table
+
+NOTHING_COLLECTED = ("nothing collected yet: run 'mailstudy collect files' or 'mailstudy "
+                     "collect imap' first (or 'mailstudy run' with [collect] sources)")
 
 
 @dataclass
@@ -27,13 +30,17 @@ class ProfileResult:
 
 
 def run_profile(study: Study, *, lang: str | None = None,
-                charts: bool = True) -> ProfileResult:
+                charts: bool = True, plain_csv: bool | None = None) -> ProfileResult:
     """``mailstudy profile``: people table in ``data/``, group profiles in ``out/profiles/``.
 
-    Needs no key: it reads only pseudonymised tables.
+    Needs no key: it reads only pseudonymised tables. The CSV files are in French Excel's
+    dialect for a French study unless ``plain_csv`` (or ``[report] csv = "plain"``); each
+    comes with an XLSX twin (``mailstudy.tabular.write_table``).
     """
     from reports import profiles as render
 
+    if not (study.messages_dir.exists() and any(study.messages_dir.glob("mailbox=*"))):
+        raise StudyError(NOTHING_COLLECTED)
     cfg = ProfileConfig.from_config(study)
     directory = study.catalog.read_or_empty("directory")
     people, counts = build_people(study.messages_dir, directory, cfg,
@@ -43,10 +50,11 @@ def run_profile(study: Study, *, lang: str | None = None,
     tables, held = release_tables(study, groups, len(people))
     out = study.catalog.path("profiles")
     out.mkdir(parents=True, exist_ok=True)
-    files = [write_csv(df, study.catalog.path("group_table", grouping=name),
-                       float_format="%.4g") for name, df in tables.items()]
-    files.append(write_csv(groups.suppression.assign(held_back=held),
-                           study.catalog.path("suppression")))
+    files = [f for name, df in tables.items()
+             for f in write_table(study, df, study.catalog.path("group_table", grouping=name),
+                                  float_format="%.4g", plain=plain_csv)]
+    files += write_table(study, groups.suppression.assign(held_back=held),
+                         study.catalog.path("suppression"), plain=plain_csv)
     files.append(_write_rules(study, cfg))
     if charts and len(people):
         files += render.render_group_charts(

@@ -15,21 +15,21 @@ from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from icalendar import Calendar, Event, vCalAddress, vText
+
+from mailstudy.i18n import fmt_datetime
 
 TEXT = {
     "fr": {"title": "La Fabrique des mandats", "session": "séance {n}",
            "description": "Vous avez été tiré·e au sort pour participer aux ateliers de la "
                           "Fabrique des mandats, qui préparent un mandat sur l'usage du "
                           "courriel. Les séances se suivent : merci de réserver chacune "
-                          "d'elles.", "locale": "fr_FR"},
+                          "d'elles."},
     "en": {"title": "La Fabrique des mandats", "session": "session {n}",
            "description": "You were drawn by lot to take part in the Fabrique des mandats "
                           "workshops, which prepare a mandate on e-mail use. The sessions "
-                          "follow each other: please keep every one free.", "locale": "en_GB"},
+                          "follow each other: please keep every one free."},
 }
-DATE_FORMAT = {"fr": "EEEE d MMMM y, H 'h' mm", "en": "EEEE d MMMM y, HH:mm"}
 
 
 def session_title(workshop: dict[str, Any], index: int, session: dict[str, Any],
@@ -43,10 +43,9 @@ def session_title(workshop: dict[str, Any], index: int, session: dict[str, Any],
 
 
 def session_when(session: dict[str, Any], lang: str) -> str:
-    """'jeudi 14 janvier 2027, 9 h 30' (French) for the session's start."""
-    start = dt.datetime.fromisoformat(str(session["start"]))
-    return format_datetime(start, DATE_FORMAT.get(lang, DATE_FORMAT["fr"]),
-                           locale=TEXT.get(lang, TEXT["fr"])["locale"])
+    """'jeudi 14 janvier 2027, 9 h 30' (French) for the session's start (Babel, through
+    :mod:`mailstudy.i18n`, as every date the tool writes)."""
+    return fmt_datetime(lang, dt.datetime.fromisoformat(str(session["start"])))
 
 
 def _organizer(workshop: dict[str, Any]) -> vCalAddress | None:

@@ -17,7 +17,7 @@ from mailstudy.reveal.calendar import invitee_calendar, session_when
 from mailstudy.reveal.log import append_entry
 from mailstudy.reveal.named import HEADERS_FR, clear_partial, name_tables, publish_named_set
 from mailstudy.study import Study
-from mailstudy.tabular import csv_bytes, xlsx_bytes
+from mailstudy.tabular import csv_bytes, read_csv, xlsx_bytes
 
 
 class RevealError(PrivacyError):
@@ -50,8 +50,8 @@ def read_committed_draw(study: Study) -> Draw:
     c = study.catalog
     if not c.exists("panel") or not c.exists("fairness"):
         raise StageError("no panel yet: run 'mailstudy invite' first")
-    panel = pd.read_csv(c.path("panel"), dtype={"person": str, "seat": str})
-    reserves = (pd.read_csv(c.path("reserves"), dtype={"person": str, "seat": str})
+    panel = read_csv(c.path("panel"), dtype={"person": str, "seat": str})
+    reserves = (read_csv(c.path("reserves"), dtype={"person": str, "seat": str})
                 if c.exists("reserves") else panel.iloc[:0].assign(rank=0))
     fair = json.loads(c.path("fairness").read_text(encoding="utf-8"))
     if c.exists("commitment"):  # the operator's copy: what out/ says must match it too
