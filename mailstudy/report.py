@@ -279,6 +279,9 @@ def _personas_section(study: Study) -> dict[str, Any] | None:
         "n_boot": card.get("n_boot"), "n_people": card.get("n_people"),
         "silhouette": card.get("silhouette"), "stability_median": card.get("stability_median"),
         "stability_p10": card.get("stability_p10"), "structure_ok": card.get("structure_ok"),
+        "prediction_strength": card.get("prediction_strength"),
+        "k_reason": card.get("k_reason"),  # why k was chosen, in the card's language
+        "k_candidates": (card.get("k_choice") or {}).get("candidates") or [],
         "warnings": card.get("warnings") or [], "thresholds": card.get("thresholds") or {},
         "features_used": card.get("features_used") or [],
         "personas": [{"id": p.get("persona"), "name": p.get("name"), "size": p.get("size"),

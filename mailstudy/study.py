@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "collect": {"sources": [], "imap": {}},
     "directory": {"file": "", "columns": {}},
     "profile": {"min_messages": 20, "min_active_days": 10},
-    "personas": {"k": "auto", "k_min": 3, "k_max": 8, "bootstrap": 50, "seed": 20261126},
+    "personas": {"k": "auto", "k_min": 2, "k_max": 10, "bootstrap": 50, "seed": 20261126},
     "workshop": {"panel_size": 20, "seed": 1, "volunteers_file": "", "availability_file": "",
                  "sessions": []},
     "report": {"lang": "fr"},
@@ -99,8 +99,8 @@ min_active_days = 10
 
 [personas]
 k = "auto"
-k_min = 3
-k_max = 8
+k_min = 2
+k_max = 10
 bootstrap = 50
 seed = 20261126
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from mailstudy import personas as P
 from mailstudy import schema
+from mailstudy.catalog import Catalog
 from mailstudy.cli import app
 from mailstudy.study import init_study
 
@@ -55,7 +56,7 @@ def model() -> tuple[pd.DataFrame, P.PersonaModel]:
 def rendered(model, tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     _, m = model
     tmp = tmp_path_factory.mktemp("sheets")
-    return tmp, P.write_outputs(m, tmp / "data", tmp / "out", week_grid(m.k), 10)
+    return tmp, P.write_outputs(m, Catalog(tmp), week_grid(m.k), 10)
 
 
 def test_pdf_renders_one_page_per_persona_plus_overview(model, rendered) -> None:
@@ -71,9 +72,11 @@ def test_pdf_renders_one_page_per_persona_plus_overview(model, rendered) -> None
     assert "@page" in html and "size: A4" in html
     assert "<svg class=\"avatar\"" in html and "<img src=\"http" not in html
     for i in range(1, m.k + 1):
-        assert (tmp / "out" / "charts" / f"persona-{i}-week.svg").exists()
-        assert (tmp / "out" / "charts" / f"persona-{i}-profile.svg").exists()
-    # data/personas.parquet follows its contract.
+        assert (tmp / "out" / "personas" / "charts" / f"persona-{i}-week.svg").exists()
+        assert (tmp / "out" / "personas" / "charts" / f"persona-{i}-profile.svg").exists()
+    # The assignments follow their contract, where the catalogue puts them.
+    assert paths["assignments"] == Catalog(tmp).path("personas")
+    assert paths["card"] == Catalog(tmp).path("persona_model")
     t = pq.read_table(paths["assignments"])
     assert t.schema.equals(schema.arrow_schema("personas"))
     assert t.num_rows == len(people)
@@ -86,7 +89,8 @@ def test_no_person_identifier_in_sheets(model, rendered) -> None:
     tmp, paths = rendered
     texts = {"html": paths["html"].read_text(encoding="utf-8"), "pdf": pdf_text(paths["pdf"]),
              "card": paths["card"].read_text(encoding="utf-8")}
-    texts["svg"] = "".join(f.read_text() for f in (tmp / "out" / "charts").glob("*.svg"))
+    charts = tmp / "out" / "personas" / "charts"
+    texts["svg"] = "".join(f.read_text() for f in charts.glob("*.svg"))
     for kind, text in texts.items():
         assert not re.search(r"p[0-9a-f]{16}", text), kind
         assert not any(p in text for p in people.person), kind
@@ -94,17 +98,16 @@ def test_no_person_identifier_in_sheets(model, rendered) -> None:
 
 def test_week_chart_omitted_with_a_note(model, tmp_path: Path) -> None:
     _, m = model
-    paths = P.write_outputs(m, tmp_path / "data", tmp_path / "out", None, 10, pdf=False)
+    paths = P.write_outputs(m, Catalog(tmp_path), None, 10, pdf=False)
     html = paths["html"].read_text(encoding="utf-8")
     assert html.count("Semaine type non disponible") == m.k + 1
-    assert not list((tmp_path / "out" / "charts").glob("*week*"))
+    assert not list((tmp_path / "out" / "personas" / "charts").glob("*week*"))
     # A grid that lacks a persona: its page says so instead of drawing an empty week.
     grid = week_grid(m.k)
-    paths = P.write_outputs(m, tmp_path / "data", tmp_path / "out", grid[grid.persona != 2],
-                            10, pdf=False)
+    paths = P.write_outputs(m, Catalog(tmp_path), grid[grid.persona != 2], 10, pdf=False)
     html = paths["html"].read_text(encoding="utf-8")
     assert html.count("Aucun envoi daté pour ce persona.") == 1
-    assert len(list((tmp_path / "out" / "charts").glob("*week*"))) == m.k - 1
+    assert len(list((tmp_path / "out" / "personas" / "charts").glob("*week*"))) == m.k - 1
 
 
 def test_sheets_refuse_to_carry_a_pseudonym(model, tmp_path: Path) -> None:
@@ -113,14 +116,14 @@ def test_sheets_refuse_to_carry_a_pseudonym(model, tmp_path: Path) -> None:
                          m.diagnostics, m.lang)
     bad.descriptions.loc[0, "tagline"] = f"« {people.person.iloc[3]} »"
     with pytest.raises(P.PersonaError, match="identifier"):
-        P.write_outputs(bad, tmp_path / "data", tmp_path / "out", None, 10, pdf=False)
-    assert not (tmp_path / "out" / "personas.html").exists()
+        P.write_outputs(bad, Catalog(tmp_path), None, 10, pdf=False)
+    assert not (tmp_path / "out" / "personas" / "personas.html").exists()
 
 
 def test_english_sheets_and_noise_warning(tmp_path: Path) -> None:
     people, _ = synthetic_people(200, groups=1, seed=8)
     m = P.fit_personas(people, k=3, n_boot=N_BOOT, seed=8, lang="en")
-    paths = P.write_outputs(m, tmp_path / "data", tmp_path / "out", None, 10, pdf=False)
+    paths = P.write_outputs(m, Catalog(tmp_path), None, 10, pdf=False)
     html = paths["html"].read_text(encoding="utf-8")
     assert '<html lang="en">' in html
     assert "Overview" in html and "Behaviours" in html and "Key figures" in html
@@ -137,20 +140,28 @@ def _study_with_people(tmp_path: Path, people: pd.DataFrame) -> Path:
     return study.root
 
 
-def test_cli_personas_auto(tmp_path: Path) -> None:
+def _run_cli(tmp_path: Path, *options: str) -> tuple[pd.DataFrame, np.ndarray, Path, str, dict]:
+    """``mailstudy personas`` on a study of 240 people in four planted groups: the people, the
+    truth, the study root, the command's output and the model card it wrote."""
     people, truth = synthetic_people(240, groups=4, seed=31)
     root = _study_with_people(tmp_path, people)
-    res = CliRunner().invoke(app, ["personas", "--study", str(root), "--k", "auto",
-                                   "--seed", "3"])
+    res = CliRunner().invoke(app, ["personas", "--study", str(root), *options, "--seed", "3"])
     assert res.exit_code == 0, res.output
-    assert "personas: 4" in res.output
+    card = json.loads((root / "out" / "personas" / "model.json").read_text())
+    return people, truth, root, res.output, card
+
+
+def test_cli_personas_auto(tmp_path: Path) -> None:
+    people, truth, root, output, card = _run_cli(tmp_path, "--k", "auto")
+    assert "personas: 4" in output
     a = pd.read_parquet(root / "data" / "personas.parquet")
     got = a.set_index("person").loc[people.person, "persona"].to_numpy()
     from sklearn.metrics import adjusted_rand_score
 
     assert adjusted_rand_score(truth, got) >= 0.8
-    card = json.loads((root / "out" / "personas" / "model.json").read_text())
-    assert card["n_boot"] == 50 and card["seed"] == 3 and card["k_range"] == [3, 8]
+    assert card["n_boot"] == 50 and card["seed"] == 3 and card["k_range"] == [2, 10]
+    assert card["k_reason"].startswith("k = 4")
+    assert "why: k = 4" in output and "prediction strength" in output
     assert pdf_pages(root / "out" / "personas" / "personas.pdf") == 5
 
 
@@ -160,6 +171,15 @@ def test_cli_personas_errors(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "people.parquet" in r.output
     r = CliRunner().invoke(app, ["personas", "--study", str(study.root), "--k", "lots"])
     assert r.exit_code == 2 and "--k" in r.output
+    for bad in ("8..3", "3-8", "1..4"):
+        r = CliRunner().invoke(app, ["personas", "--study", str(study.root), "--k-range", bad])
+        assert r.exit_code == 2 and "--k-range" in r.output, bad
+
+
+def test_cli_personas_k_range_bounds_the_search(tmp_path: Path) -> None:
+    card = _run_cli(tmp_path, "--k-range", "2..3")[4]
+    assert card["k_range"] == [2, 3] and card["k_chosen"] <= 3
+    assert [d["k"] for d in card["diagnostics"]] == [2, 3]
 
 
 def test_sheets_read_well(model, rendered) -> None:

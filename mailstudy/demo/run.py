@@ -47,8 +47,8 @@ class DemoResult:
     imap: Any | None = None  # RunSummary of the IMAP-served half, when Dovecot was there
 
 
-def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _toml_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _configure(study: Study, council: Any, *, agents: int, weeks: int, seed: int,
@@ -64,7 +64,7 @@ def _configure(study: Study, council: Any, *, agents: int, weeks: int, seed: int
     if file_sources is None:
         sources = _toml_str(str(council.mailboxes.resolve() / "*"))
     else:
-        sources = ", ".join(_toml_str(str(p.resolve())) for p in file_sources)
+        sources = ", ".join(_toml_str(str(path.resolve())) for path in file_sources)
     text = text.replace("sources = []", f"sources = [{sources}]", 1)
     text = text.replace('file = ""', f"file = {_toml_str(str(council.directory_csv.resolve()))}",
                         1)
@@ -103,16 +103,17 @@ def _write_inputs(council: Any, seed: int) -> tuple[Path, Path, list[str]]:
     rng = random.Random(seed)
     staff = list(council.addresses)
     optouts = [staff[rng.randrange(len(staff))]]
-    rest = [a for a in staff if a not in optouts]
+    rest = [address for address in staff if address not in optouts]
     volunteers = rng.sample(rest, k=min(len(rest), max(2, len(rest) // 20)))
     vol = council.root / "volontaires.csv"
-    vol.write_text("courriel\n" + "".join(f"{a}\n" for a in volunteers), encoding="utf-8")
+    vol.write_text("courriel\n" + "".join(f"{address}\n" for address in volunteers),
+                   encoding="utf-8")
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\n")
-    w.writerow(["courriel", *[s[0] for s in SESSIONS]])
-    for a in rest:
+    writer = csv.writer(buf, delimiter=";", lineterminator="\n")
+    writer.writerow(["courriel", *[session[0] for session in SESSIONS]])
+    for address in rest:
         all_three = rng.random() < 0.9
-        w.writerow([a, *[("oui" if all_three or rng.random() < 0.5 else "non")
+        writer.writerow([address, *[("oui" if all_three or rng.random() < 0.5 else "non")
                          for _ in SESSIONS]])
     av = council.root / "disponibilites.csv"
     av.write_text(buf.getvalue(), encoding="utf-8")

@@ -15,15 +15,19 @@ structure, not an artefact of a seed, (2) safe, never pointing at a handful of p
   ARI), it costs O(n k) memory where Ward needs the O(n^2) distance matrix (200 MB at 5,000
   people, times 300 refits), and on robust-scaled features it finds the compact groups the
   sheets describe. Reference fits use 10 starts, bootstrap refits 3, all seeded.
-* **k** is read from silhouette and bootstrap stability *together* (k=2 is always stable, a
-  high silhouette can be a fluke): for each k, ``n_boot`` (default 50) refits on bootstrap
-  resamples, each scored by the adjusted Rand index against the reference partition on the
-  resampled points. A k is admissible when silhouette >= 0.25 and the 10th percentile of the
-  ARIs >= 0.7; ``k="auto"`` takes the admissible k with the largest silhouette x stability p10
-  (the smaller k on a tie): a k must be both well separated and reproducible. Silhouette alone
-  over-splits (on the synthetic council it peaks, by 0.02, at k=6 where one planted behaviour is
-  cut in two, while p10 drops from 0.98 to 0.80). With no admissible k the data hold no stable
-  structure: the same compromise is still returned, flagged, and every output says so.
+* **k** (:mod:`~mailstudy.personas.choose`): for each k of ``k_range`` (default 2..10),
+  ``n_boot`` (default 50) bootstrap refits, each scored by the adjusted Rand index against the
+  reference partition on the resampled points, and ``n_split`` (default 10) half splits for the
+  prediction strength of Tibshirani and Walther (2005): the weakest cluster's share of pairs
+  that the other half's centroids keep together. ``k="auto"`` takes the **largest** k whose
+  prediction strength >= 0.8 and median stability >= 0.8. Why: the former rule (silhouette x
+  stability p10) rewarded the coarsest stable split, since silhouette falls with k and merging
+  two real behaviours keeps a partition stable; on a generated council of six behaviours it
+  chose four. Over-splitting cuts one real group at random, so its pairs scatter and the
+  prediction strength drops; merging does not lower it. With no admissible k the data hold no
+  stable structure: the k of highest prediction strength is still returned, flagged, and every
+  output says so. ``model.json`` records every candidate's figures and verdict (``k_choice``)
+  and the reason in one sentence (``k_reason``); ``k=N`` forces a number.
 * **Small personas**: a cluster smaller than max(min_group_size, 5% of people) has its members
   moved to the nearest remaining centroid (merged), smallest first, until none is left.
 * **Per-persona stability**: mean over refits of the best Jaccard match between the persona
@@ -43,8 +47,9 @@ Modules:
 * :mod:`~mailstudy.personas.settings`: thresholds of the method and :class:`PersonaError`;
 * :mod:`~mailstudy.personas.transform`: :class:`FeatureTransform`, the fitted feature
   preparation (``fit`` / ``transform``, stored in ``model.json``);
-* :mod:`~mailstudy.personas.fit`: k range fitting, bootstrap, silhouette, choice of k, small
-  cluster merging, Jaccard stability, :func:`fit_personas` and :func:`assign_personas`;
+* :mod:`~mailstudy.personas.fit`: k range fitting, bootstrap, silhouette, small cluster
+  merging, Jaccard stability, :func:`fit_personas` and :func:`assign_personas`;
+* :mod:`~mailstudy.personas.choose`: prediction strength, the choice of k and its reason;
 * :mod:`~mailstudy.personas.describe`: z-scores, sheet texts, composition, cell suppression;
 * :mod:`~mailstudy.personas.sheets`: typical week, :func:`sheet_context`, identifier check;
 * :mod:`~mailstudy.personas.run`: :func:`write_outputs` and the stage :func:`run_personas`;
@@ -60,6 +65,7 @@ from mailstudy.personas.run import run_personas, write_outputs
 from mailstudy.personas.settings import (
     CLIP,
     JACCARD_TARGET,
+    PS_MIN,
     STABILITY_P10_MIN,
     TRAIT_Z,
     PersonaError,
@@ -69,7 +75,7 @@ from mailstudy.personas.transform import FeatureTransform, prepare_features
 
 __all__ = [
     "CLIP", "JACCARD_TARGET", "STABILITY_P10_MIN", "TRAIT_Z", "FeatureTransform", "PersonaError",
-    "PersonaModel", "assign_personas", "describe_personas", "fit_personas", "merge_small",
+    "PS_MIN", "PersonaModel", "assign_personas", "describe_personas", "fit_personas", "merge_small",
     "min_persona_size", "prepare_features", "read_card", "run_personas", "sheet_context",
     "suppress_cells", "week_grid_from_messages", "week_shares", "write_outputs",
 ]

@@ -22,8 +22,8 @@ from mailstudy.personas.formatting import feature_label, fmt_value
 from mailstudy.personas.formatting import format_number as _num
 from mailstudy.personas.settings import (
     JACCARD_TARGET,
-    SILHOUETTE_MIN,
-    STABILITY_P10_MIN,
+    PS_MIN,
+    STABILITY_MEDIAN_TARGET,
     TRAIT_Z,
 )
 from mailstudy.personas.transform import Prepared
@@ -43,20 +43,23 @@ from mailstudy.personas.wording import (
 )
 
 
-def stability_warnings(ok: bool, sil: float, p10: float, jac: dict[int, float], merged: int,
-                       k: int, lang: str) -> list[str]:
-    """Plain-language warnings of the card: no stable structure, unstable personas, merges."""
+def stability_warnings(ok: bool, ps: float, median: float, jac: dict[int, float],
+                       merged: int, k: int, lang: str) -> list[str]:
+    """Plain-language warnings of the card: no stable structure, unstable personas, merges.
+    ``ps`` and ``median``: prediction strength and median bootstrap stability at the chosen
+    k."""
     fr = lang == "fr"
     out = []
     if not ok:
         out.append(
-            f"Pas de structure stable dans les données (silhouette {_num(sil, 2, lang)}, seuil "
-            f"{_num(SILHOUETTE_MIN, 2, lang)} ; stabilité au 10e centile {_num(p10, 2, lang)}, "
-            f"seuil {_num(STABILITY_P10_MIN, 1, lang)}) : ces profils sont des repères "
+            f"Pas de structure stable dans les données (force de prédiction {_num(ps, 2, lang)},"
+            f" seuil {_num(PS_MIN, 1, lang)} ; stabilité médiane {_num(median, 2, lang)}, "
+            f"seuil {_num(STABILITY_MEDIAN_TARGET, 1, lang)}) : ces profils sont des repères "
             "indicatifs, pas des groupes réels." if fr else
-            f"No stable structure in the data (silhouette {sil:.2f}, threshold "
-            f"{SILHOUETTE_MIN:.2f}; stability 10th percentile {p10:.2f}, threshold "
-            f"{STABILITY_P10_MIN:.1f}): these profiles are rough landmarks, not real groups.")
+            f"No stable structure in the data (prediction strength {ps:.2f}, threshold "
+            f"{PS_MIN:.1f}; median stability {median:.2f}, threshold "
+            f"{STABILITY_MEDIAN_TARGET:.1f}): these profiles are rough landmarks, not real "
+            "groups.")
     weak = [i for i, v in jac.items() if v < JACCARD_TARGET]
     if weak:
         ids = ", ".join(str(i) for i in weak)

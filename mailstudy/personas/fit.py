@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mailstudy.personas.choose import RULE, KChoice, choose_k, ps_split, seed_for
 from mailstudy.personas.describe import describe_personas, stability_warnings, zscores
 from mailstudy.personas.model import PersonaModel, card_centres, card_transform
 from mailstudy.personas.settings import (
@@ -22,6 +23,8 @@ from mailstudy.personas.settings import (
     MIN_SHARE,
     N_INIT_BOOT,
     N_INIT_REF,
+    N_SPLIT,
+    PS_MIN,
     SILHOUETTE_MAX_N,
     SILHOUETTE_MIN,
     STABILITY_MEDIAN_TARGET,
@@ -32,10 +35,6 @@ from mailstudy.personas.settings import (
 from mailstudy.personas.transform import Prepared, prepare_features
 
 
-def _seed_for(seed: int, *keys: int) -> int:
-    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
-
-
 def _resample(n: int, seed: int, b: int) -> np.ndarray:
     # Same resamples for every k, so that ks are compared on the same draws.
     return np.random.default_rng([seed, 7, b]).integers(0, n, n)
@@ -44,7 +43,7 @@ def _resample(n: int, seed: int, b: int) -> np.ndarray:
 def _ref_fit(X: np.ndarray, k: int, seed: int) -> tuple[int, np.ndarray, float]:
     from sklearn.cluster import KMeans
 
-    km = KMeans(n_clusters=k, n_init=N_INIT_REF, random_state=_seed_for(seed, k)).fit(X)
+    km = KMeans(n_clusters=k, n_init=N_INIT_REF, random_state=seed_for(seed, k)).fit(X)
     labels = km.labels_.astype(np.int16)
     return k, labels, silhouette(X, labels, seed)
 
@@ -68,7 +67,7 @@ def _boot_fit(X: np.ndarray, k: int, b: int, seed: int,
     from sklearn.metrics import adjusted_rand_score
 
     idx = _resample(len(X), seed, b)
-    km = KMeans(n_clusters=k, n_init=N_INIT_BOOT, random_state=_seed_for(seed, k, b)).fit(X[idx])
+    km = KMeans(n_clusters=k, n_init=N_INIT_BOOT, random_state=seed_for(seed, k, b)).fit(X[idx])
     uniq = np.unique(idx)
     lab = km.predict(X[uniq])
     ari = float(adjusted_rand_score(ref_labels[uniq], lab))
@@ -107,8 +106,9 @@ class _Fits:
 
 
 def fit_range(X: np.ndarray, ks: Sequence[int], *, n_boot: int, seed: int, threshold: int,
-              n_jobs: int = 2) -> _Fits:
-    """Reference fit and ``n_boot`` bootstrap refits for each k; one row of diagnostics per k.
+              n_jobs: int = 2, n_split: int = N_SPLIT) -> _Fits:
+    """Reference fit, ``n_boot`` bootstrap refits and ``n_split`` prediction-strength half
+    splits for each k; one row of diagnostics per k (``n_split=0``: no prediction strength).
 
     Results do not depend on ``n_jobs``: every fit has its own seed derived from (seed, k, b).
     """
@@ -117,6 +117,10 @@ def fit_range(X: np.ndarray, ks: Sequence[int], *, n_boot: int, seed: int, thres
     sils = {k: s for k, _, s in refs}
     tasks = [(X, k, b, seed, labels[k]) for k in ks for b in range(n_boot)]
     out = _run(tasks, _boot_fit, n_jobs)
+    strengths: dict[int, list[float]] = {k: [] for k in ks}
+    for k, _r, value in _run([(X, k, r, seed) for k in ks for r in range(n_split)], ps_split,
+                             n_jobs):
+        strengths[k].append(value)
     aris: dict[int, list[float]] = {k: [] for k in ks}
     boots: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in ks}
     for k, _b, ari, uniq, lab in out:
@@ -125,22 +129,15 @@ def fit_range(X: np.ndarray, ks: Sequence[int], *, n_boot: int, seed: int, thres
     rows = []
     for k in ks:
         a = np.asarray(aris[k]) if aris[k] else np.asarray([np.nan])
+        ps = np.asarray(strengths[k]) if strengths[k] else np.asarray([np.nan])
         sizes = np.bincount(labels[k], minlength=k)
         rows.append({"k": k, "silhouette": round(sils[k], 4),
                      "stability_median": round(float(np.median(a)), 4),
                      "stability_p10": round(float(np.percentile(a, 10)), 4),
+                     "prediction_strength": round(float(np.mean(ps)), 4),
+                     "prediction_strength_sd": round(float(np.std(ps)), 4),
                      "smallest_ok": bool(sizes.min() >= threshold)})
     return _Fits(pd.DataFrame(rows), labels, boots)
-
-
-def choose_k(diagnostics: pd.DataFrame) -> tuple[int, bool]:
-    """The k to use and whether the data hold stable structure (rule in the module docstring)."""
-    d = diagnostics
-    d = d.assign(score=d.silhouette.clip(lower=0) * d.stability_p10.clip(lower=0))
-    ok = d[(d.silhouette >= SILHOUETTE_MIN) & (d.stability_p10 >= STABILITY_P10_MIN)]
-    pool = ok if len(ok) else d
-    best = pool.sort_values(["score", "k"], ascending=[False, True]).iloc[0]
-    return int(best.k), bool(len(ok))
 
 
 def merge_small(X: np.ndarray, labels: np.ndarray, threshold: int) -> tuple[np.ndarray, int]:
@@ -196,50 +193,44 @@ def min_persona_size(n_people: int, min_group_size: int) -> int:
     return max(int(min_group_size), math.ceil(MIN_SHARE * n_people))
 
 
-def fit_personas(people: pd.DataFrame, k: int | str = "auto", k_range: tuple[int, int] = (3, 8),
-                 n_boot: int = 50, seed: int = DEFAULT_SEED, *, min_group_size: int = 10,
-                 lang: str = "fr", features: Sequence[str] | None = None,
-                 n_jobs: int = 2) -> PersonaModel:
+def fit_personas(people: pd.DataFrame, k: int | str = "auto",
+                 k_range: tuple[int, int] = (2, 10), n_boot: int = 50, seed: int = DEFAULT_SEED,
+                 *, min_group_size: int = 10, lang: str = "fr",
+                 features: Sequence[str] | None = None, n_jobs: int = 2,
+                 n_split: int = N_SPLIT) -> PersonaModel:
     """Cluster ``people`` (the PEOPLE contract) into named personas.
 
-    ``k``: "auto" (chosen in ``k_range`` inclusive) or a fixed number; ``n_boot`` bootstrap
-    refits per k; ``min_group_size`` from study.toml; ``lang`` of the texts (fr, en);
-    ``features`` defaults to ``schema.FEATURE_NAMES``. Same inputs and seed give the same
-    personas, whatever ``n_jobs``. Raises :class:`PersonaError` when there are too few people.
+    ``k``: "auto" (chosen in ``k_range``, inclusive, by the rule of
+    :mod:`~mailstudy.personas.choose`) or a fixed number; ``n_boot`` bootstrap refits and
+    ``n_split`` prediction-strength half splits per k; ``min_group_size`` from study.toml;
+    ``lang`` of the texts (fr, en); ``features`` defaults to ``schema.FEATURE_NAMES``. Same
+    inputs and seed give the same personas, whatever ``n_jobs``. Raises :class:`PersonaError`
+    when there are too few people or a parameter is out of range. The card (``model.json``)
+    records every candidate k's figures and why k was chosen (``k_choice``, ``k_reason``).
 
-    End-to-end check against the synthetic council's ground truth::
+    End-to-end check against a generated council's ground truth::
 
         gt = pd.read_csv(council.ground_truth_csv)             # address, behaviour
         gt["person"] = [study.pseudonymiser().person(a) for a in gt.address]
         m = fit_personas(load_people(study), k="auto", min_group_size=study.min_group_size)
         j = gt.merge(m.assignments, on="person")
-        assert m.k == len(synth.BEHAVIOURS)
+        assert m.k == gt.behaviour.nunique()
         assert adjusted_rand_score(j.behaviour, j.persona) >= 0.8
     """
-    if lang not in ("fr", "en"):
-        raise PersonaError(f"unknown language {lang!r} (fr or en)")
-    if n_boot < 1:
-        raise PersonaError("n_boot must be at least 1")
     people = people.reset_index(drop=True)
-    if "person" not in people.columns:
-        raise PersonaError("people table lacks the 'person' column")
-    threshold = min_persona_size(len(people), min_group_size)
-    if len(people) < 2 * threshold:
-        raise PersonaError(f"{len(people)} people: too few for two personas of at least "
-                           f"{threshold}")
+    threshold = _check_inputs(people, lang, n_boot, n_split, min_group_size)
     prep = prepare_features(people, features)
     ks = _k_candidates(k, k_range, threshold, len(people))
-    fits = fit_range(prep.X, ks, n_boot=n_boot, seed=seed, threshold=threshold, n_jobs=n_jobs)
-    k_chosen, ok = choose_k(fits.diagnostics)
-    if k != "auto":
-        row = fits.diagnostics.iloc[0]
-        ok = bool(row.silhouette >= SILHOUETTE_MIN and row.stability_p10 >= STABILITY_P10_MIN)
-    raw, n_merged = merge_small(prep.X, fits.labels[k_chosen], threshold)
+    fits = fit_range(prep.X, ks, n_boot=n_boot, seed=seed, threshold=threshold,
+                     n_jobs=n_jobs, n_split=n_split)
+    choice = choose_k(fits.diagnostics, None if k == "auto" else int(k), lang)
+    raw, n_merged = merge_small(prep.X, fits.labels[choice.k], threshold)
     labels = relabel_by_size(raw)
-    jac = jaccard_stability(labels, fits.boots[k_chosen])
-    row = fits.diagnostics.set_index("k").loc[k_chosen]
-    warnings = stability_warnings(ok, float(row.silhouette), float(row.stability_p10), jac,
-                                  n_merged, len(np.unique(labels)), lang)
+    jac = jaccard_stability(labels, fits.boots[choice.k])
+    row = fits.diagnostics.set_index("k").loc[choice.k]
+    warnings = stability_warnings(choice.structure_ok, float(row.prediction_strength),
+                                  float(row.stability_median), jac, n_merged,
+                                  len(np.unique(labels)), lang)
     z = zscores(prep.natural, labels)
     desc = describe_personas(people, labels, z, prep, jac, min_group_size, lang)
     names = dict(zip(desc.persona, desc.name, strict=True))
@@ -247,25 +238,62 @@ def fit_personas(people: pd.DataFrame, k: int | str = "auto", k_range: tuple[int
                                 "persona": labels,
                                 "persona_name": [names[int(v)] for v in labels]})
     card = {
-        "k": int(len(desc)), "k_chosen": k_chosen, "k_mode": "auto" if k == "auto" else "fixed",
+        "k": int(len(desc)), "k_chosen": choice.k, "k_mode": "auto" if k == "auto" else "fixed",
         "k_range": [int(ks[0]), int(ks[-1])], "seed": int(seed), "n_boot": int(n_boot),
-        "n_people": int(len(people)), "method": f"KMeans (n_init {N_INIT_REF}, bootstrap "
-        f"refits n_init {N_INIT_BOOT}) on robust-scaled features",
+        "n_split": int(n_split), "n_people": int(len(people)),
+        "method": f"KMeans (n_init {N_INIT_REF}, prediction-strength half splits too; "
+        f"bootstrap refits n_init {N_INIT_BOOT}) on robust-scaled features",
         "silhouette": round(silhouette(prep.X, labels, seed), 4),
-        "silhouette_chosen_k": float(row.silhouette),
-        "stability_median": float(row.stability_median),
-        "stability_p10": float(row.stability_p10),
-        "structure_ok": bool(ok), "warnings": warnings,
-        "thresholds": {"silhouette": SILHOUETTE_MIN, "stability_p10": STABILITY_P10_MIN,
-                       "stability_median_target": STABILITY_MEDIAN_TARGET,
-                       "jaccard_target": JACCARD_TARGET, "trait_z": TRAIT_Z,
-                       "min_persona_size": threshold, "min_group_size": int(min_group_size)},
+        **_chosen_figures(row, choice, fits.diagnostics), "warnings": warnings,
+        "thresholds": _thresholds(threshold, min_group_size),
         "merged_small_clusters": int(n_merged),
-        **_persona_summary(desc, jac),
-        **_fitted_space(prep, labels),
+        **_persona_summary(desc, jac), **_fitted_space(prep, labels),
         "diagnostics": fits.diagnostics.to_dict(orient="records"),
     }
     return PersonaModel(assignments, desc, z, card, fits.diagnostics, lang)
+
+
+def _check_inputs(people: pd.DataFrame, lang: str, n_boot: int, n_split: int,
+                  min_group_size: int) -> int:
+    """Refuse bad parameters; the smallest persona size kept."""
+    if lang not in ("fr", "en"):
+        raise PersonaError(f"unknown language {lang!r} (fr or en)")
+    if n_boot < 1:
+        raise PersonaError("n_boot must be at least 1")
+    if n_split < 1:
+        raise PersonaError("n_split must be at least 1")
+    if "person" not in people.columns:
+        raise PersonaError("people table lacks the 'person' column")
+    threshold = min_persona_size(len(people), min_group_size)
+    if len(people) < 2 * threshold:
+        raise PersonaError(f"{len(people)} people: too few for two personas of at least "
+                           f"{threshold}")
+    return threshold
+
+
+def _chosen_figures(row: pd.Series, choice: KChoice, diagnostics: pd.DataFrame
+                    ) -> dict[str, Any]:
+    """The card's figures at the chosen k, and why it was chosen (every candidate's verdict:
+    the figures themselves are in ``diagnostics``)."""
+    return {
+        "silhouette_chosen_k": float(row.silhouette),
+        "stability_median": float(row.stability_median),
+        "stability_p10": float(row.stability_p10),
+        "prediction_strength": float(row.prediction_strength),
+        "structure_ok": bool(choice.structure_ok),
+        "k_reason": choice.reason,
+        "k_choice": {"criterion": "prediction strength with bootstrap stability",
+                     "rule": RULE, "chosen": choice.k, "reason": choice.reason,
+                     "candidates": [{**r, "verdict": choice.verdicts[int(r["k"])]}
+                                    for r in diagnostics.to_dict(orient="records")]},
+    }
+
+
+def _thresholds(threshold: int, min_group_size: int) -> dict[str, Any]:
+    return {"prediction_strength": PS_MIN, "stability_p10": STABILITY_P10_MIN,
+            "silhouette": SILHOUETTE_MIN, "stability_median_target": STABILITY_MEDIAN_TARGET,
+            "jaccard_target": JACCARD_TARGET, "trait_z": TRAIT_Z,
+            "min_persona_size": threshold, "min_group_size": int(min_group_size)}
 
 
 def _k_candidates(k: int | str, k_range: tuple[int, int], threshold: int, n_people: int
@@ -274,7 +302,7 @@ def _k_candidates(k: int | str, k_range: tuple[int, int], threshold: int, n_peop
     if k == "auto":
         lo, hi = int(k_range[0]), int(k_range[1])
         if not 2 <= lo <= hi:
-            raise PersonaError(f"bad k range {lo}..{hi}")
+            raise PersonaError(f"bad k_range {lo}..{hi}: needs 2 <= first <= last")
         return [kk for kk in range(lo, hi + 1) if kk * threshold <= n_people] or [lo]
     if int(k) < 2:
         raise PersonaError("k must be at least 2")
@@ -308,8 +336,12 @@ def _fitted_space(prep: Prepared, labels: np.ndarray) -> dict[str, Any]:
 def assign_personas(model: PersonaModel | dict[str, Any], people: pd.DataFrame) -> pd.DataFrame:
     """Place ``people`` (e.g. a later campaign) on fitted personas, without refitting: the
     stored transform, then the nearest stored centre. ``model`` is a :class:`PersonaModel` or
-    its card (``model.json`` read back). Returns the PERSONAS columns (person, persona,
-    persona_name)."""
+    its card (``model.json`` read back with :func:`~mailstudy.personas.model.read_card`).
+    Returns the PERSONAS columns (person, persona, persona_name).
+
+    A stable public function: a follow-up campaign is compared with the first by placing its
+    people here with the first campaign's card; the card keys it reads (``transform``,
+    ``centres``, ``personas``) keep their meaning across versions."""
     card = model.card if isinstance(model, PersonaModel) else model
     if "person" not in people.columns:
         raise PersonaError("people table lacks the 'person' column")

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from mailstudy import schema
+from mailstudy.catalog import Catalog
 from mailstudy.errors import StageError
 from mailstudy.personas.fit import fit_personas
 from mailstudy.personas.model import PersonaModel, card_json
@@ -16,23 +17,20 @@ from mailstudy.personas.settings import DEFAULT_SEED, PersonaError
 from mailstudy.personas.sheets import find_person_ids, sheet_context, week_grid_from_messages
 
 
-def write_outputs(model: PersonaModel, data_dir: Path, out_dir: Path,
+def write_outputs(model: PersonaModel, catalog: Catalog,
                   week_grid: pd.DataFrame | None = None, min_group_size: int = 10,
                   pdf: bool = True) -> dict[str, Path]:
-    """Write ``personas.parquet`` under ``data_dir`` and model.json + sheets under ``out_dir``.
-    Refuses to write a sheet that would contain a person identifier."""
-    import pyarrow as pa
-
-    from mailstudy.store import atomic_write_table
+    """Write the assignments (dataset ``personas``), the model card (``persona_model``) and
+    the sheets (in ``persona_outputs``) where ``catalog`` puts them. Refuses to write a sheet
+    that would contain a person identifier."""
     from reports.personas import build_sheets
+    from reports.render import write_html, write_pdf
 
+    out_dir = catalog.path("persona_outputs")
     out_dir.mkdir(parents=True, exist_ok=True)
-    a = schema.check(model.assignments, "personas", extra_ok=False)
-    table = pa.Table.from_pandas(a, schema=schema.arrow_schema("personas"),
-                                 preserve_index=False)
-    paths = {"assignments": data_dir / "personas.parquet"}
-    atomic_write_table(table, paths["assignments"])
-    paths["card"] = out_dir / "model.json"
+    schema.check(model.assignments, "personas", extra_ok=False)
+    paths = {"assignments": catalog.write_table("personas", model.assignments),
+             "card": catalog.path("persona_model")}
     paths["card"].write_text(card_json(model.card), encoding="utf-8")
     ctx = sheet_context(model, week_grid, min_group_size)
     html = build_sheets(ctx, out_dir)
@@ -40,8 +38,6 @@ def write_outputs(model: PersonaModel, data_dir: Path, out_dir: Path,
     if leaked:
         raise PersonaError(f"refusing to write sheets: {len(leaked)} person identifier(s) "
                            "would appear in them")
-    from reports.render import write_html, write_pdf
-
     paths["html"] = write_html(html, out_dir / "personas.html")
     if pdf:
         paths["pdf"] = write_pdf(html, out_dir / "personas.pdf", base_url=out_dir)
@@ -63,11 +59,13 @@ def _sent_week_grid(messages_dir: Path, assignments: pd.DataFrame) -> pd.DataFra
 def run_personas(study: Any, k: int | str | None = None, lang: str | None = None,
                  seed: int | None = None, n_boot: int | None = None,
                  week_grid: pd.DataFrame | None = None, n_jobs: int = 2,
-                 pdf: bool = True) -> tuple[PersonaModel, dict[str, Path]]:
-    """The ``personas`` stage on a study: reads ``data/people.parquet``, writes
-    ``data/personas.parquet``, ``out/personas/model.json`` and the sheets. Options default to
-    study.toml's ``[personas]`` and ``[report]`` sections. The typical week is computed from
-    ``data/messages`` unless ``week_grid`` is given."""
+                 pdf: bool = True, k_range: tuple[int, int] | None = None
+                 ) -> tuple[PersonaModel, dict[str, Path]]:
+    """The ``personas`` stage on a study: reads the ``people`` dataset, writes ``personas``,
+    ``persona_model`` (model.json) and the sheets. ``k``: "auto", or a number to force;
+    ``k_range`` (first, last): the ks "auto" searches. Options default to study.toml's
+    ``[personas]`` (k, k_min, k_max, bootstrap, seed) and ``[report]`` sections. The typical
+    week is computed from the message store unless ``week_grid`` is given."""
     cfg = study.section("personas")
     if not study.catalog.exists("people"):
         raise StageError("nobody profiled yet (no data/people.parquet): collect mailboxes, "
@@ -79,7 +77,8 @@ def run_personas(study: Any, k: int | str | None = None, lang: str | None = None
             raise PersonaError(f"k must be 'auto' or a number, not {k_val!r}")
         k_val = int(k_val)
     model = fit_personas(
-        people, k=k_val, k_range=(int(cfg.get("k_min", 3)), int(cfg.get("k_max", 8))),
+        people, k=k_val,
+        k_range=k_range or (int(cfg.get("k_min", 2)), int(cfg.get("k_max", 10))),
         n_boot=int(n_boot if n_boot is not None else cfg.get("bootstrap", 50)),
         seed=int(seed if seed is not None else cfg.get("seed", DEFAULT_SEED)),
         min_group_size=study.min_group_size,
@@ -97,5 +96,5 @@ def run_personas(study: Any, k: int | str | None = None, lang: str | None = None
     model = release_sizes(study, model)
     if week_grid is None:
         week_grid = _sent_week_grid(study.messages_dir, model.assignments)
-    paths = write_outputs(model, study.data, out_dir, week_grid, study.min_group_size, pdf=pdf)
+    paths = write_outputs(model, study.catalog, week_grid, study.min_group_size, pdf=pdf)
     return model, paths

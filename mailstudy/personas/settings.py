@@ -8,6 +8,8 @@ from mailstudy.errors import StageError
 
 SILHOUETTE_MIN = 0.25
 STABILITY_P10_MIN = 0.7
+PS_MIN = 0.8  # prediction strength threshold (Tibshirani and Walther 2005)
+N_SPLIT = 10  # repeated half splits for prediction strength (each tested both ways)
 STABILITY_MEDIAN_TARGET = 0.8
 JACCARD_TARGET = 0.75
 TRAIT_Z = 0.5

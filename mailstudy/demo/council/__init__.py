@@ -5,8 +5,10 @@ that carries real identities (so privacy leaks can be caught by canary scans) an
 structure (so personas can be checked against the truth). Real mailboxes cannot ship in tests.
 
 The council has French agents on a regional-council ladder, organised in directions and
-services, each with one of four latent e-mail behaviours (``BEHAVIOURS``) drawn independently of
-the level. Traffic is simulated in time order: original messages, replies (In-Reply-To,
+services, each with one of the latent e-mail behaviours of a behaviour table (by default the
+four of ``BEHAVIOURS``; ``generate_council(behaviours=SIX_BEHAVIOURS, spread=0.35)`` gives six
+of unequal sizes, each agent's parameters within +-35% of its behaviour's) dealt independently
+of the level. Traffic is simulated in time order: original messages, replies (In-Reply-To,
 References, RE: subjects), forwards (TR:), partner mail, newsletters (List-Id, Precedence: bulk),
 robot notifications and out-of-office replies (Auto-Submitted). An internal message is written to
 the sender's sent folder and to every internal recipient's mailbox with the same Message-ID.
@@ -31,6 +33,14 @@ Modules:
 """
 
 from mailstudy.demo.council.generate import Council, generate_council
-from mailstudy.demo.council.tables import BEHAVIOURS, DIRECTORY_HEADERS
+from mailstudy.demo.council.tables import (
+    BEHAVIOURS,
+    COUNCIL_BEHAVIOURS,
+    DIRECTORY_HEADERS,
+    SIX_BEHAVIOURS,
+    Behaviour,
+    BehaviourTable,
+)
 
-__all__ = ["BEHAVIOURS", "DIRECTORY_HEADERS", "Council", "generate_council"]
+__all__ = ["BEHAVIOURS", "COUNCIL_BEHAVIOURS", "DIRECTORY_HEADERS", "SIX_BEHAVIOURS", "Behaviour",
+           "BehaviourTable", "Council", "generate_council"]

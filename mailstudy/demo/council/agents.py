@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import random
 
 from mailstudy.demo.council.draws import pick_weighted
 from mailstudy.demo.council.records import Agent, fold_ascii
 from mailstudy.demo.council.tables import (
-    BEHAVIOURS,
+    COUNCIL_BEHAVIOURS,
     DESKTOP,
     DG,
     DIRECTIONS,
@@ -15,6 +17,8 @@ from mailstudy.demo.council.tables import (
     FIRST_M,
     LAST,
     MOBILE,
+    Behaviour,
+    BehaviourTable,
 )
 
 
@@ -43,10 +47,10 @@ def build_agents(rng: random.Random, n: int, n_extra: int, domain: str) -> list[
         cat = "A" if rank <= 4 else ("B" if rank == 5 and rng.random() < 0.65 else "C")
         fte = 1.0 if rank <= 2 else pick_weighted(rng, (("1", 0.8), ("0.8", 0.12), ("0.9", 0.04),
                                                         ("0.5", 0.02), ("0.6", 0.02)))
-        a = Agent(len(agents), first, last, female, f"{local}@{domain}", rank,
+        agent = Agent(len(agents), first, last, female, f"{local}@{domain}", rank,
                   title_f if female else title_m, cat, direction, service, manager, float(fte))
-        agents.append(a)
-        return a
+        agents.append(agent)
+        return agent
 
     dgs = make(0, DG[0], DG[1][0], None, "Directrice générale des services",
                "Directeur général des services")
@@ -57,32 +61,33 @@ def build_agents(rng: random.Random, n: int, n_extra: int, domain: str) -> list[
         suffix = dname.removeprefix("Direction")
         director = make(2, dname, "", dgas[i % n_dga].idx, "Directrice" + suffix,
                         "Directeur" + suffix)
-        for s in services[:per_dir]:
-            head = make(3, dname, s, director.idx, "Cheffe de service", "Chef de service")
-            heads.append((dname, s, head.idx))
+        for service_name in services[:per_dir]:
+            head = make(3, dname, service_name, director.idx, "Cheffe de service",
+                        "Chef de service")
+            heads.append((dname, service_name, head.idx))
     for _ in range(2 if n >= 40 else 1):
         make(5, DG[0], DG[1][0], dgs.idx, "Assistante de direction", "Assistant de direction")
     rest = n + n_extra - len(agents)
     slots = [heads[i % len(heads)] for i in range(rest)]
     rng.shuffle(slots)
-    for dname, s, head in slots:
+    for dname, service_name, head in slots:
         rank, title_f, title_m = _junior_post(rng, dname)
-        make(rank, dname, s, head, title_f, title_m)
+        make(rank, dname, service_name, head, title_f, title_m)
     return agents
 
 
 def _junior_post(rng: random.Random, direction: str) -> tuple[int, str, str]:
     """Rank and feminine/masculine titles of a post below the service heads: project leads,
     clerks, then agents; some titles name the direction's speciality."""
-    u = rng.random()
+    draw = rng.random()
     spec = {"Direction juridique": " juridique", "Direction des systèmes d'information":
             " informatique", "Direction de la communication interne": " communication"
             }.get(direction, "")
-    if u < 0.22:
+    if draw < 0.22:
         if rng.random() < 0.5:
             return 4, "Cheffe de projet" + spec, "Chef de projet" + spec
         return 4, "Chargée de mission" + spec, "Chargé de mission" + spec
-    if u < 0.62:
+    if draw < 0.62:
         kind = rng.choice((" comptable", " administrative", " marchés publics", " RH"))
         if rng.random() < 0.8:
             return (5, "Gestionnaire" + kind,
@@ -96,42 +101,83 @@ def _junior_post(rng: random.Random, direction: str) -> tuple[int, str, str]:
 
 def assign_roles(rng: random.Random, agents: list[Agent]) -> None:
     def give(pool: list[Agent], role: str, k: int) -> None:
-        pool = [a for a in pool if role not in a.roles and len(a.roles) < 2]
-        for a in rng.sample(pool, min(k, len(pool))):
-            a.roles.append(role)
+        pool = [agent for agent in pool if role not in agent.roles and len(agent.roles) < 2]
+        for agent in rng.sample(pool, min(k, len(pool))):
+            agent.roles.append(role)
 
     n = len(agents)
-    give([a for a in agents if a.direction == "Direction juridique" and 3 <= a.rank <= 5]
-         or [a for a in agents if a.rank == 4], "juridique", max(2, n // 40))
-    give([a for a in agents if "systèmes" in a.direction and 3 <= a.rank <= 4]
-         or [a for a in agents if a.rank == 4], "informatique", max(2, n // 40))
-    give([a for a in agents if 4 <= a.rank <= 5 and a.direction in (
+    give([agent for agent in agents
+          if agent.direction == "Direction juridique" and 3 <= agent.rank <= 5]
+         or [agent for agent in agents if agent.rank == 4], "juridique", max(2, n // 40))
+    give([agent for agent in agents if "systèmes" in agent.direction and 3 <= agent.rank <= 4]
+         or [agent for agent in agents if agent.rank == 4], "informatique", max(2, n // 40))
+    give([agent for agent in agents if 4 <= agent.rank <= 5 and agent.direction in (
         "Direction des finances", "Direction juridique", "Direction des ressources humaines")],
          "norme", max(2, n // 50))
-    give([a for a in agents if 2 <= a.rank <= 4], "expert", max(2, n // 25))
-    give([a for a in agents if "communication" in a.direction and a.rank >= 4]
-         + [a for a in agents if a.rank == 4], "créatif", max(2, n // 40))
-    give([a for a in agents if a.rank in (1, 4)], "pilote", 1)
-    give([a for a in agents if a.rank in (4, 5)], "animateur", max(1, n // 60))
-    give([a for a in agents if a.rank == 3], "arbitre", max(1, n // 80))
+    give([agent for agent in agents if 2 <= agent.rank <= 4], "expert", max(2, n // 25))
+    give([agent for agent in agents if "communication" in agent.direction and agent.rank >= 4]
+         + [agent for agent in agents if agent.rank == 4], "créatif", max(2, n // 40))
+    give([agent for agent in agents if agent.rank in (1, 4)], "pilote", 1)
+    give([agent for agent in agents if agent.rank in (4, 5)], "animateur", max(1, n // 60))
+    give([agent for agent in agents if agent.rank == 3], "arbitre", max(1, n // 80))
 
 
-def assign_behaviours(rng: random.Random, agents: list[Agent], weeks: int) -> None:
-    """Behaviours are dealt in shuffled blocks of four within each level, so every level
-    holds every behaviour in near-equal shares: personas must not be levels in disguise."""
-    n_b = len(BEHAVIOURS)
+def assign_behaviours(rng: random.Random, agents: list[Agent], weeks: int,
+                      table: BehaviourTable = COUNCIL_BEHAVIOURS, spread: float = 0.0,
+                      spread_rng: random.Random | None = None) -> None:
+    """Behaviours are dealt in shuffled blocks within each level (a block holds each row of
+    ``table`` in its share), so every level holds every behaviour in near-equal shares:
+    personas must not be levels in disguise. Each agent's parameters are its row's, each
+    numeric one times a factor drawn in [1 - spread, 1 + spread] from ``spread_rng`` (so the
+    rest of the council does not depend on the spread)."""
+    deal = _block(table)
     block: list[int] = []
-    for a in sorted(agents, key=lambda a: (a.rank, rng.random())):
+    for agent in sorted(agents, key=lambda agent: (agent.rank, rng.random())):
         if not block:
-            block = list(range(n_b))
+            block = list(deal)
             rng.shuffle(block)
-        a.behaviour = block.pop()
-    for a in agents:
-        a.desktop = pick_weighted(rng, DESKTOP)
-        a.mobile = pick_weighted(rng, MOBILE)
+        agent.behaviour = block.pop()
+        agent.params = table[agent.behaviour][1]
+        if spread > 0:
+            agent.params = vary(table[agent.behaviour][1], spread_rng or rng, spread)
+    for agent in agents:
+        agent.desktop = pick_weighted(rng, DESKTOP)
+        agent.mobile = pick_weighted(rng, MOBILE)
         if rng.random() < 0.35:  # one week of leave
-            w = rng.randrange(weeks)
-            a.leave = frozenset(range(w * 7, w * 7 + 5))
-        a.personal = rng.random() < 0.08
+            week = rng.randrange(weeks)
+            agent.leave = frozenset(range(week * 7, week * 7 + 5))
+        agent.personal = rng.random() < 0.08
 
 
+def _block(table: BehaviourTable, size: int = 20) -> list[int]:
+    """One block of behaviour rows: each row once when the shares are equal, else ``size``
+    slots shared by largest remainder."""
+    shares = [share for _, _, share in table]
+    if not table or min(shares) <= 0:
+        raise ValueError("a behaviour table needs rows of positive share")
+    if max(shares) - min(shares) < 1e-9:
+        return list(range(len(table)))
+    quotas = [size * share / sum(shares) for share in shares]
+    seats = [math.floor(q) for q in quotas]
+    by_remainder = sorted(range(len(table)), key=lambda i: (seats[i] - quotas[i], i))
+    for i in by_remainder[: size - sum(seats)]:
+        seats[i] += 1
+    return [i for i, n_seats in enumerate(seats) for _ in range(n_seats)]
+
+
+_PROBABILITIES = ("after_hours", "weekend", "mobile", "reply_p", "reply_all", "forward_p",
+                  "read_p", "read_bulk_p", "file_p", "trash_p", "flag_p", "external_p",
+                  "urgent_p")
+
+
+def vary(params: Behaviour, rng: random.Random, spread: float) -> Behaviour:
+    """One agent's parameters: every rate, probability, delay and weight of ``params`` times
+    a factor uniform in [1 - spread, 1 + spread] (probabilities kept below 0.99); counts and
+    ranges stay."""
+    changes = {}
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if isinstance(value, float):
+            value *= rng.uniform(1 - spread, 1 + spread)
+            changes[f.name] = min(value, 0.99) if f.name in _PROBABILITIES else value
+    return dataclasses.replace(params, **changes)

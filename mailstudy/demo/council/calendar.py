@@ -14,8 +14,8 @@ class Calendar:
     def __init__(self, weeks: int) -> None:
         self.n_days = weeks * 7
         self.workday = []
-        for d in range(self.n_days):
-            day = BASE_DATE + dt.timedelta(days=d)
+        for index in range(self.n_days):
+            day = BASE_DATE + dt.timedelta(days=index)
             self.workday.append(day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS)
         self.t_end = self.n_days * 24.0
 

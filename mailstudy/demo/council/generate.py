@@ -10,7 +10,7 @@ from mailstudy.demo.council.agents import assign_behaviours, assign_roles, build
 from mailstudy.demo.council.calendar import Calendar
 from mailstudy.demo.council.mailboxes import write_directory, write_mailboxes
 from mailstudy.demo.council.simulate import Simulation
-from mailstudy.demo.council.tables import BEHAVIOURS, PARTNER_DOMAINS
+from mailstudy.demo.council.tables import COUNCIL_BEHAVIOURS, PARTNER_DOMAINS, BehaviourTable
 
 
 @dataclass
@@ -26,17 +26,23 @@ class Council:
     n_messages: int  # message files written
     partner_domains: list[str] = field(default_factory=list)
     directory_only: list[str] = field(default_factory=list)  # directory rows without mailbox
-
+    behaviours: list[str] = field(default_factory=list)  # names of the behaviour table's rows
 
 
 def generate_council(root: Path, *, n_agents: int = 120, weeks: int = 6, seed: int = 0,
                      domain: str = "paysdelaloire.test", attachment_share: float = 0.15,
-                     attachment_kb: int = 4, n_without_mailbox: int = 0) -> Council:
+                     attachment_kb: int = 4, n_without_mailbox: int = 0,
+                     behaviours: BehaviourTable = COUNCIL_BEHAVIOURS,
+                     spread: float = 0.0) -> Council:
     """Write a synthetic council under ``root`` and describe it.
 
     ``attachment_share`` is the baseline share of original messages carrying an attachment
     (behaviours scale it); ``n_without_mailbox`` adds directory rows with no mailbox (people who
-    never appear in the traffic), as in real HR exports."""
+    never appear in the traffic), as in real HR exports. ``behaviours`` is the behaviour table
+    (name, parameters, share of agents; ``tables.SIX_BEHAVIOURS`` has six of unequal sizes)
+    and ``spread`` how far each agent's parameters stray from its behaviour's (0.35: +-35%)."""
+    if not 0 <= spread < 1:
+        raise ValueError("spread must be in [0, 1)")
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     root = Path(root)
@@ -46,7 +52,7 @@ def generate_council(root: Path, *, n_agents: int = 120, weeks: int = 6, seed: i
     # Directory-only people are drawn from the end of the rank-sorted rest: move them last.
     staff, extra = everyone[:n_agents], everyone[n_agents:]
     assign_roles(rng, staff)
-    assign_behaviours(rng, staff, weeks)
+    assign_behaviours(rng, staff, weeks, behaviours, spread, random.Random(f"{seed}-spread"))
     sim = Simulation(rng, staff, cal, domain, attachment_share)
     sim.originals()
     sim.bulk()
@@ -60,9 +66,10 @@ def generate_council(root: Path, *, n_agents: int = 120, weeks: int = 6, seed: i
     write_directory(directory_csv, everyone)
     gt = root / "ground_truth.csv"
     gt.write_bytes(("address,behaviour\n" + "".join(
-        f"{a.address},{BEHAVIOURS[a.behaviour]}\n" for a in staff)).encode("utf-8"))
+        f"{a.address},{behaviours[a.behaviour][0]}\n" for a in staff)).encode("utf-8"))
     return Council(root=root, mailboxes=mailboxes, directory_csv=directory_csv,
                    ground_truth_csv=gt, domain=domain, addresses=[a.address for a in staff],
                    names=[a.name for a in everyone] + sim.people_names, n_messages=n_files,
                    partner_domains=list(PARTNER_DOMAINS),
-                   directory_only=[a.address for a in extra])
+                   directory_only=[a.address for a in extra],
+                   behaviours=[name for name, _, _ in behaviours])

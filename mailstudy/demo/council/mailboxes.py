@@ -15,12 +15,10 @@ from mailstudy.demo.council.render import Renderer
 from mailstudy.demo.council.simulate import Simulation
 from mailstudy.demo.council.tables import (
     ARCHIVE,
-    CLASSEUR,
     DIRECTORY_HEADERS,
     DRAFTS,
     FILING_ROOT,
     HOST,
-    PARAMS,
     PERSONAL,
     SENT,
     TOPICS,
@@ -29,30 +27,31 @@ from mailstudy.demo.council.tables import (
 from mailstudy.demo.maildir import folder_dirname
 
 
-def place_copy(rng: random.Random, a: Agent, c: MailboxCopy, cal: Calendar) -> tuple[str, str]:
+def place_copy(rng: random.Random, agent: Agent, box_copy: MailboxCopy, cal: Calendar
+               ) -> tuple[str, str]:
     """Folder and Maildir flags of one copy, from the owner's behaviour."""
-    b, m = PARAMS[a.behaviour], c.msg
-    if c.role == "sent":
+    style, msg = agent.params, box_copy.msg
+    if box_copy.role == "sent":
         return SENT, "S"
-    if c.role == "draft":
+    if box_copy.role == "draft":
         return DRAFTS, "DS"
-    if c.role == "personal":
+    if box_copy.role == "personal":
         return PERSONAL, "S"
-    bulk = m.kind in ("bulk", "robot", "auto")
-    read_p = b.read_bulk_p if bulk else b.read_p * (0.8 if c.role == "cc" else 1.0)
-    seen = c.answered or c.forwarded or rng.random() < read_p
+    bulk = msg.kind in ("bulk", "robot", "auto")
+    read_p = style.read_bulk_p if bulk else style.read_p * (0.8 if box_copy.role == "cc" else 1.0)
+    seen = box_copy.answered or box_copy.forwarded or rng.random() < read_p
     folder = ""
     if seen:
-        u = rng.random()
-        if u < b.file_p:
-            if a.behaviour == CLASSEUR:
-                sub = "Veille" if m.kind == "bulk" else TOPICS[m.topic][1]
+        draw = rng.random()
+        if draw < style.file_p:
+            if style.files_by_topic:
+                sub = "Veille" if msg.kind == "bulk" else TOPICS[msg.topic][1]
                 folder = f"{FILING_ROOT}.{sub}"
             else:
                 folder = ARCHIVE
-        elif u < b.file_p + b.trash_p * (2 if bulk else 1):
+        elif draw < style.file_p + style.trash_p * (2 if bulk else 1):
             folder = TRASH
-    flags = ("F" if rng.random() < b.flag_p else "") + ("R" if c.answered else "") + \
+    flags = ("F" if rng.random() < style.flag_p else "") + ("R" if box_copy.answered else "") + \
         ("S" if seen else "")
     return folder, flags
 
@@ -63,8 +62,8 @@ def write_mailboxes(rng: random.Random, agents: list[Agent], sim: Simulation, ca
     cache: dict[int, tuple[bytes, bytes]] = {}  # seq -> (headers, MIME part)
     n_files = 0
     new_after = cal.t_end - 48.0
-    for a in agents:
-        box = out / a.address
+    for agent in agents:
+        box = out / agent.address
         made: set[str] = set()
 
         def ensure(folder: str, box: Path = box, made: set[str] = made) -> Path:
@@ -80,24 +79,25 @@ def write_mailboxes(rng: random.Random, agents: list[Agent], sim: Simulation, ca
         ensure("")
         ensure(SENT)
         ensure(TRASH)
-        if a.behaviour == CLASSEUR:
+        if agent.params.files_by_topic:
             ensure(FILING_ROOT)
-        for c in sorted(sim.boxes[a.idx], key=lambda c: (c.msg.t, c.msg.seq)):
-            m = c.msg
-            if m.seq not in cache:
-                cache[m.seq] = (rend.headers(m, with_bcc=False).encode("ascii"), rend.mime(m))
-            head, body = cache[m.seq]
-            if c.role in ("sent", "draft"):
+        for box_copy in sorted(sim.boxes[agent.idx], key=lambda held: (held.msg.t, held.msg.seq)):
+            msg = box_copy.msg
+            if msg.seq not in cache:
+                cache[msg.seq] = (rend.headers(msg, with_bcc=False).encode("ascii"), rend.mime(msg))
+            head, body = cache[msg.seq]
+            if box_copy.role in ("sent", "draft"):
                 # Only the sender's copy shows Bcc.
-                data = (rend.headers(m, with_bcc=True).encode("ascii") if m.bcc else head) + body
+                data = (rend.headers(msg, with_bcc=True).encode("ascii") if msg.bcc
+                        else head) + body
             else:
-                data = rend.received(m, domain).encode("ascii") + head + body
-            folder, flags = place_copy(rng, a, c, cal)
+                data = rend.received(msg, domain).encode("ascii") + head + body
+            folder, flags = place_copy(rng, agent, box_copy, cal)
             path = ensure(folder)
-            epoch = int(cal.aware(m.t).timestamp())
+            epoch = int(cal.aware(msg.t).timestamp())
             n_files += 1
-            base = f"{epoch}.M{m.seq % 1000000}P{n_files}.{HOST}"
-            if "S" not in flags and folder == "" and m.t >= new_after:
+            base = f"{epoch}.M{msg.seq % 1000000}P{n_files}.{HOST}"
+            if "S" not in flags and folder == "" and msg.t >= new_after:
                 fpath = path / "new" / base
             else:
                 fpath = path / "cur" / f"{base}:2,{flags}"
@@ -108,12 +108,14 @@ def write_mailboxes(rng: random.Random, agents: list[Agent], sim: Simulation, ca
 
 def write_directory(path: Path, agents: list[Agent]) -> None:
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    w.writerow(DIRECTORY_HEADERS)
+    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    writer.writerow(DIRECTORY_HEADERS)
     # HR exports come sorted by name, not by hierarchy.
-    for a in sorted(agents, key=lambda a: (fold_ascii(a.last), fold_ascii(a.first), a.idx)):
-        mgr = agents[a.manager].address if a.manager is not None else ""
-        fte = f"{a.fte:g}".replace(".", ",")  # French Excel writes a decimal comma
-        w.writerow([a.last, a.first, a.address, a.title,
-                    a.category, a.direction, a.service, ",".join(a.roles), mgr, fte])
+    for agent in sorted(agents, key=lambda person: (fold_ascii(person.last),
+                                                    fold_ascii(person.first), person.idx)):
+        mgr = agents[agent.manager].address if agent.manager is not None else ""
+        fte = f"{agent.fte:g}".replace(".", ",")  # French Excel writes a decimal comma
+        writer.writerow([agent.last, agent.first, agent.address, agent.title,
+                         agent.category, agent.direction, agent.service,
+                         ",".join(agent.roles), mgr, fte])
     path.write_bytes(buf.getvalue().encode("cp1252"))

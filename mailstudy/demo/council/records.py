@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
+from mailstudy.demo.council.tables import PARAMS, Behaviour
+
 
 @dataclass
 class Agent:
@@ -20,7 +22,8 @@ class Agent:
     service: str
     manager: int | None
     fte: float
-    behaviour: int = 0
+    behaviour: int = 0  # row of the council's behaviour table
+    params: Behaviour = PARAMS[0]  # this agent's own parameters (the row's, spread)
     roles: list[str] = field(default_factory=list)
     desktop: str = "outlook"
     mobile: str = "iphone"

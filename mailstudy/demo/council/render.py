@@ -49,13 +49,13 @@ class Renderer:
         self.n += 1
         return f"----=_NextPart_{self.n:06X}_{self.rng.getrandbits(32):08X}"
 
-    def text_part(self, m: Message) -> bytes:
+    def text_part(self, msg: Message) -> bytes:
         plain = (b"Content-Type: text/plain; charset=\"utf-8\"\n"
-                 b"Content-Transfer-Encoding: quoted-printable\n\n" + _qp(m.body))
-        if not m.html:
+                 b"Content-Transfer-Encoding: quoted-printable\n\n" + _qp(msg.body))
+        if not msg.html:
             return plain
         paras = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>"
-                        for p in m.body.split("\n\n"))
+                        for p in msg.body.split("\n\n"))
         hpart = (b"Content-Type: text/html; charset=\"utf-8\"\n"
                  b"Content-Transfer-Encoding: quoted-printable\n\n"
                  + _qp(f"<html><head><meta charset=\"utf-8\"></head><body>{paras}</body></html>"))
@@ -64,16 +64,16 @@ class Renderer:
                 f"--{bd}\n").encode() + plain + f"\n--{bd}\n".encode() + hpart + \
             f"\n--{bd}--\n".encode()
 
-    def mime(self, m: Message) -> bytes:
+    def mime(self, msg: Message) -> bytes:
         """Content headers and body, shared by every copy of the message."""
-        text = self.text_part(m)
-        if not m.attachments:
+        text = self.text_part(msg)
+        if not msg.attachments:
             return text
         bd = self.boundary()
         out = [f"Content-Type: multipart/mixed;\n boundary=\"{bd}\"\n\n"
                "Ceci est un message en plusieurs parties au format MIME.\n\n"
                f"--{bd}\n".encode(), text]
-        for k in m.attachments:
+        for k in msg.attachments:
             name, ctype, magic = ATTACHMENTS[k]
             size = int(self.kb * 1024 * self.rng.uniform(0.5, 1.5))
             off = self.rng.randrange(len(self.pool) - size) if len(self.pool) > size else 0
@@ -86,32 +86,32 @@ class Renderer:
         out.append(f"\n--{bd}--\n".encode())
         return b"".join(out)
 
-    def headers(self, m: Message, *, with_bcc: bool) -> str:
-        h = [f"From: {_addr(m.sender)}"]
-        if m.to:
-            h.append(f"To: {_addrs(m.to)}")
-        if m.cc:
-            h.append(f"Cc: {_addrs(m.cc)}")
-        if with_bcc and m.bcc:
-            h.append(f"Bcc: {_addrs(m.bcc)}")
-        h.append(f"Subject: {_hdr(m.subject)}")
-        h.append(f"Date: {format_datetime(self.cal.aware(m.t))}")
-        h.append(f"Message-ID: {m.msgid}")
-        if m.in_reply_to:
-            h.append(f"In-Reply-To: {m.in_reply_to}")
-        if m.references:
-            h.append("References: " + "\n ".join(m.references))
-        if m.client:
-            name, value = CLIENTS[m.client][:2]
-            h.append(f"{name}: {value}")
-        for k, v in m.extra:
-            h.append(f"{k}: {_hdr(v)}")
-        h.append("Content-Language: fr-FR")
-        h.append("MIME-Version: 1.0")
-        return "\n".join(h) + "\n"
+    def headers(self, msg: Message, *, with_bcc: bool) -> str:
+        lines = [f"From: {_addr(msg.sender)}"]
+        if msg.to:
+            lines.append(f"To: {_addrs(msg.to)}")
+        if msg.cc:
+            lines.append(f"Cc: {_addrs(msg.cc)}")
+        if with_bcc and msg.bcc:
+            lines.append(f"Bcc: {_addrs(msg.bcc)}")
+        lines.append(f"Subject: {_hdr(msg.subject)}")
+        lines.append(f"Date: {format_datetime(self.cal.aware(msg.t))}")
+        lines.append(f"Message-ID: {msg.msgid}")
+        if msg.in_reply_to:
+            lines.append(f"In-Reply-To: {msg.in_reply_to}")
+        if msg.references:
+            lines.append("References: " + "\n ".join(msg.references))
+        if msg.client:
+            name, value = CLIENTS[msg.client][:2]
+            lines.append(f"{name}: {value}")
+        for k, v in msg.extra:
+            lines.append(f"{k}: {_hdr(v)}")
+        lines.append("Content-Language: fr-FR")
+        lines.append("MIME-Version: 1.0")
+        return "\n".join(lines) + "\n"
 
-    def received(self, m: Message, domain: str) -> str:
-        when = self.cal.aware(m.t) + dt.timedelta(seconds=2)
+    def received(self, msg: Message, domain: str) -> str:
+        when = self.cal.aware(msg.t) + dt.timedelta(seconds=2)
         return (f"Received: from mx.{domain} (mx.{domain} [10.12.0.25])\n by {HOST}.{domain} "
                 f"with LMTP; {format_datetime(when)}\n")
 

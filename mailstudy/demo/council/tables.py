@@ -66,18 +66,42 @@ class Behaviour:
     to_weight: float  # how colleagues address them: To
     cc_weight: float  # ... and Cc
     external_p: float  # share of originals to partners
+    acts_at_once: bool = False  # replies at any hour, even on leave (the vigie)
+    files_by_topic: bool = False  # files read mail in topic folders (the classeur)
+    broadcasts: bool = False  # forwards to several, copies and Bcc (the diffuseur)
+    urgent_p: float = 0.02  # share of originals marked high importance
 
 
 PARAMS: tuple[Behaviour, ...] = (
     Behaviour(0.8, 0.40, 0.12, 0.70, 0.60, 0.25, 0.3, (1, 2), (0, 1), 0.6, 0.02, 0.98, 0.7,
-              0.08, 0.15, 0.04, 0, (1, 2), 1.2, 0.8, 0.25),
+              0.08, 0.15, 0.04, 0, (1, 2), 1.2, 0.8, 0.25, acts_at_once=True, urgent_p=0.1),
     Behaviour(0.35, 0.02, 0.0, 0.03, 0.40, 3.0, 0.2, (1, 2), (0, 1), 1.0, 0.02, 1.0, 0.95,
-              0.85, 0.03, 0.10, 1, (3, 6), 1.0, 0.8, 0.12),
+              0.85, 0.03, 0.10, 1, (3, 6), 1.0, 0.8, 0.12, files_by_topic=True),
     Behaviour(0.4, 0.05, 0.01, 0.12, 0.30, 1.5, 0.9, (2, 4), (1, 4), 3.5, 0.18, 0.9, 0.5,
-              0.10, 0.05, 0.03, 1, (2, 4), 1.0, 1.0, 0.15),
+              0.10, 0.05, 0.03, 1, (2, 4), 1.0, 1.0, 0.15, broadcasts=True),
     Behaviour(0.08, 0.02, 0.0, 0.05, 0.10, 30.0, 0.1, (1, 1), (0, 0), 0.4, 0.005, 0.5, 0.1,
               0.02, 0.01, 0.01, 4, (1, 2), 0.35, 3.0, 0.08),
 )
+PARTNER_STYLE = PARAMS[CLASSEUR]  # how partners write: office hours, a few sentences
+
+# A behaviour table: (name, parameters, share of agents). The default council has the four
+# behaviours above in equal shares; ``generate_council(behaviours=...)`` takes any table.
+BehaviourTable = tuple[tuple[str, Behaviour, float], ...]
+COUNCIL_BEHAVIOURS: BehaviourTable = tuple((name, params, 0.25)
+                                           for name, params in zip(BEHAVIOURS, PARAMS,
+                                                                   strict=True))
+# Two more behaviours for larger tables: the mobile "nomade" (on the phone in office hours:
+# sends little, answers most of what reaches them, briefly and to one person, deletes rather
+# than files, leaves newsletters unread) and the "relais" to partners (external mail,
+# attachments, long texts).
+NOMADE = Behaviour(0.3, 0.03, 0.0, 0.9, 0.9, 1.0, 0.05, (1, 1), (0, 0), 0.3, 0.01, 0.95,
+                   0.2, 0.02, 0.4, 0.01, 2, (1, 1), 1.0, 0.8, 0.1)
+RELAIS = Behaviour(0.5, 0.03, 0.0, 0.05, 0.5, 6.0, 0.3, (1, 2), (1, 2), 3.0, 0.03, 0.95, 0.6,
+                   0.3, 0.05, 0.05, 2, (4, 8), 0.8, 0.8, 0.7)
+SIX_BEHAVIOURS: BehaviourTable = (
+    ("vigie_hors_horaires", PARAMS[VIGIE], 0.1), ("classeur_methodique", PARAMS[CLASSEUR], 0.25),
+    ("diffuseur_en_copie", PARAMS[DIFFUSEUR], 0.15), ("lecteur_discret", PARAMS[LECTEUR], 0.2),
+    ("nomade_mobile", NOMADE, 0.12), ("relais_partenaires", RELAIS, 0.18))
 
 FIRST_F = ("Élodie", "Françoise", "Hélène", "Cécile", "Amélie", "Géraldine", "Valérie", "Sophie",
            "Nathalie", "Isabelle", "Sandrine", "Stéphanie", "Céline", "Aurélie", "Émilie",

@@ -21,11 +21,9 @@ from mailstudy.demo.council.tables import (
     LAST,
     MONTHS_FR,
     OTHER_DOMAINS,
-    PARAMS,
     PARTNER_DOMAINS,
     SENTENCES,
     TOPICS,
-    VIGIE,
     WORK_END,
     WORK_START,
     Behaviour,
@@ -53,24 +51,24 @@ class World:
         # Contact weights: service, hierarchy, direction, then everyone.
         self.cum_to: list[list[float]] = []
         self.cum_cc: list[list[float]] = []
-        for a in agents:
+        for agent in agents:
             ct, cc, s_to, s_cc = [], [], 0.0, 0.0
-            for b in agents:
-                if b.idx == a.idx:
-                    w = 0.0
-                elif b.service == a.service and b.direction == a.direction:
-                    w = 6.0
-                elif b.idx == a.manager or b.manager == a.idx:
-                    w = 5.0
-                elif b.direction == a.direction:
-                    w = 2.0
-                elif b.rank <= 2:
-                    w = 0.8
+            for other in agents:
+                if other.idx == agent.idx:
+                    weight = 0.0
+                elif other.service == agent.service and other.direction == agent.direction:
+                    weight = 6.0
+                elif other.idx == agent.manager or other.manager == agent.idx:
+                    weight = 5.0
+                elif other.direction == agent.direction:
+                    weight = 2.0
+                elif other.rank <= 2:
+                    weight = 0.8
                 else:
-                    w = 0.25 * (40 / max(n, 40))
-                p = PARAMS[b.behaviour]
-                s_to += w * p.to_weight
-                s_cc += w * p.cc_weight
+                    weight = 0.25 * (40 / max(n, 40))
+                params = other.params
+                s_to += weight * params.to_weight
+                s_cc += weight * params.cc_weight
                 ct.append(s_to)
                 cc.append(s_cc)
             self.cum_to.append(ct)
@@ -78,12 +76,12 @@ class World:
 
     def _externals(self, domains: tuple[str, ...], k: int) -> list[tuple[str, str, int]]:
         out, seen = [], set()
-        for d in domains:
+        for domain in domains:
             for _ in range(k):
                 female = self.rng.random() < 0.5
                 first = self.rng.choice(FIRST_F if female else FIRST_M)
                 last = self.rng.choice(LAST)
-                addr = f"{fold_ascii(first)}.{fold_ascii(last)}@{d}"
+                addr = f"{fold_ascii(first)}.{fold_ascii(last)}@{domain}"
                 if addr not in seen:
                     seen.add(addr)
                     out.append((f"{first} {last}", addr, -1))
@@ -91,8 +89,8 @@ class World:
 
     # -- helpers
     def person(self, i: int) -> tuple[str, str, int]:
-        a = self.agents[i]
-        return (a.name, a.address, i)
+        agent = self.agents[i]
+        return (agent.name, agent.address, i)
 
     def new_id(self, domain: str) -> str:
         self.seq += 1
@@ -111,60 +109,60 @@ class World:
                 out.append(j)
         return out
 
-    def working(self, d: int, a: Agent) -> bool:
-        return 0 <= d < self.cal.n_days and self.cal.workday[d] and d not in a.leave
+    def working(self, day: int, agent: Agent) -> bool:
+        return 0 <= day < self.cal.n_days and self.cal.workday[day] and day not in agent.leave
 
-    def sample_hour(self, b: Behaviour, workday: bool) -> float:
-        r = self.rng
+    def sample_hour(self, style: Behaviour, workday: bool) -> float:
+        rng = self.rng
         if not workday:
-            return r.uniform(9.0, 22.5)
-        if r.random() < b.after_hours:
-            return r.uniform(19.1, 23.5) if r.random() < 0.75 else r.uniform(6.0, 7.9)
-        if r.random() < 0.5:
-            return r.triangular(8.0, 12.5, 10.0)
-        return r.triangular(13.5, 19.0, 15.5)
+            return rng.uniform(9.0, 22.5)
+        if rng.random() < style.after_hours:
+            return rng.uniform(19.1, 23.5) if rng.random() < 0.75 else rng.uniform(6.0, 7.9)
+        if rng.random() < 0.5:
+            return rng.triangular(8.0, 12.5, 10.0)
+        return rng.triangular(13.5, 19.0, 15.5)
 
-    def when_acting(self, a: Agent, t: float) -> float:
+    def when_acting(self, agent: Agent, at: float) -> float:
         """Shift an action (a reply, a forward) to when the agent would do it: the vigie acts
         at once; others wait for working time, with their small after-hours share."""
-        b = PARAMS[a.behaviour]
-        d, h = int(t // 24), t % 24
-        if a.behaviour == VIGIE and (d not in a.leave or self.rng.random() < 0.2):
-            return t
-        if self.working(d, a):
-            if WORK_START <= h < WORK_END:
-                return t
-            if (6.0 <= h < WORK_START or WORK_END <= h < 23.5) and \
-                    self.rng.random() < b.after_hours:
-                return t
-        if self.working(d, a) and h < WORK_START:
-            return d * 24 + WORK_START + self.rng.uniform(0.0, 1.5)
-        d += 1
-        while d < self.cal.n_days and not self.working(d, a):
-            d += 1
-        return d * 24 + WORK_START + self.rng.uniform(0.0, 2.5)
+        style = agent.params
+        day, hour = int(at // 24), at % 24
+        if style.acts_at_once and (day not in agent.leave or self.rng.random() < 0.2):
+            return at
+        if self.working(day, agent):
+            if WORK_START <= hour < WORK_END:
+                return at
+            if (6.0 <= hour < WORK_START or WORK_END <= hour < 23.5) and \
+                    self.rng.random() < style.after_hours:
+                return at
+        if self.working(day, agent) and hour < WORK_START:
+            return day * 24 + WORK_START + self.rng.uniform(0.0, 1.5)
+        day += 1
+        while day < self.cal.n_days and not self.working(day, agent):
+            day += 1
+        return day * 24 + WORK_START + self.rng.uniform(0.0, 2.5)
 
-    def client_for(self, a: Agent, t: float) -> str:
-        b = PARAMS[a.behaviour]
-        h, d = t % 24, int(t // 24)
-        off = not (WORK_START <= h < WORK_END) or not self.working(d, a)
-        p = min(1.0, b.mobile * (1.3 if off else 1.0))
-        return a.mobile if self.rng.random() < p else a.desktop
+    def client_for(self, agent: Agent, at: float) -> str:
+        style = agent.params
+        hour, day = at % 24, int(at // 24)
+        off = not (WORK_START <= hour < WORK_END) or not self.working(day, agent)
+        p = min(1.0, style.mobile * (1.3 if off else 1.0))
+        return agent.mobile if self.rng.random() < p else agent.desktop
 
-    def body(self, a: Agent, n_to: int, to_first: str, b: Behaviour, client: str) -> str:
-        r = self.rng
+    def body(self, agent: Agent, n_to: int, to_first: str, style: Behaviour, client: str) -> str:
+        rng = self.rng
         greet = "Bonjour à tous," if n_to > 1 else f"Bonjour {to_first},"
-        text = " ".join(r.sample(SENTENCES, r.randint(*b.sentences)))
+        text = " ".join(rng.sample(SENTENCES, rng.randint(*style.sentences)))
         sig = ("Envoyé de mon iPhone" if client == "iphone" else
                "Envoyé depuis Outlook pour Android" if client == "android" else
-               f"{a.name}\n{a.title}\n{a.direction}\nRégion Pays de la Loire")
-        close = r.choice(("Cordialement,", "Bien à vous,", "Merci d'avance,", "Bonne journée,"))
+               f"{agent.name}\n{agent.title}\n{agent.direction}\nRégion Pays de la Loire")
+        close = rng.choice(("Cordialement,", "Bien à vous,", "Merci d'avance,", "Bonne journée,"))
         return f"{greet}\n\n{text}\n\n{close}\n{sig}\n"
 
     def subject(self, topic: int) -> str:
-        d = BASE_DATE + dt.timedelta(days=self.rng.randrange(self.cal.n_days))
+        date = BASE_DATE + dt.timedelta(days=self.rng.randrange(self.cal.n_days))
         return TOPICS[topic][0].format(n=self.rng.randint(10000, 99999),
-                                       jour=f"{d.day} {MONTHS_FR[d.month - 1]}")
+                                       jour=f"{date.day} {MONTHS_FR[date.month - 1]}")
 
     def attachments(self, mult: float) -> list[int]:
         if self.rng.random() < min(0.95, self.attachment_share * mult):
