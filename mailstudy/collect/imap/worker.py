@@ -5,18 +5,12 @@ UIDVALIDITY changes) and fetching its small folders; chunks are fetched by
 
 from __future__ import annotations
 
-import contextlib
 import imaplib
 import os
-import random
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError
 
 from mailstudy.collect.addresses import Identities
 from mailstudy.collect.headers import parse_header_block
@@ -27,11 +21,11 @@ from mailstudy.collect.imap.commands import (
     pipelined_gap_fetch,
     pipelined_statuses,
 )
-from mailstudy.collect.imap.connection import close_quietly, open_session
 from mailstudy.collect.imap.errors import ImapError, TransientError, kind_of
 from mailstudy.collect.imap.folders import Folder, select_folders
 from mailstudy.collect.imap.liveness import still_running
 from mailstudy.collect.imap.parser import Fetched
+from mailstudy.collect.imap.sessions import Connections
 from mailstudy.collect.imap.uids import ranges_spec, uid_gaps
 from mailstudy.collect.imap.units import (
     SOURCE,
@@ -54,7 +48,7 @@ from mailstudy.store import MessageStore
 Committed = dict[tuple[str, int], set[int]]  # (folder_id, UIDVALIDITY) -> UIDs in the store
 
 
-class Worker:
+class Worker(Connections):
     """Per-process state: the study's row builder, the store, and open connections."""
 
     def __init__(self, cfg: WorkerConfig, progress: Callable[[int], None] | None,
@@ -75,91 +69,7 @@ class Worker:
         # Several units may run at once in threads (mailboxes in flight while others wait on
         # the network): each thread keeps its own connections; the study's state (row
         # builder, escrow, store) is shared under one lock.
-        self.lock = threading.RLock()
-        self.stopping = threading.Event()  # set on Ctrl-C: in-flight units end at once
-        self._local = threading.local()
-        self._all_conns: list[OrderedDict[str, tuple[IMAPClient, str | None]]] = []
-
-    @property
-    def conns(self) -> OrderedDict[str, tuple[IMAPClient, str | None]]:
-        """This thread's open connections, by login (a chunk's fetching thread shares its
-        unit's, see ``share_conns``)."""
-        c = getattr(self._local, "conns", None)
-        if c is None:
-            c = OrderedDict()
-            self._local.conns = c
-            with self.lock:
-                self._all_conns.append(c)
-        return c
-
-    def share_conns(self, conns: OrderedDict[str, tuple[IMAPClient, str | None]]) -> None:
-        """Make this thread use ``conns`` (a unit's connections, not a new set)."""
-        self._local.conns = conns
-
-    # connections ----------------------------------------------------------------------------
-    def client(self, account: Account) -> IMAPClient:
-        hit = self.conns.get(account.login)
-        if hit is not None:
-            self.conns.move_to_end(account.login)
-            return hit[0]
-        while len(self.conns) >= 2:  # per thread; several threads per worker
-            _, (old, _sel) = self.conns.popitem(last=False)
-            close_quietly(old)
-        c = open_session(self.cfg.server, self.cfg.auth, account.login)
-        self.conns[account.login] = (c, None)
-        return c
-
-    def drop(self, account: Account) -> None:
-        hit = self.conns.pop(account.login, None)
-        if hit is not None:
-            with contextlib.suppress(Exception):
-                hit[0].shutdown()
-
-    def select(self, account: Account, folder: Folder) -> dict[bytes, Any]:
-        c = self.client(account)
-        try:
-            info = c.select_folder(folder.name, readonly=True)
-        except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError) as exc:
-            raise TransientError(f"connection lost during SELECT ({kind_of(exc)})") from None
-        except IMAPClientError:
-            raise ImapError("the server refused to open a folder") from None
-        self.conns[account.login] = (c, folder.name)
-        return info
-
-    def close_all(self, abort: bool = False) -> None:
-        """Log out of every connection; ``abort`` shuts the sockets down instead, which
-        also wakes threads blocked reading them."""
-        with self.lock:
-            every = list(self._all_conns)
-        for conns in every:
-            while conns:
-                try:
-                    _, (c, _sel) = conns.popitem()
-                except KeyError:  # emptied by its own thread meanwhile
-                    break
-                if abort:
-                    with contextlib.suppress(Exception):
-                        c.shutdown()
-                else:
-                    close_quietly(c)
-
-    def retrying(self, account: Account, fn: Callable[[], Any], reconnects: Reconnects,
-                 stop: threading.Event | None = None) -> Any:
-        """Run ``fn``; on a dropped connection or timeout reconnect with exponential backoff
-        (plus jitter, so several workers do not hammer a restarting server in step)."""
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except TransientError:
-                self.drop(account)
-                attempt += 1
-                reconnects.count += 1
-                if (attempt > self.cfg.max_retries or self.stopping.is_set()
-                        or (stop is not None and stop.is_set())):
-                    raise
-                delay = self.cfg.backoff * 2 ** (attempt - 1)
-                time.sleep(delay * (1 + random.random() * 0.25))
+        super().__init__(cfg)
 
     def run(self, unit: Unit) -> PlanResult | ChunkResult:
         """Run one unit; an unexpected error fails that unit's mailbox, never the run."""
@@ -169,7 +79,7 @@ class Worker:
             if isinstance(unit, PlanJob):
                 return self.plan(unit)
             if isinstance(unit, GapsJob):
-                return self.fetch_gaps(unit, self.ids.p.person(unit.account.address),
+                return self.fetch_gaps(unit, self.ids.person(unit.account.address),
                                        unit.gaps, Reconnects())
             return fetch_chunk(self, unit)
         except Exception as exc:  # noqa: BLE001 - reported by type only (no data in it)
