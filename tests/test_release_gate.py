@@ -78,3 +78,22 @@ def test_every_earlier_release_counts_not_only_the_last(tmp_path: Path) -> None:
     # 120 is 20 away from release 2 but only 1 from release 1: held back.
     out, held = _publish(ledger, {**big, "Total": 120}, 120)
     assert held > 0 and len(ledger.closed()) == 2
+
+
+def test_every_published_count_and_every_population_is_checked() -> None:
+    # A comparison's row shows n_before and n_after; an objector of the first campaign moves
+    # only n_before (and the first campaign's population), which a gate on n_after missed.
+    first = pd.DataFrame({"group": ["A", "B"], "n_before": [30, 40], "n_after": [31, 40],
+                          "suppressed": [False, False]})
+    earlier = [Earlier(1, (71, 70), first)]
+    now = first.assign(n_before=[29, 40])
+    true = now[["n_before", "n_after"]]
+    out, held = hold_back(now, true, (71, 70), dims=["group"], count=["n_before", "n_after"],
+                          earlier=earlier, k=K)
+    assert held == 1 and out.set_index("group").loc["A", "n_before"] == 30
+    out, held = hold_back(now, true["n_after"], (71, 70), dims=["group"], count="n_after",
+                          earlier=earlier, k=K)
+    assert held == 0  # what the single count let through
+    out, held = hold_back(first, first[["n_before", "n_after"]], (71, 69), dims=["group"],
+                          count=["n_before", "n_after"], earlier=earlier, k=K)
+    assert held == len(first)  # the second population moved by one: the table as it was

@@ -135,3 +135,30 @@ def test_invitations_carry_the_organizer_and_their_time_zone(drawn) -> None:
         assert str(ev["organizer"]) == "mailto:dci@region.test"
         assert ev["organizer"].params["cn"] == "DCI Pays de la Loire"
         assert ev["dtstart"].params["tzid"] == "Europe/Paris"
+
+
+def test_a_tampered_published_list_names_nobody(drawn) -> None:
+    # The transparent draw: the panel is line N of lottery.csv, whose hash was announced.
+    # A list edited afterwards (a stranger put on the drawn panel's line, or on any other
+    # line) no longer matches the announcement: the key holder must not name a panel the
+    # public cannot check, whatever panel.csv says.
+    import json
+
+    s, ident, persons = drawn
+    fair = json.loads(s.catalog.path("fairness").read_text(encoding="utf-8"))
+    assert fair.get("published_list_sha256")
+    path = s.catalog.path("lottery")
+    original = path.read_bytes()
+    lottery = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for line in (lottery.index[lottery["panel"] == str(fair["panel_number"])][0],
+                 lottery.index[lottery["panel"] != str(fair["panel_number"])][0]):
+        seated = set(lottery.loc[lottery["panel"] == lottery.loc[line, "panel"], "person"])
+        stranger = next(p for p in persons if p not in seated)
+        lottery.assign(person=lottery["person"].where(lottery.index != line, stranger)
+                       ).to_csv(path, index=False)
+        with pytest.raises(RevealError, match="published list"):
+            reveal(s, ident)
+        assert not s.catalog.path("named").exists() and not _log(s).exists()
+    path.write_bytes(original)
+    reveal(s, ident)
+    assert s.catalog.path("named").exists()

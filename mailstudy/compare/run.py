@@ -58,7 +58,7 @@ class Comparison:
     summary: dict[str, Any]
     persona_shares: pd.DataFrame | None = None
     persona_flows: pd.DataFrame | None = None
-    true_counts: dict[str, pd.Series] = field(default_factory=dict)
+    true_counts: dict[str, pd.Series | pd.DataFrame] = field(default_factory=dict)
 
 
 def compare_tables(before: pd.DataFrame, after: pd.DataFrame, settings: Settings, k: int, *,
@@ -88,7 +88,7 @@ def compare_tables(before: pd.DataFrame, after: pd.DataFrame, settings: Settings
     if has_personas:
         rows = pd.concat([rows, group_differences(cb, ca, settings, ["persona"], thresholds)],
                          ignore_index=True)
-    true_n = rows["n_people"].astype("int64")
+    true_n = rows[["n_people", "n_before", "n_after"]].astype("int64").reset_index(drop=True)
     table, info = apply_guard(rows, k, settings.linked, hidden)
     summary: dict[str, Any] = {
         "linked": settings.linked, "statistic": "median", "level": LEVEL,
@@ -104,9 +104,9 @@ def compare_tables(before: pd.DataFrame, after: pd.DataFrame, settings: Settings
     if has_personas:
         shares = persona_shares(cb, ca, names, k, force=hidden.get("persona", set()))
         out.persona_shares = shares
-        out.true_counts["persona_shares"] = (
-            ca["persona"].astype(int).value_counts().reindex(shares["persona"], fill_value=0)
-            .reset_index(drop=True))
+        out.true_counts["persona_shares"] = pd.DataFrame({
+            c: d["persona"].astype(int).value_counts().reindex(shares["persona"], fill_value=0)
+            .reset_index(drop=True) for c, d in (("n_before", cb), ("n_after", ca))})
     if flows is not None:
         out.persona_flows = flows
         out.true_counts["persona_flows"] = _flow_counts(cb, ca, flows)
@@ -154,16 +154,75 @@ def _clean(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
+#: The summary's counts of people, checked by the release gate like a table's.
+SUMMARY_COUNTS = ["people_before", "people_after", "turnover.linked", "turnover.arrivals",
+                  "turnover.departures", "drift.people_in_both", "_drift_changed"]
+#: The summary's settings: the same whatever the people (never held back).
+SUMMARY_SETTINGS = {"linked", "statistic", "level", "n_boot", "seed", "min_group_size",
+                    "bootstrap", "guard", "fdr", "change_sd", "share_step", "personas"}
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = _clean(v)
+    return out
+
+
+def _nested(row: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, v in row.items():
+        if key.startswith("_") or key == "scope":
+            continue
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = None if isinstance(v, float) and not math.isfinite(v) else _clean(v)
+    return out
+
+
+def _gated_summary(study: Any, summary: dict[str, Any], population: tuple[int, ...]
+                   ) -> tuple[dict[str, Any], int]:
+    """The summary's figures through the release gate, as a one-row table: its counts of
+    people (arrivals, departures, people in both, people whose persona changed) and every
+    figure computed from the people (drift, scales, how many rows were hidden) are the
+    earlier release's when the population or a count moved by 1 to k-1, as the tables are;
+    otherwise the summary would tell what the held-back tables hide."""
+    drift = summary.get("drift") or {}
+    changed = (round(float(drift["drift_share"]) * int(drift["people_in_both"]))
+               if drift and math.isfinite(float(drift.get("drift_share") or math.nan)) else 0)
+    settings = {k: v for k, v in summary.items() if k in SUMMARY_SETTINGS}
+    flat = {"scope": "all", **_flat({k: v for k, v in summary.items()
+                                     if k not in SUMMARY_SETTINGS}), "_drift_changed": changed}
+    counts = [c for c in SUMMARY_COUNTS if c in flat and flat[c] is not None]
+    row = pd.DataFrame([flat])
+    true = row[counts].fillna(0).astype("int64")
+    out, held = publish_table(study, "compare/summary", row, true, population=population,
+                              dims=["scope"], count=counts)
+    figures = out.iloc[0].to_dict() if len(out) else flat
+    return {**settings, **_nested(figures)}, held
+
+
 def write_comparison(study: Any, result: Comparison, lang: str = "fr") -> dict[str, Path]:
-    """Write ``out/compare/`` of ``study`` (the second campaign) through its release gate."""
+    """Write ``out/compare/`` of ``study`` (the second campaign) through its release gate.
+
+    Every table and the summary rest on three populations, the first campaign's people, the
+    second's and the people in both: any of them moving by 1 to k-1 people since an earlier
+    release holds them back, and each row's ``n_before`` is checked as well as its
+    ``n_after`` (an objector of the first campaign moves only the former)."""
     c = study.catalog
     c.path("compare").mkdir(parents=True, exist_ok=True)
-    population = int(result.summary["people_after"])
-    specs = {"differences": (["group_by", "group", "feature"], "n_people", population),
-             "persona_shares": (["persona"], "n_after", population),
-             "persona_flows": (["from_persona", "to_persona"], "n_people",
-                               int((result.summary.get("drift") or {}).get("people_in_both")
-                                   or 0))}
+    s = result.summary
+    population = (int(s["people_after"]), int(s["people_before"]),
+                  int((s.get("turnover") or {}).get("linked") or 0))
+    specs = {"differences": (["group_by", "group", "feature"], ["n_people", "n_before",
+                                                                "n_after"]),
+             "persona_shares": (["persona"], ["n_before", "n_after"]),
+             "persona_flows": (["from_persona", "to_persona"], "n_people")}
     paths: dict[str, Path] = {}
     held_total = 0
     for name in TABLES:
@@ -172,16 +231,17 @@ def write_comparison(study: Any, result: Comparison, lang: str = "fr") -> dict[s
             c.path("compare_table", table=name, ext=ext).unlink(missing_ok=True)
         if df is None:
             continue
-        dims, count, pop = specs[name]
+        dims, count = specs[name]
         df, held = publish_table(study, f"compare/{name}", df, result.true_counts[name],
-                                 population=pop, dims=dims, count=count)
+                                 population=population, dims=dims, count=count)
         held_total += held
         df = _whole_counts(df)
         paths[name] = write_csv(df, c.path("compare_table", table=name, ext="csv"),
                                 french=french_csv(study))
         paths[f"{name}_xlsx"] = write_xlsx({name: _localised(df, lang)},
                                            c.path("compare_table", table=name, ext="xlsx"))
-    summary = {**result.summary, "held_back": held_total, "lang": lang}
+    figures, held = _gated_summary(study, s, population)
+    summary = {**figures, "held_back": held_total + held, "lang": lang}
     p = c.path("compare_summary")
     p.write_text(json.dumps(_clean(summary), ensure_ascii=False, indent=1), encoding="utf-8")
     paths["summary"] = p

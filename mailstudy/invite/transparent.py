@@ -16,16 +16,15 @@ minimum probability against the exact distribution is reported, never hidden.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from mailstudy.commitment import LOTTERY_COLUMNS, lottery_hash
 from mailstudy.invite.distribution import Lottery
 from mailstudy.invite.plan import FAMILIES, USAGERS, InviteError
 
-LOTTERY_COLUMNS = ["panel", "seat", "person", "role"]
 DEFAULT_PANELS = 1000
 
 
@@ -106,16 +105,6 @@ def uniform_lottery(lot: Lottery, panels: int = DEFAULT_PANELS, seed: int = 0
     low = float(prob.min()) if len(prob) else 0.0
     return UniformLottery(table, panels, prob.rename("probability"), low,
                           lot.min_probability - low, lottery_hash(table))
-
-
-def lottery_hash(table: pd.DataFrame) -> str:
-    """SHA-256 of the published list's canonical text (one line per seat, sorted by panel
-    number then seat): what is announced before the draw."""
-    t = table[LOTTERY_COLUMNS].copy()
-    t["panel"] = t["panel"].astype(int)
-    t = t.sort_values(["panel", "seat"])
-    text = "".join(f"{r.panel},{r.seat},{r.person},{r.role}\n" for r in t.itertuples())
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def panel_number(table: pd.DataFrame, number: int) -> pd.DataFrame:

@@ -26,8 +26,9 @@ def ledger(study: Study) -> Ledger:
     return Ledger(study.catalog.path("releases"))
 
 
-def publish_table(study: Study, name: str, table: pd.DataFrame, true_counts: pd.Series, *,
-                  population: int, dims: list[str], count: str = "n_people"
+def publish_table(study: Study, name: str, table: pd.DataFrame,
+                  true_counts: pd.Series | pd.DataFrame, *, population: int | tuple[int, ...],
+                  dims: list[str], count: str | list[str] = "n_people"
                   ) -> tuple[pd.DataFrame, int]:
     """The version of ``table`` that may be published now (see ``gate.py``), recorded in the
     open release."""

@@ -33,7 +33,7 @@ class Earlier:
     """One earlier release of a table, as it was published."""
 
     release: int
-    population: int
+    population: int | tuple[int, ...]
     table: pd.DataFrame
 
 
@@ -53,37 +53,58 @@ def _visible_count(row: pd.Series | None, count: str) -> float | None:
     return row[count]
 
 
-def population_moved(population: int, earlier: list[Earlier], k: int) -> bool:
-    """Rule 1: the table's population moved by 1 to k-1 people since an earlier release."""
-    return any(_small_change(population, e.population, k) for e in earlier)
+def _populations(population: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    return tuple(int(p) for p in population) if isinstance(population, tuple | list) \
+        else (int(population),)
 
 
-def hold_back(table: pd.DataFrame, true_counts: pd.Series, population: int, *,
-              dims: list[str], count: str, earlier: list[Earlier], k: int
-              ) -> tuple[pd.DataFrame, int]:
+def population_moved(population: int | tuple[int, ...], earlier: list[Earlier], k: int
+                     ) -> bool:
+    """Rule 1: the table's population moved by 1 to k-1 people since an earlier release.
+    A table resting on several populations (a comparison: the first campaign, the second,
+    the people in both) gives them all, in the same order each time: any one moving counts."""
+    now = _populations(population)
+    return any(_small_change(a, b, k) for e in earlier
+               for a, b in zip(now, _populations(e.population), strict=False))
+
+
+def _visible(row: pd.Series | None) -> bool:
+    return row is not None and not bool(row.get(HIDDEN, False))
+
+
+def hold_back(table: pd.DataFrame, true_counts: pd.Series | pd.DataFrame,
+              population: int | tuple[int, ...], *, dims: list[str], count: str | list[str],
+              earlier: list[Earlier], k: int) -> tuple[pd.DataFrame, int]:
     """The table to publish and how many of its rows were held back.
 
     ``table`` is the new table as it would be published (hidden rows flagged in
     ``suppressed``, their figures blank); ``true_counts`` gives every row's count, hidden or
     not (aligned on ``table``'s index); ``earlier`` lists the earlier releases, oldest first.
+    A table publishing several counts per row (a comparison's ``n_before`` and ``n_after``)
+    names them all in ``count`` and gives ``true_counts`` as a frame of those columns: a
+    count left unchecked would show a change of one person the others hide.
     """
     if not earlier:
         return table, 0
     newest = earlier[-1]
     if population_moved(population, earlier, k):
         return newest.table.copy(), max(len(newest.table), 1)
+    counts = [count] if isinstance(count, str) else list(count)
+    true = (true_counts.to_frame(counts[0]) if isinstance(true_counts, pd.Series)
+            else true_counts[counts])
     old = [_keyed(e.table, dims) for e in earlier]
     rows, held = [], 0
-    new = _keyed(table.assign(_true=true_counts), dims)
+    marks = {f"_true_{c}": true[c] for c in counts}
+    new = _keyed(table.assign(**marks), dims)
     for key in list(new) + [key for key in old[-1] if key not in new]:
         row = new.get(key)
-        now = row["_true"] if row is not None else 0
-        shown_before = [(_visible_count(o.get(key), count), o.get(key)) for o in old]
-        if any(c is not None and _small_change(now, c, k) for c, _ in shown_before):
-            latest = next(r for c, r in reversed(shown_before) if c is not None)
-            rows.append(latest)
+        now = {c: (row[f"_true_{c}"] if row is not None else 0) for c in counts}
+        shown_before = [o.get(key) for o in old]
+        if any(_visible(o) and c in o and _small_change(now[c], _visible_count(o, c), k)
+               for o in shown_before for c in counts):
+            rows.append(next(o for o in reversed(shown_before) if _visible(o)))
             held += 1
         elif row is not None:
-            rows.append(row.drop(labels="_true"))
+            rows.append(row.drop(labels=list(marks)))
     out = pd.DataFrame(rows, columns=table.columns).reset_index(drop=True)
     return out, held

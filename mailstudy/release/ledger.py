@@ -53,6 +53,12 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _true_record(true_counts: pd.Series | pd.DataFrame) -> Any:
+    if isinstance(true_counts, pd.DataFrame):
+        return {str(c): [_clean(v) for v in true_counts[c].tolist()] for c in true_counts}
+    return [_clean(v) for v in true_counts.tolist()]
+
+
 class Ledger:
     """The releases of one study (``data/releases/``)."""
 
@@ -77,12 +83,15 @@ class Ledger:
         for rel in self.closed():
             t = rel.get("tables", {}).get(name)
             if t is not None:
-                out.append(Earlier(int(rel["id"]), int(t["population"]),
+                pop = t["population"]
+                pop = tuple(int(x) for x in pop) if isinstance(pop, list) else int(pop)
+                out.append(Earlier(int(rel["id"]), pop,
                                    pd.DataFrame(t["rows"], columns=t["columns"])))
         return out
 
-    def publish(self, name: str, table: pd.DataFrame, true_counts: pd.Series, *,
-                population: int, dims: list[str], count: str, k: int
+    def publish(self, name: str, table: pd.DataFrame, true_counts: pd.Series | pd.DataFrame,
+                *, population: int | tuple[int, ...], dims: list[str], count: str | list[str],
+                k: int
                 ) -> tuple[pd.DataFrame, int]:
         """Check ``table`` against every closed release, record what is published in the open
         release, and return it with the number of rows held back."""
@@ -90,9 +99,10 @@ class Ledger:
                               earlier=self.earlier(name), k=k)
         state = self._open()
         state["tables"][name] = {
-            "population": int(population), "dims": dims, "count": count,
-            "columns": list(out.columns), "rows": _records(out),
-            "true_counts": [_clean(v) for v in true_counts.tolist()], "held_back": held}
+            "population": (list(population) if isinstance(population, tuple | list)
+                           else int(population)),
+            "dims": dims, "count": count, "columns": list(out.columns), "rows": _records(out),
+            "true_counts": _true_record(true_counts), "held_back": held}
         _write_json(self.dir / OPEN, state)
         return out, held
 

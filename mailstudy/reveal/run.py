@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from anonymise.escrow import load_identity, open_escrow
-from mailstudy.commitment import panel_hash, reserves_hash
+from mailstudy.commitment import lottery_hash, panel_hash, reserves_hash
 from mailstudy.errors import PrivacyError, StageError
 from mailstudy.reveal.calendar import invitee_calendar, session_when
 from mailstudy.reveal.log import append_entry
@@ -65,7 +65,33 @@ def read_committed_draw(study: Study) -> Draw:
     if fair.get("reserves_sha256") != reserves_hash(reserves):
         raise RevealError("the reserve list is not the committed draw (its hash differs from "
                           "fairness.json): nothing revealed; re-run 'mailstudy invite'")
+    _check_published_list(study, fair, panel)
     return Draw(panel, reserves, str(fair.get("distribution_sha256", "")))
+
+
+def _check_published_list(study: Study, fair: dict, panel: pd.DataFrame) -> None:
+    """The transparent draw: the panel named must be line ``panel_number`` of a published
+    list that still hashes to what was announced (a list edited after the draw, or a panel
+    that is not on it, is a panel the public cannot check)."""
+    c = study.catalog
+    announced = fair.get("published_list_sha256")
+    if not announced:
+        return
+    refused = ("the published list (lottery.csv) does not give the committed panel "
+               "({}): nothing revealed; re-run 'mailstudy invite'")
+    if not c.exists("lottery"):
+        raise RevealError(refused.format("it is missing"))
+    try:
+        table = pd.read_csv(c.path("lottery"), dtype=str, keep_default_na=False)
+        digest = lottery_hash(table)
+        line = table[table["panel"].astype(int) == int(fair.get("panel_number", 0))]
+    except (KeyError, ValueError) as exc:
+        raise RevealError(refused.format("it cannot be read")) from exc
+    if digest != str(announced):
+        raise RevealError(refused.format("its hash differs from the announced one"))
+    if set(zip(line["person"], line["role"], strict=True)) != set(
+            zip(panel["person"].astype(str), panel["role"].astype(str), strict=True)):
+        raise RevealError(refused.format("the panel is not its drawn line"))
 
 
 def named_files(study: Study, npanel: pd.DataFrame, nres: pd.DataFrame, panel_sha: str,
