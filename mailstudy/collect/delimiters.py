@@ -10,6 +10,7 @@ searched with one compiled pattern for its set of boundaries (a trie, no backtra
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 from mailstudy.collect.mimeshared import MAX_DELIMITER_LINE, Budget, Stack, delimiter_text
@@ -137,7 +138,7 @@ def _guard(words: list[bytes]) -> bytes:
     """The guard, where it pays: only when a boundary is a prefix of another (sorted, such a
     pair is adjacent), the trie's one deep case. Elsewhere the trie alone turns a near miss
     away within a few bytes, and the guard's lookahead would cost more than it saves."""
-    if not any(b.startswith(a) for a, b in zip(words, words[1:])):
+    if not any(b.startswith(a) for a, b in itertools.pairwise(words)):
         return b""
     run = b"[" + b"".join(re.escape(bytes([c])) for c in sorted(set(b"".join(words)))) + b"]"
     lo, hi = (0 if not words[0] else 1), max(map(len, words)) + 2
@@ -172,19 +173,28 @@ def _trie(words: list[bytes]) -> bytes:
     A trie that tried the tail at every depth on its way back out of a near-miss line cost
     issue 14's prefix shape 35x the time of an ordinary message. Taking the longest is right
     when no child opens with a byte a tail can open with (then the tail could not have
-    matched at the shorter one); otherwise that node keeps a backtracking ``?``.
+    matched at the shorter one); otherwise that node, and every node around it (a possessive
+    group would freeze its choice), keeps a backtracking ``?``.
     """
+    return _node(words)[0]
+
+
+def _node(words: list[bytes]) -> tuple[bytes, bool]:
+    """(pattern, whether taking the longest word is always right) of a trie node."""
     firsts: dict[int, list[bytes]] = {}
     for w in words:
         if w:
             firsts.setdefault(w[0], []).append(w)
-    alts = []
+    alts, safe = [], True
     for group in firsts.values():
         common = _common_prefix(group)
-        alts.append(re.escape(common) + _trie([w[len(common):] for w in group]))
+        sub, sub_safe = _node([w[len(common):] for w in group])
+        alts.append(re.escape(common) + sub)
+        safe = safe and sub_safe
     if not alts:
-        return b""
+        return b"", True
     body = alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
     if b"" not in words:
-        return body
-    return b"(?:" + body + (b")?" if _TAIL_FIRST & set(firsts) else b")?+")
+        return body, safe
+    safe = safe and not _TAIL_FIRST & set(firsts)
+    return b"(?:" + body + (b")?+" if safe else b")?"), safe
