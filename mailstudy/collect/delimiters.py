@@ -21,8 +21,10 @@ class Delimiters:
 
     One regular expression per set of open boundaries: anchored on the literal ``\n--`` (the
     engine skips base64 at memchr speed), then the boundaries as a trie (a line is compared
-    with each boundary character once, however many boundaries share a prefix), then the
-    trailing whitespace, possessive (no backtracking). A line that only looks like a
+    with each boundary character once, however many boundaries share a prefix, the longest
+    boundary taken possessively), then the tail, tried once; where boundaries are prefixes
+    of one another a guard (one run of boundary bytes, then the tail) turns most near misses
+    away before the trie is entered (see _boundary_pattern). A line that only looks like a
     boundary fails in C, and the search only moves forward, so an unclosed outer boundary or
     a flood of near-miss lines costs one pass over the message in all.
     """
