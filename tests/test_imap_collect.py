@@ -105,6 +105,27 @@ def edge_corpus() -> list[tuple[bytes, str]]:
     return out
 
 
+def report_and_alternative_corpus() -> list[tuple[bytes, str]]:
+    """Where the enclosing multipart decides the figures: a delivery report (its parts are
+    never attachments, not even the returned message) and one multipart/alternative with two
+    text/plain parts (one text written twice: counted once)."""
+    report = _mime(HEAD.format(subject="Non remis", minute=11) + "\n"
+                   'Content-Type: multipart/report; report-type=delivery-status; boundary="r"',
+                   "--r\nContent-Type: text/plain\n\nVotre message n'a pas pu être remis.\n"
+                   "--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; "
+                   "mx.region.test\n\nFinal-Recipient: rfc822; x@ailleurs.test\nAction: "
+                   "failed\nStatus: 5.1.1\n--r\nContent-Type: message/rfc822\n\nFrom: "
+                   "marie.curie@region.test\nSubject: envoi\n\ncorps renvoyé\n--r--\n")
+    twice = _mime(HEAD.format(subject="deux textes", minute=12) + "\n"
+                  'Content-Type: multipart/mixed; boundary="m"',
+                  '--m\nContent-Type: multipart/alternative; boundary="a"\n\n'
+                  "--a\nContent-Type: text/plain\n\nle texte, une première fois\n"
+                  "--a\nContent-Type: text/plain; format=flowed\n\nle texte, une seconde "
+                  "fois, plus longue\n--a\nContent-Type: text/html\n\n<p>le texte</p>\n"
+                  "--a--\n--m\nContent-Type: text/plain\n\npost-scriptum\n--m--\n")
+    return [(report, "S"), (twice, "S")]
+
+
 def write_maildir(root: Path, folders: dict[str, list[tuple[bytes, str]]]) -> Path:
     """Maildir++ with names and mtimes as a delivery agent leaves them."""
     stamp = 1788000000
@@ -129,7 +150,8 @@ def test_same_mailboxes_read_both_ways_give_equal_rows(tmp_path: Path, make_dove
                                domain=DOMAIN)
     boxes = sorted(council.mailboxes.iterdir())[:3]
     edge = write_maildir(tmp_path / "marie.curie@region.test",
-                         {"": edge_corpus()[:6], ".Sent": edge_corpus()[6:]})
+                         {"": edge_corpus()[:6],
+                          ".Sent": edge_corpus()[6:] + report_and_alternative_corpus()})
     sources = [*boxes, edge]
     r = collect_files(files_study, sources, workers=1)
     assert not r.failures
@@ -155,6 +177,14 @@ def test_same_mailboxes_read_both_ways_give_equal_rows(tmp_path: Path, make_dove
                                                  for k in ks}
     assert b["defects"].map(lambda d: "date_from_source" in d).sum() >= 1
     assert {"sent", "inbox", "trash"} <= set(b["folder_role"])
+    at = b["date_utc"].astype(str)  # 09:11 and 09:12 +0200, the two messages above
+    report, twice = (b[at.str.contains(f"2026-09-08 07:{m}:00")].iloc[0] for m in (11, 12))
+    assert report["n_attachments"] == 0 and report["text_bytes"] > 0
+    # one text of the alternative (the first plain) and the post-scriptum, each without the
+    # line break before the next delimiter (RFC 2046: it belongs to the delimiter)
+    assert twice["n_attachments"] == 0
+    assert twice["text_bytes"] == len("le texte, une première fois".encode()) + len(
+        b"post-scriptum")
 
 
 def test_one_large_mailbox_shared_by_workers_gives_the_rows_of_one_worker(

@@ -56,8 +56,24 @@ def test_fetch_response_with_literals_escapes_and_rfc2231_names() -> None:
                (b')) NIL NIL) "mixed" NIL NIL NIL NIL) BODY[HEADER] {34}', HEADER), b")"]
     f = parse_fetch(entries)
     assert f.uid == 7 and f.header == HEADER and f.size == 99 and not f.defects
-    assert f.parts == [Part("text/html", "", False, "", 10),
-                       Part("application/octet-stream", "attachment", True, "xlsx", 8)]
+    assert f.parts == [Part("text/html", "", False, "", 10, "mixed"),
+                       Part("application/octet-stream", "attachment", True, "xlsx", 8, "mixed")]
+
+
+def test_bodystructure_parts_name_their_multipart_and_alternative() -> None:
+    # report > (text, delivery-status), then mixed > alternative > (plain, plain, related >
+    # html): multiparts numbered in the order they open, as the file reader numbers them
+    leaf = b'("text" "plain" NIL NIL NIL "7bit" 5 1 NIL NIL NIL NIL)'
+    status = b'("message" "delivery-status" NIL NIL NIL "7bit" 9 NIL NIL NIL NIL)'
+    html = b'("text" "html" NIL NIL NIL "7bit" 7 1 NIL NIL NIL NIL)'
+    body = (b"BODYSTRUCTURE ((" + leaf + status + b' "report" NIL NIL NIL NIL)(' + leaf + leaf
+            + b"(" + html + b' "related" NIL NIL NIL NIL) "alternative" NIL NIL NIL NIL) "mixed"'
+            b" NIL NIL NIL NIL)")
+    parts = parse_fetch(response(3, body)).parts
+    assert [(p.content_type, p.parent, p.alternative) for p in parts or []] == [
+        ("text/plain", "report", 0), ("message/delivery-status", "report", 0),
+        ("text/plain", "alternative", 3), ("text/plain", "alternative", 3),
+        ("text/html", "related", 3)]
 
 
 def test_fetch_response_fields_and_mime_parts() -> None:
@@ -65,8 +81,8 @@ def test_fetch_response_fields_and_mime_parts() -> None:
     assert (f.uid, f.size, f.header) == (42, 3400, HEADER)
     assert {x.lower() for x in f.flags} == {b"\\seen", b"\\flagged"}
     assert f.internaldate == dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-    assert f.parts == [Part("text/plain", "", False, "", 120),
-                       Part("application/pdf", "attachment", True, "pdf", 3000)]
+    assert f.parts == [Part("text/plain", "", False, "", 120, "mixed"),
+                       Part("application/pdf", "attachment", True, "pdf", 3000, "mixed")]
     ext = (b'BODYSTRUCTURE ("application" "pdf" NIL NIL NIL "base64" 10 NIL ("attachment" '
            b'("filename*" "utf-8\'\'rapport%20final.PDF")) NIL NIL)')
     assert parse_fetch(response(1, ext)).parts == [Part("application/pdf", "attachment", True,

@@ -10,6 +10,7 @@ searched with one compiled pattern for its set of boundaries (a trie, no backtra
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 from mailstudy.collect.mimeshared import MAX_DELIMITER_LINE, Budget, Stack, delimiter_text
@@ -20,8 +21,10 @@ class Delimiters:
 
     One regular expression per set of open boundaries: anchored on the literal ``\n--`` (the
     engine skips base64 at memchr speed), then the boundaries as a trie (a line is compared
-    with each boundary character once, however many boundaries share a prefix), then the
-    trailing whitespace, possessive (no backtracking). A line that only looks like a
+    with each boundary character once, however many boundaries share a prefix, the longest
+    boundary taken possessively), then the tail, tried once; where boundaries are prefixes
+    of one another a guard (one run of boundary bytes, then the tail) turns most near misses
+    away before the trie is entered (see _boundary_pattern). A line that only looks like a
     boundary fails in C, and the search only moves forward, so an unclosed outer boundary or
     a flood of near-miss lines costs one pass over the message in all.
     """
@@ -120,31 +123,80 @@ class Delimiters:
 
 @functools.lru_cache(maxsize=4096)
 def _boundary_pattern(boundaries: frozenset[bytes]) -> re.Pattern[bytes]:
-    """Compiled once per set of boundaries (a mailbox repeats its clients' few shapes)."""
-    return re.compile(b"\n--" + _trie(sorted(boundaries)))
+    """Compiled once per set of boundaries (a mailbox repeats its clients' few shapes).
+
+    ``\n--``, a guard, the boundaries as a trie, the tail. The guard is one possessive run
+    of the boundaries' bytes followed by the tail: a tight loop in C that turns away most
+    near-miss lines (a suffix, a stray byte) before the trie is entered. It is sound: a
+    delimiter line is a boundary (its bytes, at most the longest boundary's length) then the
+    tail, and the run, allowed two bytes more for a closing ``--`` it may swallow, cannot
+    stop inside that ``--``.
+    """
+    words = sorted(boundaries)
+    return re.compile(b"\n--" + _guard(words) + _trie(words) + _TAIL, re.MULTILINE)
 
 
-_TAIL = rb"(?:--)?[ \t]*+\r*+(?=\n|\Z)"
-_TAIL_RE = re.compile(_TAIL)
+def _guard(words: list[bytes]) -> bytes:
+    """The guard, where it pays: only when a boundary is a prefix of another (sorted, such a
+    pair is adjacent), the trie's one deep case. Elsewhere the trie alone turns a near miss
+    away within a few bytes, and the guard's lookahead would cost more than it saves."""
+    if not any(b.startswith(a) for a, b in itertools.pairwise(words)):
+        return b""
+    run = b"[" + b"".join(re.escape(bytes([c])) for c in sorted(set(b"".join(words)))) + b"]"
+    lo, hi = (0 if not words[0] else 1), max(map(len, words)) + 2
+    return b"(?=" + run + b"{%d,%d}+" % (lo, hi) + _TAIL + b")"
+
+
+# The delimiter's tail (``--``, blanks, carriage returns, then the line's end), as
+# alternatives that each open with a literal, a class or ``$`` (MULTILINE: at a newline or
+# the end), never with a repeat: the engine rejects such an alternative on its first byte.
+_TAIL_ALTS = (rb"--[ \t]*+\r*+$", rb"[ \t]++\r*+$", rb"\r++$", rb"$")
+_TAIL = b"(?:" + b"|".join(_TAIL_ALTS) + b")"
+_TAIL_RE = re.compile(_TAIL, re.MULTILINE)
+_TAIL_FIRST = frozenset(b"- \t\r\n")  # the bytes a tail can open with
+
+
+def _common_prefix(group: list[bytes]) -> bytes:
+    common = group[0]
+    for w in group[1:]:
+        n = 0
+        while n < min(len(common), len(w)) and common[n] == w[n]:
+            n += 1
+        common = common[:n]
+    return common
 
 
 def _trie(words: list[bytes]) -> bytes:
-    """A regular expression matching any of ``words`` then the delimiter's tail, written as a
-    trie with single-child chains collapsed (its depth is the number of boundaries, <= 20)."""
-    ends = [w for w in words if not w]
+    """A regular expression matching exactly ``words`` (the tail is matched once, after it),
+    written as a trie with single-child chains collapsed.
+
+    Why possessive: where a boundary is a prefix of others (a, aa, aaa...), the node is
+    ``(?:children)?+``: the longest boundary the line spells is taken and the tail tried once.
+    A trie that tried the tail at every depth on its way back out of a near-miss line cost
+    issue 14's prefix shape 35x the time of an ordinary message. Taking the longest is right
+    when no child opens with a byte a tail can open with (then the tail could not have
+    matched at the shorter one); otherwise that node, and every node around it (a possessive
+    group would freeze its choice), keeps a backtracking ``?``.
+    """
+    return _node(words)[0]
+
+
+def _node(words: list[bytes]) -> tuple[bytes, bool]:
+    """(pattern, whether taking the longest word is always right) of a trie node."""
     firsts: dict[int, list[bytes]] = {}
     for w in words:
         if w:
             firsts.setdefault(w[0], []).append(w)
-    alts = []
+    alts, safe = [], True
     for group in firsts.values():
-        common = group[0]
-        for w in group[1:]:
-            n = 0
-            while n < min(len(common), len(w)) and common[n] == w[n]:
-                n += 1
-            common = common[:n]
-        alts.append(re.escape(common) + _trie([w[len(common):] for w in group]))
-    if ends:
-        alts.append(_TAIL)
-    return alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
+        common = _common_prefix(group)
+        sub, sub_safe = _node([w[len(common):] for w in group])
+        alts.append(re.escape(common) + sub)
+        safe = safe and sub_safe
+    if not alts:
+        return b"", True
+    body = alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
+    if b"" not in words:
+        return body, safe
+    safe = safe and not _TAIL_FIRST & set(firsts)
+    return b"(?:" + body + (b")?+" if safe else b")?"), safe

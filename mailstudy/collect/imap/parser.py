@@ -6,6 +6,7 @@ response_parser.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -170,15 +171,25 @@ def _rfc2231(value: str) -> str:
     return unquote(value, encoding="latin-1", errors="replace")
 
 
-def _walk_bodystructure(bs: list[Any], out: list[Part], depth: int) -> None:
-    """Leaves of a BODYSTRUCTURE as :class:`Part`, like the file walker's outline."""
+def _walk_bodystructure(bs: list[Any], out: list[Part], depth: int, parent: str = "",
+                        alternative: int = 0, opened: list[int] | None = None) -> None:
+    """Leaves of a BODYSTRUCTURE as :class:`Part`, like the file walker's outline: each leaf
+    names the subtype of its multipart and the multipart/alternative it sits in, numbered as
+    the file reader numbers its multiparts (in the order they open), so that a delivery
+    report's parts and the second text of one alternative count as they do from a file."""
     if depth > 40:
         raise ValueError("too deep")
     if bs and isinstance(bs[0], list):  # multipart: parts, then the subtype
-        for child in bs:
-            if not isinstance(child, list):
-                break
-            _walk_bodystructure(child, out, depth + 1)
+        opened = [0] if opened is None else opened
+        opened[0] += 1
+        number = opened[0]
+        children = list(itertools.takewhile(lambda c: isinstance(c, list), bs))
+        rest = bs[len(children):]
+        subtype = _s(rest[0]).lower() if rest else ""
+        if subtype == "alternative":
+            alternative = number
+        for child in children:
+            _walk_bodystructure(child, out, depth + 1, subtype, alternative, opened)
         return
     mtype, subtype = _s(bs[0]).lower(), _s(bs[1]).lower()
     params = _params(bs[2])
@@ -198,7 +209,8 @@ def _walk_bodystructure(bs: list[Any], out: list[Part], depth: int) -> None:
             disposition = "attachment" if disposition else ""
         dparams = _params(disp[1] if len(disp) > 1 else None)
     fn = param_value(dparams, "filename") or param_value(params, "name")
-    out.append(Part(f"{mtype}/{subtype}", disposition, bool(fn), extension_of(fn), size))
+    out.append(Part(f"{mtype}/{subtype}", disposition, bool(fn), extension_of(fn), size,
+                    parent, alternative))
 
 
 _STATUS_RE = re.compile(rb"\(([^()]*)\)\s*$")
