@@ -111,6 +111,8 @@ def _helpers(lang: str) -> dict[str, Any]:
     w = words(lang)
     return {
         "W": w,
+        # the report's sentences: English msgid, msgctxt "report" of mailstudy/locale/*.po
+        "_": lambda text: tr(lang, text, "report"),
         "num": lambda v, d=0: fmt_num(v, d, lang),
         "pct": lambda v, d=0: fmt_pct(v, d, lang),
         "fval": lambda f, v: fmt_feature(f, v, lang),
