@@ -129,3 +129,10 @@ def test_verify_with_wrong_files_is_a_clear_error(published: Path, args: list[st
     r = run_cli("panel", "verify", *argv, "--number", "1")
     assert r.returncode == 2, r.stdout + r.stderr
     assert expected in r.stderr and "internal error" not in r.stderr
+
+
+def test_panel_help_speaks_the_users_language() -> None:
+    for args in (["panel", "-h"], ["panel", "verify", "-h"]):
+        r = run_cli(*args, env={"LC_ALL": "fr_FR.UTF-8", "LANG": "fr_FR.UTF-8"})
+        assert r.returncode == 0, r.stderr
+        assert "Utilisation" in r.stdout and "Usage:" not in r.stdout
