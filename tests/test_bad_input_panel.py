@@ -136,3 +136,17 @@ def test_panel_help_speaks_the_users_language() -> None:
         r = run_cli(*args, env={"LC_ALL": "fr_FR.UTF-8", "LANG": "fr_FR.UTF-8"})
         assert r.returncode == 0, r.stderr
         assert "Utilisation" in r.stdout and "Usage:" not in r.stdout
+
+
+def test_values_the_two_files_disagree_on_are_counted(tmp_path: Path) -> None:
+    """A typo (``Femme`` for ``F``) is reported, not silently left without effect."""
+    resp = "id,gender\n" + "".join(f"p{i},{'FMX'[i % 3]}\n" for i in range(12))
+    (tmp_path / "r.csv").write_text(resp)
+    (tmp_path / "c.csv").write_text(CATEGORIES + "gender,Femme,0,2\n")
+    r = run_cli("panel", "--respondents", str(tmp_path / "r.csv"), "--categories",
+                str(tmp_path / "c.csv"), "--size", "3", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert "no respondent has gender=Femme" in r.stdout
+    assert "4 respondent(s) have a gender value the categories do not list" in r.stdout
+    fair = json.loads((tmp_path / "out" / "fairness.json").read_text())
+    assert fair["respondents_with_unlisted_value"] == {"gender": 4}

@@ -64,6 +64,12 @@ def panel_cmd(
                   f"minimum probability {r.uniform.min_probability:.4f} "
                   f"(loss {r.uniform.loss:.4f})")
     console.print(f"panel number {r.number} ({f['number_from']}) written to {r.out}")
+    if f.get("values_without_respondents"):
+        console.print("check the categories: no respondent has "
+                      + ", ".join(f["values_without_respondents"]))
+    for feature, n in f.get("respondents_with_unlisted_value", {}).items():
+        console.print(f"check the categories: {n} respondent(s) have a {feature} value the "
+                      "categories do not list (no quota applies to them)")
 
 
 @panel_app.command("verify")

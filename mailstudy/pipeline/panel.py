@@ -85,6 +85,18 @@ def _distribution(lot: Any) -> dict[str, Any]:
                        for (n, _), w in zip(lot.compositions, lot.weights, strict=True)]}
 
 
+def unmatched_values(people: pd.DataFrame, categories: pd.DataFrame) -> dict[str, Any]:
+    """What the two files do not agree on, counted for the user (a typo such as ``Femme``
+    for ``F`` leaves a quota without people and people without a quota): the listed values no
+    respondent has, and per feature the respondents whose value is not listed."""
+    listed = categories.groupby("feature")["value"].apply(set).to_dict()
+    absent = [f"{f}={v}" for f, vals in listed.items() for v in sorted(vals)
+              if v not in set(people[f])]
+    unlisted = {f: int((~people[f].isin(vals)).sum()) for f, vals in listed.items()}
+    return {"values_without_respondents": absent,
+            "respondents_with_unlisted_value": {f: n for f, n in unlisted.items() if n}}
+
+
 def run_panel(respondents: Path | str, categories: Path | str, size: int, *,
               algorithm: str = "leximin", seed: int = 1, out: Path | str = "panel",
               panels: int = DEFAULT_PANELS, number: int | None = None,
@@ -96,6 +108,7 @@ def run_panel(respondents: Path | str, categories: Path | str, size: int, *,
     people = read_respondents(respondents, list(dict.fromkeys(cats["feature"])))
     res = panel_lottery(people, cats, size, algorithm=algorithm, seed=seed, panels=panels,
                         number=number, time_limit=time_limit)
+    res.fairness.update(unmatched_values(people, cats))
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     dist = res.fairness.pop("_distribution")
