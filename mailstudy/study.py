@@ -32,6 +32,19 @@ KEY_FILE = Path(DATASETS["key"].path).name
 MIN_GROUP_FLOOR = 5
 
 
+def config_int(value: Any, name: str) -> int:
+    """A whole number from study.toml (``5``, or ``"5"`` as a spreadsheet-minded user writes
+    it); anything else, a boolean or ``1.5`` included, is a ConfigError naming the setting."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ConfigError(f"{name} must be a whole number, not {type(value).__name__} "
+                      f"{str(value)[:20]!r}")
+
+
 class StudyError(ConfigError):
     """A problem with the workspace that the user must fix; the message says how."""
 
@@ -197,7 +210,8 @@ class Study:
 
     @property
     def min_group_size(self) -> int:
-        n = int(self.section("privacy").get("min_group_size", 10))
+        n = config_int(self.section("privacy").get("min_group_size", 10),
+                       "privacy.min_group_size")
         if n < MIN_GROUP_FLOOR:
             raise StudyError(f"privacy.min_group_size is {n}; it may not be below "
                              f"{MIN_GROUP_FLOOR}")

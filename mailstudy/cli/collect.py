@@ -69,9 +69,9 @@ def _init_follow_up(directory: Path, first: Path) -> None:
     console.print(f"follow-up study created in {study.root} (same key as {first})")
     console.print(f"  domains: {', '.join(study.domains)}")
     if study.section("collect").get("sources") or study.section("directory").get("file"):
-        err_console.print("[yellow]warning:[/yellow] study.toml still names the first "
-                          "campaign's sources and directory file: point them to the new "
-                          "exports before 'mailstudy run'")
+        err_console.print(styled("warning:", "yellow", "study.toml still names the first "
+                                 "campaign's sources and directory file: point them to the "
+                                 "new exports before 'mailstudy run'"))
 
 
 @app.command("keyholder-keygen")

@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from mailstudy.cli._app import UserError, app, clean_errors, console
+from mailstudy.cli._app import UserError, app, clean_errors, console, new_app
 
-panel_app = typer.Typer(help="A fair panel from a respondents file and a categories file "
-                        "(Sortition Foundation formats), and its public verification.",
-                        invoke_without_command=True)
+# new_app: help in the user's language and -h, like every other command group
+panel_app = new_app("A fair panel from a respondents file and a categories file "
+                    "(Sortition Foundation formats), and its public verification.",
+                    invoke_without_command=True, no_args_is_help=False)
 app.add_typer(panel_app, name="panel")
 
 PathOpt = Annotated[Path | None, typer.Option(help="CSV or .xlsx file.", show_default=False)]
@@ -63,6 +64,12 @@ def panel_cmd(
                   f"minimum probability {r.uniform.min_probability:.4f} "
                   f"(loss {r.uniform.loss:.4f})")
     console.print(f"panel number {r.number} ({f['number_from']}) written to {r.out}")
+    if f.get("values_without_respondents"):
+        console.print("check the categories: no respondent has "
+                      + ", ".join(f["values_without_respondents"]))
+    for feature, n in f.get("respondents_with_unlisted_value", {}).items():
+        console.print(f"check the categories: {n} respondent(s) have a {feature} value the "
+                      "categories do not list (no quota applies to them)")
 
 
 @panel_app.command("verify")

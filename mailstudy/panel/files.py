@@ -26,23 +26,59 @@ class PanelInputError(InputError):
     """A respondents or categories file cannot be used; the message names the file and line."""
 
 
+#: separators a spreadsheet's CSV export may use, in order of preference on a tie
+SEPARATORS = (",", ";", "\t", "|")
+
+
 def read_table(path: Path | str) -> pd.DataFrame:
-    """A CSV (comma or semicolon, UTF-8 or Windows-1252) or .xlsx file, every cell a string."""
+    """A CSV (comma, semicolon, tab or bar; UTF-8 or Windows-1252) or .xlsx file, every cell a
+    string. Why so lenient: pools come from spreadsheets exported by hand. Why so strict on
+    the rest: an empty, binary or many-sheet file gets one clear error, never a guess."""
     path = Path(path)
     if not path.is_file():
         raise PanelInputError(f"{path.name}: no such file")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, dtype=str).fillna("")
+        return _read_xlsx(path)
     raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise PanelInputError(f"{path.name}: not a text file (save it as CSV or .xlsx)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = raw.decode("cp1252")
-    first = text.splitlines()[0] if text else ""
-    sep = ";" if first.count(";") > first.count(",") else ","
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise PanelInputError(f"{path.name}: neither UTF-8 nor Windows-1252 text "
+                                  "(save it as CSV UTF-8 or .xlsx)") from None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise PanelInputError(f"{path.name}: the file is empty")
+    first = lines[0]
+    sep = max(SEPARATORS, key=lambda s: (first.count(s), -SEPARATORS.index(s)))
     from io import StringIO
 
-    return pd.read_csv(StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    try:
+        return pd.read_csv(StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                           skip_blank_lines=True)
+    except pd.errors.ParserError:
+        raise PanelInputError(f"{path.name}: not a readable CSV table (rows of unequal "
+                              "length or unbalanced quotes)") from None
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    """The one sheet of a workbook that holds data; several such sheets are an error (which
+    one is the pool is the user's call, not ours)."""
+    try:
+        sheets = pd.read_excel(path, dtype=str, sheet_name=None)
+    except Exception:  # noqa: BLE001 - openpyxl/zipfile raise many types for a broken file
+        raise PanelInputError(f"{path.name}: not a readable .xlsx workbook") from None
+    filled = [df for df in sheets.values() if len(df.columns) or len(df)]
+    if not filled:
+        raise PanelInputError(f"{path.name}: the workbook is empty")
+    if len(filled) > 1:
+        raise PanelInputError(f"{path.name}: {len(filled)} sheets hold data; keep only the "
+                              "table to read (one sheet) or export it as CSV")
+    return filled[0].fillna("")
 
 
 def _find(columns: Sequence[str], words: Sequence[str]) -> str | None:
@@ -63,6 +99,9 @@ def categories_table(raw: pd.DataFrame, name: str = "categories") -> pd.DataFram
                               "feature, value, min, max or caractéristique, valeur, min, max)")
     out = pd.DataFrame({k: raw[c].astype(str).str.strip() for k, c in cols.items()})
     out = out[(out["feature"] != "") | (out["value"] != "")]
+    if out.empty:
+        raise PanelInputError(f"{name}: no feature value listed (one row per value: "
+                              "feature, value, min, max)")
     for b in ("min", "max"):
         num = pd.to_numeric(out[b], errors="coerce")
         bad = num.isna() | (num < 0) | (num != num.round())
@@ -88,6 +127,8 @@ def respondents_table(raw: pd.DataFrame, features: Sequence[str],
     idcol = _find(list(raw.columns), ID_HEADERS)
     if idcol is None:
         raise PanelInputError(f"{name}: no id column (expected one of {', '.join(ID_HEADERS)})")
+    if raw.empty:
+        raise PanelInputError(f"{name}: no respondent listed (one row per person)")
     out = pd.DataFrame({"person": raw[idcol].astype(str).str.strip()})
     for f in features:
         col = _find(list(raw.columns), [fold_words(f).replace(" ", "_")])

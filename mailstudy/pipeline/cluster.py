@@ -36,20 +36,62 @@ class ClusterSpec:
     timeout: float = 30.0
 
 
+#: address schemes a Dask scheduler listens on
+SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
+
+
 def cluster_spec(study: Study, address: str | None = None) -> ClusterSpec | None:
     """The cluster to use: ``address`` (the command line) wins over ``[cluster] address``;
-    None means the embedded local run."""
+    None means the embedded local run. A malformed address or timeout is refused here, before
+    any connection: a typo must not cost the connection timeout."""
     cfg = study.section("cluster")
-    addr = address or str(cfg.get("address") or "")
+    if not isinstance(cfg, dict):
+        raise ConfigError("[cluster] must be a table (address = \"tcp://host:8786\")")
+    raw = address if address else cfg.get("address") or ""
+    if not isinstance(raw, str):
+        raise ConfigError("[cluster] address must be a string such as \"tcp://host:8786\"")
+    addr = raw.strip()
     if not addr:
         return None
     if "://" not in addr:
         addr = f"tcp://{addr}"
+    _check_address(addr)
+    timeout = cfg.get("timeout", 30)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
+            0 < timeout < float("inf")):
+        raise ConfigError("[cluster] timeout must be a number of seconds above 0")
+    return ClusterSpec(addr, float(timeout))
+
+
+def _check_address(addr: str) -> None:
+    from urllib.parse import urlsplit
+
+    bad = ConfigError("cluster address must look like tcp://host:8786 (a Dask scheduler)")
     try:
-        timeout = float(cfg.get("timeout", 30))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("[cluster] timeout must be a number of seconds") from exc
-    return ClusterSpec(addr, timeout)
+        parts = urlsplit(addr)
+        port = parts.port
+    except ValueError:
+        raise bad from None
+    if parts.scheme not in SCHEMES:
+        raise bad
+    if parts.scheme != "inproc" and (not parts.hostname or port is None or " " in addr
+                                     or parts.path not in ("", "/")):
+        raise bad
+
+
+def _abandon_client(exc: BaseException) -> None:
+    """A Client whose start failed still closes itself when collected, waiting twice its
+    timeout and printing a traceback; mark it closed so that the command ends at once."""
+    import traceback
+
+    from distributed import Client
+
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        obj = frame.f_locals.get("self")
+        if isinstance(obj, Client):
+            obj.status = "closed"
+            with contextlib.suppress(Exception):
+                obj._loop_runner.stop()
 
 
 @contextlib.contextmanager
@@ -60,9 +102,11 @@ def connect(spec: ClusterSpec, study: Study, need_key: bool = True) -> Iterator[
 
     try:
         client = Client(spec.address, timeout=spec.timeout, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ConfigError(f"cannot reach the Dask scheduler at {spec.address} "
-                          f"({type(exc).__name__}); start it with 'dask scheduler'") from exc
+    except Exception as exc:  # noqa: BLE001 - a non-Dask peer fails in many ways
+        _abandon_client(exc)
+        raise ConfigError(f"cannot reach a Dask scheduler at {spec.address} within "
+                          f"{spec.timeout:g} s ({type(exc).__name__}); start it with "
+                          "'dask scheduler', or check the address") from None
     try:
         seen = client.run(cluster_tasks.check_task, str(study.root), need_key)
         if not seen:

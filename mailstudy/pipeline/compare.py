@@ -86,6 +86,9 @@ def comparison(first: Study | Path | str, second: Study | Path | str, *,
                months: float | None = None) -> tuple[Study, Comparison]:
     """The comparison as tables, without writing anything (for a notebook)."""
     s1, s2 = _as_study(first), _as_study(second)
+    if s1.root.resolve() == s2.root.resolve():
+        raise InputError("the two studies are the same folder: give the first campaign, "
+                         "then the follow-up")
     before, after = _people(s1, "first"), _people(s2, "second")
     link = campaigns_linked(s1, s2) if linked is None else linked
     names = None

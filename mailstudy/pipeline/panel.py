@@ -56,6 +56,8 @@ def panel_lottery(people: pd.DataFrame, categories: pd.DataFrame, size: int, *,
     (``number``, a public draw's result, else a seeded draw)."""
     if size < 1:
         raise InviteError("size must be at least 1")
+    if time_limit is not None and not time_limit > 0:
+        raise InviteError("time_limit must be a number of seconds above 0")
     plan = plan_from_tables(categories, size)
     lot = find_distribution(people, plan, algorithm=algorithm, time_limit=time_limit)
     uni = uniform_lottery(lot, panels, seed)
@@ -83,6 +85,18 @@ def _distribution(lot: Any) -> dict[str, Any]:
                        for (n, _), w in zip(lot.compositions, lot.weights, strict=True)]}
 
 
+def unmatched_values(people: pd.DataFrame, categories: pd.DataFrame) -> dict[str, Any]:
+    """What the two files do not agree on, counted for the user (a typo such as ``Femme``
+    for ``F`` leaves a quota without people and people without a quota): the listed values no
+    respondent has, and per feature the respondents whose value is not listed."""
+    listed = categories.groupby("feature")["value"].apply(set).to_dict()
+    absent = [f"{f}={v}" for f, vals in listed.items() for v in sorted(vals)
+              if v not in set(people[f])]
+    unlisted = {f: int((~people[f].isin(vals)).sum()) for f, vals in listed.items()}
+    return {"values_without_respondents": absent,
+            "respondents_with_unlisted_value": {f: n for f, n in unlisted.items() if n}}
+
+
 def run_panel(respondents: Path | str, categories: Path | str, size: int, *,
               algorithm: str = "leximin", seed: int = 1, out: Path | str = "panel",
               panels: int = DEFAULT_PANELS, number: int | None = None,
@@ -94,6 +108,7 @@ def run_panel(respondents: Path | str, categories: Path | str, size: int, *,
     people = read_respondents(respondents, list(dict.fromkeys(cats["feature"])))
     res = panel_lottery(people, cats, size, algorithm=algorithm, seed=seed, panels=panels,
                         number=number, time_limit=time_limit)
+    res.fairness.update(unmatched_values(people, cats))
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     dist = res.fairness.pop("_distribution")
@@ -117,10 +132,33 @@ def verify_panel(lottery: Path | str, number: int, sha256: str | None = None,
     checked against the announced hash (a string, or the lottery.json written with the list)
     and the announced panel file."""
     table = read_table(lottery)
-    if sha256 is not None and Path(sha256).suffix == ".json" and Path(sha256).is_file():
-        sha256 = str(json.loads(Path(sha256).read_text(encoding="utf-8"))["sha256"])
+    sha256 = _announced_hash(sha256)
+    missing = [c for c in ("panel", "seat", "person", "role") if c not in table.columns]
+    if missing:
+        raise InviteError(f"lottery: no column {', '.join(missing)} (is it the published "
+                          "list lottery.csv?)")
     table["panel"] = pd.to_numeric(table["panel"], errors="coerce")
     if table["panel"].isna().any():
         raise InviteError("lottery: the panel column must hold panel numbers")
     announced = read_table(panel) if panel is not None else None
+    if announced is not None:
+        lacks = [c for c in ("person", "role") if c not in announced.columns]
+        if lacks:
+            raise InviteError(f"panel: no column {', '.join(lacks)} (is it the announced "
+                              "panel.csv?)")
     return verify(table, number, sha256, announced)
+
+
+def _announced_hash(sha256: str | None) -> str | None:
+    """The hash itself, or read from the lottery.json written with the list."""
+    if sha256 is None or not sha256.strip().lower().endswith(".json"):
+        return sha256
+    path = Path(sha256)
+    if not path.is_file():
+        raise InviteError(f"sha256: {path.name}: no such file")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))["sha256"]
+    except (ValueError, KeyError, TypeError):
+        raise InviteError(f"sha256: {path.name} holds no sha256 (is it the lottery.json "
+                          "written with the list?)") from None
+    return str(value)

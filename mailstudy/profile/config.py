@@ -19,7 +19,7 @@ import pandas as pd
 
 from mailstudy import holidays as hol
 from mailstudy import schema
-from mailstudy.study import Study, StudyError
+from mailstudy.study import Study, StudyError, config_int
 
 DEFAULT_HABITS: dict[str, str] = {
     "mobile": "mobile_share >= 0.3",
@@ -142,7 +142,8 @@ class ProfileConfig:
             cfg = cfg.config
         else:
             cfg = cfg or {}
-            mgs = int(cfg.get("privacy", {}).get("min_group_size", 10))
+            mgs = config_int(cfg.get("privacy", {}).get("min_group_size", 10),
+                             "privacy.min_group_size")
         t, p = cfg.get("time", {}), cfg.get("profile", {})
         days = [str(d).lower()[:3] for d in t.get("workdays", _DAYS[:5])]
         bad = [d for d in days if d not in _DAYS]
@@ -154,11 +155,13 @@ class ProfileConfig:
             work_end=_minutes(t.get("work_end", "19:00")),
             public_holidays=str(t.get("public_holidays", "FR")),
             extra_holidays=[str(x) for x in t.get("extra_holidays", [])],
-            min_messages=int(p.get("min_messages", 20)),
-            min_active_days=int(p.get("min_active_days", 10)),
+            min_messages=config_int(p.get("min_messages", 20), "[profile] min_messages"),
+            min_active_days=config_int(p.get("min_active_days", 10),
+                                       "[profile] min_active_days"),
             habits={**DEFAULT_HABITS, **dict(p.get("habits", {}))},
             work_pattern={**DEFAULT_WORK_PATTERN, **dict(p.get("work_pattern", {}))},
-            min_group_size=mgs, memory_mb=int(p.get("memory_mb", DEFAULT_MEMORY_MB)),
+            min_group_size=mgs, memory_mb=config_int(p.get("memory_mb", DEFAULT_MEMORY_MB),
+                                                     "[profile] memory_mb"),
             batch_bytes=int(p["batch_mb"] * 2**20) if "batch_mb" in p else None,
         )
         if out.memory_mb <= 0:
