@@ -162,15 +162,20 @@ def test_defects_inside_an_attached_message_are_reported(tmp_path: Path) -> None
     assert "attached_missing_close_boundary" in d and "missing_close_boundary" not in d
 
 
-def test_addresses_trailing_dot_encoded_idna_and_subaddress(tmp_path: Path) -> None:
+def subaddressed_study(tmp_path: Path):
+    """A study of two domains (one Unicode) whose server uses ``+tag`` sub-addresses."""
+    from mailstudy.study import open_study
+
     study, _ = make_study(tmp_path / "s", domains=(DOMAIN, "région.test"))
     cfg = study.root / "study.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8").replace(
         "[organisation]\n", "[organisation]\nsubaddress_separator = \"+\"\n", 1),
         encoding="utf-8")
-    from mailstudy.study import open_study
+    return open_study(study.root)
 
-    study = open_study(study.root)
+
+def test_addresses_trailing_dot_encoded_idna_and_subaddress(tmp_path: Path) -> None:
+    study = subaddressed_study(tmp_path)
     p = study.pseudonymiser()
     marie = f"marie.curie@{DOMAIN}"
     mails = [
@@ -239,14 +244,8 @@ def test_directory_optouts_and_collection_agree_on_one_spelling(tmp_path: Path) 
     "luc@région.test" in the directory would be collected under another pseudonym."""
     from mailstudy.intake.directory import import_directory
     from mailstudy.optout import add_optouts, load_optouts
-    from mailstudy.study import open_study
 
-    study, _ = make_study(tmp_path / "s", domains=(DOMAIN, "région.test"))
-    cfg = study.root / "study.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
-        "[organisation]\n", "[organisation]\nsubaddress_separator = \"+\"\n", 1),
-        encoding="utf-8")
-    study = open_study(study.root)
+    study = subaddressed_study(tmp_path)
     hr = tmp_path / "annuaire.csv"
     hr.write_text("courriel;fonction\n"
                   f"marie.curie+rh@{DOMAIN}.;chargée de mission\n"
