@@ -253,3 +253,28 @@ def test_invite_draws_from_a_published_list_anyone_can_verify(study) -> None:
     lottery.to_csv(out / "lottery.csv", index=False)
     bad = run_cli("invite", "--verify", study=s.root)
     assert bad.returncode == 1 and "sha256" in bad.stdout
+
+
+def test_no_published_list_when_the_study_declines_it(study) -> None:
+    """``published_panels = 0`` (README, "Privacy model": the list tells selection
+    probabilities): a plain seeded draw, no lottery.csv (an earlier one removed), reveal still
+    names the committed panel and nobody else."""
+    s, ident = study
+    assert run_cli("invite", "--seed", "3", study=s.root).returncode == 0
+    out = s.out / "invitations"
+    assert (out / "lottery.csv").exists()
+    cfg = s.root / "study.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        "[workshop]\n", "[workshop]\npublished_panels = 0\n", 1), encoding="utf-8")
+    r = run_cli("invite", "--seed", "3", study=s.root)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "no published list" in r.stdout and not (out / "lottery.csv").exists()
+    fair = json.loads((out / "fairness.json").read_text())
+    assert fair["panels_published"] == 0 and fair["published_list_sha256"] is None
+    first = (out / "panel.csv").read_bytes()
+    again = run_cli("invite", "--seed", "3", study=s.root)
+    assert again.returncode == 0 and (out / "panel.csv").read_bytes() == first  # seeded
+    wrong = run_cli("invite", "--number", "4", study=s.root)
+    assert wrong.returncode == 2 and "published list" in wrong.stderr
+    rev = run_cli("reveal", "--identity", str(ident), study=s.root)
+    assert rev.returncode == 0, rev.stderr + rev.stdout

@@ -105,12 +105,16 @@ def invite_cmd(
                   f"share below size/pool {f['share_below_equal_share']:.1%}")
     console.print(f"distribution sha256 {f['distribution_sha256']} ({f['algorithm']}, "
                   f"{f['people_at_minimum']} people at the minimum)")
-    console.print(f"published list of {f['panels_published']} panels, sha256 "
-                  f"{f['published_list_sha256']} (minimum probability "
-                  f"{f['published_list_min_probability']:.4f}, loss "
-                  f"{f['published_list_loss']:.4f}); panel number {f['panel_number']} "
-                  f"({f['number_from']})")
-    console.print(f"written: {s.out / 'invitations'} (panel.csv, reserves.csv, lottery.csv, "
+    if f["published_list_sha256"]:
+        console.print(f"published list of {f['panels_published']} panels, sha256 "
+                      f"{f['published_list_sha256']} (minimum probability "
+                      f"{f['published_list_min_probability']:.4f}, loss "
+                      f"{f['published_list_loss']:.4f}); panel number {f['panel_number']} "
+                      f"({f['number_from']})")
+    else:
+        console.print("no published list ([workshop] published_panels = 0): seeded draw")
+    listed = "lottery.csv, " if f["published_list_sha256"] else ""
+    console.print(f"written: {s.out / 'invitations'} (panel.csv, reserves.csv, {listed}"
                   "composition.csv, fairness.json, why.csv)")
 
 

@@ -51,21 +51,28 @@ def invite(pool: pd.DataFrame, plan: Plan, seed: int, *, min_group: int = 10,
     published panels, the panel number ``number`` of that list (a public draw's result; by
     default a seeded draw), reserves, fairness, composition, reasons."""
     lot = find_distribution(pool, plan, time_limit=time_limit, algorithm=algorithm)
-    uni = uniform_lottery(lot, panels, seed)
-    num = int(number) if number is not None else draw_number(panels, seed)
-    drawn = panel_number(uni.table, num)
-    panel = draw_panel(lot, pool, seed, list(zip(drawn["person"], drawn["role"], strict=True)))
+    uni: UniformLottery | None = None
+    num: int | None = None
+    rows = None
+    if panels > 0:  # 0: no published list, a plain seeded draw (README, "Privacy model")
+        uni = uniform_lottery(lot, panels, seed)
+        num = int(number) if number is not None else draw_number(panels, seed)
+        drawn = panel_number(uni.table, num)
+        rows = list(zip(drawn["person"], drawn["role"], strict=True))
+    elif number is not None:
+        raise InviteError("a panel number needs a published list (published_panels > 0)")
+    panel = draw_panel(lot, pool, seed, rows)
     reserves = pick_reserves(panel, pool, lot, seed, reserves_per_seat)
     fair = fairness(lot.person_probability, plan.size) | {
         "seed": seed, "distribution_sha256": lot.digest, "algorithm": algorithm,
         "panels_in_support": len(lot.weights), "panels_published": panels,
         "panel_number": num, "number_from": "given" if number is not None else "seeded draw",
-        "published_list_sha256": uni.sha256,
-        "published_list_min_probability": uni.min_probability,
-        "published_list_loss": uni.loss,
+        "published_list_sha256": uni.sha256 if uni else None,
+        "published_list_min_probability": uni.min_probability if uni else None,
+        "published_list_loss": uni.loss if uni else None,
         **{f"solver_{k}": v for k, v in lot.stats.items()}}
     comp, k = composition(panel, pool, plan.features, min_group)
-    return Invitation(panel, reserves, lot, fair, comp, k, explain(panel, lang), uni, num)
+    return Invitation(panel, reserves, lot, fair, comp, k, explain(panel, lang), uni, num or 0)
 
 
 def load_pool(study: Any) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -165,6 +172,8 @@ def write_invitation(study: Any, inv: Invitation) -> Any:
     write_table(study, inv.reserves[[*PUBLISHED_COLUMNS, "rank"]], c.path("reserves"))
     if inv.uniform is not None:  # the list the panel number was drawn from: pseudonyms only
         write_csv(inv.uniform.table, c.path("lottery"))
+    else:  # no list this time: an earlier one must not stay published beside this panel
+        c.path("lottery").unlink(missing_ok=True)
     comp = inv.composition
     shown, held = publish_table(study, "invitations/composition", comp.drop(columns="_n_true"),
                                 comp["_n_true"], population=_population(comp),
