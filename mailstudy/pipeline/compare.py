@@ -22,8 +22,8 @@ from mailstudy.compare import write_comparison as _write
 from mailstudy.errors import InputError
 from mailstudy.personas import assign_personas, read_card
 from mailstudy.profile.groups import NO_HABIT
+from mailstudy.release import hidden_groups
 from mailstudy.study import Study, follow_up_link, key_id, open_study
-from mailstudy.tabular import read_csv
 
 PROFILE_GROUPINGS = ("level", "direction", "habit")
 
@@ -52,16 +52,7 @@ def _people(study: Study, which: str) -> pd.DataFrame:
 
 def _hidden_in_profiles(*studies: Study) -> dict[str, set[str]]:
     """Groups a published profile table of either campaign hides (rule 2 of the guard)."""
-    out: dict[str, set[str]] = {g: set() for g in PROFILE_GROUPINGS}
-    for s in studies:
-        for g in PROFILE_GROUPINGS:
-            p = s.catalog.path("group_table", grouping=g)
-            if not p.exists():
-                continue
-            t = read_csv(p, dtype={g: str})
-            if "suppressed" in t:
-                out[g] |= set(t.loc[t["suppressed"].astype(str) == "True", g].astype(str))
-    return out
+    return {g: set().union(*(hidden_groups(s, g) for s in studies)) for g in PROFILE_GROUPINGS}
 
 
 def _middle_date(study: Study) -> dt.date | None:

@@ -42,6 +42,22 @@ def held_whole(study: Study, name: str, population: int) -> bool:
     return population_moved(population, ledger(study).earlier(name), study.min_group_size)
 
 
+def hidden_groups(study: Study, grouping: str) -> set[str]:
+    """The groups the published profile table of ``grouping`` (``by_{grouping}.csv``) hides
+    in this release: every other table showing these groups must hide them too, or the
+    difference would reveal them (the report's coverage, the comparison of two campaigns)."""
+    from mailstudy.tabular import read_csv
+
+    path = study.catalog.path("group_table", grouping=grouping)
+    if not path.exists():
+        return set()
+    table = read_csv(path, dtype={grouping: str})
+    if "suppressed" not in table:
+        return set()
+    hidden = table["suppressed"].map(lambda v: str(v) == "True")  # bool, or its text
+    return set(table.loc[hidden, grouping].astype(str))
+
+
 def published_files(study: Study) -> list[Path]:
     out = study.out
     return [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")
@@ -53,5 +69,5 @@ def close_release(study: Study) -> int:
     return ledger(study).close(published_files(study), study.root)
 
 
-__all__ = ["Earlier", "Ledger", "close_release", "held_whole", "hold_back", "ledger",
-           "publish_table", "published_files"]
+__all__ = ["Earlier", "Ledger", "close_release", "held_whole", "hidden_groups", "hold_back",
+           "ledger", "publish_table", "published_files"]

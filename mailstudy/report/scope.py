@@ -12,8 +12,8 @@ import pandas as pd
 
 from anonymise import disclosure
 from mailstudy import schema
-from mailstudy.release import publish_table
-from mailstudy.report.reading import csv_table, read_parquet, records
+from mailstudy.release import hidden_groups, publish_table
+from mailstudy.report.reading import read_parquet, records
 from mailstudy.study import Study
 from mailstudy.text import UNKNOWN
 
@@ -75,9 +75,9 @@ def scope_summary(study: Study) -> dict[str, Any]:
     ranks = (union[union["level_rank"] >= 0].groupby("level")["level_rank"].min()
              .sort_values())
     by_dir, n1, true_dir = _coverage(union, "direction", k,
-                                     hidden_elsewhere=_hidden_groups(study, "direction"))
+                                     hidden_elsewhere=hidden_groups(study, "direction"))
     by_level, n2, true_level = _coverage(union, "level", k, order=[*ranks.index, UNKNOWN],
-                                         hidden_elsewhere=_hidden_groups(study, "level"))
+                                         hidden_elsewhere=hidden_groups(study, "level"))
     by_dir, h1 = publish_table(study, "scope/coverage_by_direction", by_dir, true_dir,
                                population=len(union), dims=["direction"], count="known")
     by_level, h2 = publish_table(study, "scope/coverage_by_level", by_level, true_level,
@@ -160,9 +160,3 @@ def _held_back_totals(study: Study, out: dict[str, Any], held: int) -> dict[str,
     return out
 
 
-def _hidden_groups(study: Study, dim: str) -> set[str]:
-    """Groups the profile table of ``dim`` hides in this release."""
-    table = csv_table(study.catalog.path("group_table", grouping=dim))
-    if table is None or "suppressed" not in table:
-        return set()
-    return set(table.loc[table["suppressed"].fillna(False).astype(bool), dim].astype(str))

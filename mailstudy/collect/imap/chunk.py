@@ -31,7 +31,7 @@ class _ChunkFetch:
         self.worker = worker
         self.job = job
         self.res = ChunkResult(index=job.index)
-        self.mailbox = worker.ids.p.person(job.account.address)
+        self.mailbox = worker.ids.person(job.account.address)
         self.reconnects = Reconnects()
         self.rows: list[dict[str, Any]] = []
         self.done = 0  # messages whose rows are committed

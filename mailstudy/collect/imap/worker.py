@@ -97,7 +97,7 @@ class Worker(Connections):
         several folders per pipelined burst; larger folders are SEARCHed and cut into chunk
         units."""
         res = PlanResult(index=job.index)
-        mailbox = self.ids.p.person(job.account.address)
+        mailbox = self.ids.person(job.account.address)
         reconnects = Reconnects()
         gaps: list[FolderGaps] = []
         try:
