@@ -57,6 +57,17 @@ def near_miss_flood(size: int, rng: random.Random) -> bytes:
     return bytes(out)
 
 
+def literal_near_miss_flood(size: int, rng: random.Random) -> bytes:
+    """The shortest lines that spell an open boundary in full and fail only in the tail
+    (``--in -``, ``--in--x``, ``--in\rx``): every line passes any test on the boundary's
+    bytes, so each one must be turned away by the tail, at no more than a byte's cost."""
+    out = bytearray(_head("literal", 'multipart/mixed; boundary="in"', rng))
+    out += b"--in\nContent-Type: text/plain\n\n"
+    line = b"--in -\n--in--x\n--in\rx\n--in\t.\n"
+    out += line * max((size - len(out)) // len(line), 1)
+    return bytes(out)
+
+
 def unclosed_boundaries(size: int, rng: random.Random) -> bytes:
     """Twenty nested multiparts, none closed, then parts of the innermost only."""
     out = bytearray(_head("unclosed", 'multipart/mixed; boundary="b0"', rng))
@@ -138,6 +149,7 @@ def with_bom(size: int, rng: random.Random) -> bytes:
 
 GENERATORS: dict[str, Callable[[int, random.Random], bytes]] = {
     "boundary_flood": boundary_flood, "near_miss_flood": near_miss_flood,
+    "literal_near_miss_flood": literal_near_miss_flood,
     "unclosed_boundaries": unclosed_boundaries,
     "deep_nesting": deep_nesting, "prefix_boundaries": prefix_boundaries,
     "giant_header_line": giant_header_line, "folded_header": folded_header,

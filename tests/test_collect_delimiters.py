@@ -1,8 +1,8 @@
 """The delimiter pattern of hostile mode (collect/delimiters.py) against the RFC 2046 rule it
 stands for: a line is a delimiter of a boundary b iff it reads ``--`` b, an optional ``--``,
-blanks, carriage returns. The pattern takes the longest boundary possessively and is guarded
-by a run of boundary bytes; both shortcuts must stay exact where boundaries are prefixes of
-one another and continue with the bytes a tail is made of (``-``, blanks)."""
+blanks, carriage returns. The pattern (an RE2 automaton over an alternation of the
+boundaries) must stay exact where boundaries are prefixes of one another and continue with
+the bytes a tail is made of (``-``, blanks)."""
 
 from __future__ import annotations
 
