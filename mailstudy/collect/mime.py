@@ -224,29 +224,42 @@ def read_message(lines: Iterator[bytes], *, _depth: int = 0,
         if closing:
             stack.frames.pop()
             continue
-        # a new part: read its headers
-        ph_bytes, ph_size, ended, first = _read_headers(lines, outline.defects, budget)
-        lines.push(first)
+        ph_size, leaf, ended = _next_part(lines, stack, outline, budget, _depth)
         size += ph_size
         at_line_start = True
         if ended:
-            outline.defects.append("truncated_part")
             break
-        ph, part = open_part(ph_bytes, stack, outline)
-        if part is not None:
-            leaf = _Leaf(part, ph, _depth)
+    _finish(leaf, stack, outline, budget, _depth)
+    return ParsedMessage(top, outline, size, header_identity(header_bytes))
+
+
+def _next_part(lines: _Lines, stack: Stack, outline: MimeOutline, budget: Budget,
+               depth: int) -> tuple[int, _Leaf | None, bool]:
+    """After a delimiter: read the new part's headers. (their size, the part's leaf or None
+    for a multipart, whether the message ended inside the headers)."""
+    ph_bytes, ph_size, ended, first = _read_headers(lines, outline.defects, budget)
+    lines.push(first)
+    if ended:
+        outline.defects.append("truncated_part")
+        return ph_size, None, True
+    ph, part = open_part(ph_bytes, stack, outline)
+    return ph_size, (_Leaf(part, ph, depth) if part is not None else None), False
+
+
+def _finish(leaf: _Leaf | None, stack: Stack, outline: MimeOutline, budget: Budget,
+            depth: int) -> None:
+    """The end of the message: close the part still open and say what was left unclosed."""
     if leaf is not None:
         # a single-part body, or a part cut short: its size runs to the end
         # a part cut short by the end of a multipart message loses its last newline, as if
         # its delimiter followed (as the stdlib reads it); a single-part body keeps it
         if stack:
             outline.defects.append("missing_close_boundary")
-        close(bool(stack))
+        leaf.close(bool(stack), outline, depth, budget)
         budget.full(outline, stack)
     elif stack and "too_many_parts" not in outline.defects:
         outline.defects.append("missing_close_boundary")
     budget.check()
-    return ParsedMessage(top, outline, size, header_identity(header_bytes))
 
 
 _HEADER_END = re.compile(rb"\n\r?\n")  # a literal first: searched at memchr speed

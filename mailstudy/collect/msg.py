@@ -46,7 +46,7 @@ import struct
 from dataclasses import dataclass
 from email.header import Header
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from extract_msg.enums import ErrorBehavior
 from extract_msg.exceptions import InvalidFileFormatError
@@ -149,58 +149,76 @@ def _check_complete(path: Path, size: int) -> None:
     """
     try:
         with path.open("rb") as f:
-            head = f.read(512)
-            if len(head) < 512 or head[:8] != _CFB_SIGNATURE:
-                raise MsgError("not an OLE compound file, or truncated")
-            shift, = struct.unpack_from("<H", head, 30)
-            if shift not in (9, 12):
-                raise MsgError("corrupt .msg (sector size)")
-            sector = 1 << shift
-            n_sect = (size + sector - 1) // sector - 1  # sectors present, the header excluded
-            n_fat, first_dir = struct.unpack_from("<II", head, 44)
-            cutoff, = struct.unpack_from("<I", head, 56)
-            difat_next, n_difat = struct.unpack_from("<II", head, 68)
-            fat_sectors = list(struct.unpack_from("<109I", head, 76))
-
-            def read_sector(s: int) -> bytes:
-                if s >= n_sect:
-                    raise MsgError("truncated .msg")
-                f.seek(sector * (s + 1))
-                return f.read(sector)
-
-            for _ in range(min(n_difat, n_sect)):
-                if difat_next >= _MAXREGSECT:
-                    break
-                vals = struct.unpack(f"<{sector // 4}I", read_sector(difat_next).ljust(sector))
-                fat_sectors.extend(vals[:-1])
-                difat_next = vals[-1]
-            fat: list[int] = []
-            for s in fat_sectors[:n_fat]:
-                fat.extend(struct.unpack(f"<{sector // 4}I", read_sector(s).ljust(sector)))
-
-            def chain(start: int, count: int | None) -> list[int]:
-                out: list[int] = []
-                s = start
-                while (count is None or len(out) < count) and s < _MAXREGSECT:
-                    if s >= n_sect or len(out) > len(fat):  # past the end, or a loop
-                        raise MsgError("truncated .msg")
-                    out.append(s)
-                    s = fat[s] if s < len(fat) else _ENDOFCHAIN
-                if count is not None and len(out) < count:
-                    raise MsgError("corrupt .msg (short stream)")
-                return out
-
-            for d in chain(first_dir, None):
-                block = read_sector(d)
-                for off in range(0, len(block) - 127, 128):
-                    etype = block[off + 66]
-                    start, length = struct.unpack_from("<IQ", block, off + 116)
-                    if sector == 512:
-                        length &= 0xFFFFFFFF  # version 3: the high half may be garbage
-                    if etype == 5 or (etype == 2 and length >= cutoff):
-                        chain(start, -(-length // sector))
+            _Compound(f, size).check_streams()
     except OSError:
         raise MsgError("file unreadable") from None
+
+
+class _Compound:
+    """The sectors of an OLE compound file (MS-CFB), read only as far as checking needs."""
+
+    def __init__(self, f: BinaryIO, size: int) -> None:
+        head = f.read(512)
+        if len(head) < 512 or head[:8] != _CFB_SIGNATURE:
+            raise MsgError("not an OLE compound file, or truncated")
+        shift, = struct.unpack_from("<H", head, 30)
+        if shift not in (9, 12):
+            raise MsgError("corrupt .msg (sector size)")
+        self.f, self.sector = f, 1 << shift
+        self.n_sect = (size + self.sector - 1) // self.sector - 1  # the header excluded
+        n_fat, self.first_dir = struct.unpack_from("<II", head, 44)
+        self.cutoff, = struct.unpack_from("<I", head, 56)
+        self.fat = self._read_fat(head, n_fat)
+
+    def read_sector(self, s: int) -> bytes:
+        if s >= self.n_sect:
+            raise MsgError("truncated .msg")
+        self.f.seek(self.sector * (s + 1))
+        return self.f.read(self.sector)
+
+    def _words(self, s: int) -> tuple[int, ...]:
+        return struct.unpack(f"<{self.sector // 4}I", self.read_sector(s).ljust(self.sector))
+
+    def _read_fat(self, head: bytes, n_fat: int) -> list[int]:
+        """The FAT, its sectors listed in the header then in the DIFAT chain."""
+        difat_next, n_difat = struct.unpack_from("<II", head, 68)
+        fat_sectors = list(struct.unpack_from("<109I", head, 76))
+        for _ in range(min(n_difat, self.n_sect)):
+            if difat_next >= _MAXREGSECT:
+                break
+            vals = self._words(difat_next)
+            fat_sectors.extend(vals[:-1])
+            difat_next = vals[-1]
+        fat: list[int] = []
+        for s in fat_sectors[:n_fat]:
+            fat.extend(self._words(s))
+        return fat
+
+    def chain(self, start: int, count: int | None) -> list[int]:
+        """The sectors of a stream, refused when it runs past the file's end or loops."""
+        out: list[int] = []
+        s, fat = start, self.fat
+        while (count is None or len(out) < count) and s < _MAXREGSECT:
+            if s >= self.n_sect or len(out) > len(fat):  # past the end, or a loop
+                raise MsgError("truncated .msg")
+            out.append(s)
+            s = fat[s] if s < len(fat) else _ENDOFCHAIN
+        if count is not None and len(out) < count:
+            raise MsgError("corrupt .msg (short stream)")
+        return out
+
+    def check_streams(self) -> None:
+        """Follow every regular stream (and the mini stream) of the directory."""
+        sector = self.sector
+        for d in self.chain(self.first_dir, None):
+            block = self.read_sector(d)
+            for off in range(0, len(block) - 127, 128):
+                etype = block[off + 66]
+                start, length = struct.unpack_from("<IQ", block, off + 116)
+                if sector == 512:
+                    length &= 0xFFFFFFFF  # version 3: the high half may be garbage
+                if etype == 5 or (etype == 2 and length >= self.cutoff):
+                    self.chain(start, -(-length // sector))
 
 
 def _parse(msg: Any, size: int) -> MsgMessage:

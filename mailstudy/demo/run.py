@@ -168,14 +168,7 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
     run = run_pipeline(study, progress=progress, on_event=on_event)
     revealed = None
     if run.ok and reveal and (study.out / "invitations" / "panel.csv").exists():
-        from mailstudy.reveal import reveal as do_reveal
-
-        revealed = do_reveal(study, identity, lang=lang)
-        # The reveal wrote the re-identification log, an input of the report: its count
-        # must read 'réidentifications : 1', not the 0 of the run before the reveal.
-        rerun = run_pipeline(study, only="report", progress=progress, on_event=on_event)
-        run.stages = [next((r for r in rerun.stages if r.name == "report"), st)
-                      if st.name == "report" else st for st in run.stages]
+        revealed = _reveal_and_report(study, identity, lang, run, progress, on_event)
     if imap_summary is not None:
         _record_imap(run, imap_summary)
     from mailstudy.report import report_paths
@@ -183,6 +176,20 @@ def run_demo(directory: Path | str = DEFAULT_DIR, *, agents: int = DEFAULT_AGENT
     paths = report_paths(study, lang)
     return DemoResult(root, study, identity, council, run, revealed, paths["html"],
                       paths["pdf"], imap_summary)
+
+
+def _reveal_and_report(study: Any, identity: Path, lang: str, run: Any,
+                       progress: ProgressFn | None, on_event: Callable[..., None] | None) -> Any:
+    """Reveal the panel as the key holder, then render the report again: the reveal wrote
+    the re-identification log, an input of the report, whose count must read
+    'réidentifications : 1', not the 0 of the run before the reveal."""
+    from mailstudy.reveal import reveal as do_reveal
+
+    revealed = do_reveal(study, identity, lang=lang)
+    rerun = run_pipeline(study, only="report", progress=progress, on_event=on_event)
+    run.stages = [next((r for r in rerun.stages if r.name == "report"), st)
+                  if st.name == "report" else st for st in run.stages]
+    return revealed
 
 
 def _record_imap(run: Any, summary: Any) -> None:

@@ -106,28 +106,11 @@ def describe_personas(people: pd.DataFrame, labels: np.ndarray, z: pd.DataFrame,
                   if abs(zi[f]) >= TRAIT_Z]
         first, gender = FIRST_NAMES[(i - 1) % len(FIRST_NAMES)]
         med = raw[labels == i].median()
-        epithet_trait = PLAIN
-        for t in traits:
-            tr = TRAITS.get((t["feature"], 1 if t["z"] > 0 else -1))
-            if tr is not None and tr.en not in used_epithets:
-                epithet_trait = tr
-                break
+        epithet_trait = _epithet_trait(traits, used_epithets)
         used_epithets.add(epithet_trait.en)
         epithet = (epithet_trait.fr_f if gender == "f" else epithet_trait.fr_m) if fr \
             else epithet_trait.en
-        behaviours = []
-        for f in order[:5]:
-            v = fmt_value(f, med[f], lang)
-            m = fmt_value(f, org_med[f], lang)
-            tr = TRAITS.get((f, 1 if zi[f] > 0 else -1))
-            if abs(zi[f]) >= TRAIT_Z and tr is not None:
-                behaviours.append((tr.do_fr if fr else tr.do_en).format(v=v, m=m))
-            elif abs(zi[f]) >= TRAIT_Z or len(behaviours) < 3:
-                tmpl = (NEAR_FR if fr else NEAR_EN) if abs(zi[f]) < TRAIT_Z else \
-                    (GENERIC_FR if fr else GENERIC_EN)
-                org = (ORG_FR if fr else ORG_EN).format(m=m)
-                text = tmpl.format(label=feature_label(f, lang), v=v, org=org)
-                behaviours.append(text[0].upper() + text[1:])
+        behaviours = _behaviours(order, zi, med, org_med, lang)
         goals, frustrations = _goals_frustrations(zi, order, lang, used_frustrations)
         used_frustrations.update(frustrations)
         key_figures = [{"feature": f, "label": feature_label(f, lang),
@@ -147,6 +130,37 @@ def describe_personas(people: pd.DataFrame, labels: np.ndarray, z: pd.DataFrame,
             "composition_direction": comp_dir.get(i, {}),
         })
     return pd.DataFrame(rows)
+
+
+def _epithet_trait(traits: list[dict[str, Any]], used: set[str]) -> Any:
+    """The strongest trait with a wording no earlier persona took (two personas never share
+    an epithet), else the plain one."""
+    for t in traits:
+        trait = TRAITS.get((t["feature"], 1 if t["z"] > 0 else -1))
+        if trait is not None and trait.en not in used:
+            return trait
+    return PLAIN
+
+
+def _behaviours(order: list[str], zi: pd.Series, med: pd.Series, org_med: pd.Series,
+                lang: str) -> list[str]:
+    """Up to five sentences on the persona's most distinctive features: its own wording for
+    a strong trait, a generic or "near the organisation" sentence otherwise (at least three)."""
+    fr = lang == "fr"
+    behaviours: list[str] = []
+    for f in order[:5]:
+        v = fmt_value(f, med[f], lang)
+        m = fmt_value(f, org_med[f], lang)
+        trait = TRAITS.get((f, 1 if zi[f] > 0 else -1))
+        if abs(zi[f]) >= TRAIT_Z and trait is not None:
+            behaviours.append((trait.do_fr if fr else trait.do_en).format(v=v, m=m))
+        elif abs(zi[f]) >= TRAIT_Z or len(behaviours) < 3:
+            tmpl = (NEAR_FR if fr else NEAR_EN) if abs(zi[f]) < TRAIT_Z else \
+                (GENERIC_FR if fr else GENERIC_EN)
+            org = (ORG_FR if fr else ORG_EN).format(m=m)
+            text = tmpl.format(label=feature_label(f, lang), v=v, org=org)
+            behaviours.append(text[0].upper() + text[1:])
+    return behaviours
 
 
 def _goals_frustrations(zi: pd.Series, order: list[str], lang: str,
