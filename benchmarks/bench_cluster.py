@@ -2,6 +2,7 @@
 pool (2 workers), same corpus, same run; and what a billion messages would need.
 
     python benchmarks/bench_cluster.py [--agents 220] [--weeks 8] [--repeat 3] [--single-mailbox]
+                                       [--imap]
 
 Both sides are the whole command in its own process (``--workers 2`` for the pool,
 ``--cluster ADDRESS`` for Dask). The cluster is started once before the rounds, as a real
@@ -11,6 +12,11 @@ mailbox in worker-seconds and the workers a billion messages would need in an 8-
 (the same per-worker cost, the shared store keeping up: an estimate, said so).
 Timings only, no assertions. ``--single-mailbox``: the corpus merged into one Maildir (cut into
 units) instead of one mailbox per agent.
+
+``--imap``: the same corpus loaded into a throw-away Dovecot (one user per agent, a master
+user, implicit TLS on loopback), then ``collect_imap`` with a local pool of 2 workers against
+``collect_imap_on`` on the LocalCluster of 2 workers (one task per mailbox), both in this
+process, each into a new study per round; prints both rates and their ratio.
 """
 
 from __future__ import annotations
@@ -57,8 +63,62 @@ def run(study: Path, sources: list[Path], extra: list[str], client=None,
     return dt
 
 
+def imap_rounds(args, sources: list[Path], domain: str, n: int) -> None:
+    """Local pool against LocalCluster, IMAP from a Dovecot holding ``sources``."""
+    import time
+
+    from distributed import LocalCluster
+
+    from mailstudy.collect.imap import Account, Auth, Server, collect_imap
+    from mailstudy.demo.dovecot import DovecotServer
+    from mailstudy.pipeline.cluster_imap import collect_imap_on
+    from mailstudy.study import open_study
+
+    srv = DovecotServer.create()
+    try:
+        accounts = []
+        for i, box in enumerate(sources):
+            srv.add_user(f"u{i}", "pw")
+            srv.load_maildir(f"u{i}", box)
+            accounts.append(Account(box.name, srv.login_as(f"u{i}")))
+        srv.start()
+        server = Server(srv.host, srv.imaps_port, ca_file=str(srv.ca_file))
+        auth = Auth(password=srv.master[1])
+
+        def study(name: str):
+            return open_study(new_study(args.out / name, domain))
+
+        collect_imap(study("imap-warm"), server, accounts, auth, workers=2)  # Dovecot's caches
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=":0",
+                          local_directory=str(args.out / "dask")) as c:
+            collect_imap_on(study("imap-warm"), server, accounts, auth,
+                            cluster=c.scheduler_address)
+            pool, dask = [], []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                collect_imap(study("imap-pool"), server, accounts, auth, workers=2)
+                pool.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                collect_imap_on(study("imap-dask"), server, accounts, auth,
+                                cluster=c.scheduler_address)
+                dask.append(time.perf_counter() - t0)
+    finally:
+        srv.cleanup()
+        shutil.rmtree(args.out / "dask", ignore_errors=True)
+    p, d = statistics.median(pool), statistics.median(dask)
+    print(f"IMAP local pool, 2 workers : {p:7.2f} s  {n / p:8.0f} msg/s median "
+          f"(of {len(pool)}: {n / max(pool):.0f}..{n / min(pool):.0f})")
+    print(f"IMAP LocalCluster, 2 workers: {d:7.2f} s  {n / d:8.0f} msg/s median "
+          f"(of {len(dask)}: {n / max(dask):.0f}..{n / min(dask):.0f})")
+    print(f"ratio cluster / pool: {p / d:.2f}x")
+
+
 def main() -> None:
-    args = corpus_parser().parse_args()
+    ap = corpus_parser()
+    ap.add_argument("--imap", action="store_true",
+                    help="IMAP collection from a Dovecot holding the corpus")
+    args = ap.parse_args()
     from distributed import LocalCluster
 
     domain = "paysdelaloire.test"
@@ -74,6 +134,9 @@ def main() -> None:
     for f in files:  # page cache
         f.read_bytes()
     print(f"corpus: {n} messages in {len(sources)} mailbox(es)")
+    if args.imap:
+        imap_rounds(args, sources, domain, n)
+        return
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=":0", local_directory=str(args.out / "dask")) as c:
         addr = c.scheduler_address

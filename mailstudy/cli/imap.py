@@ -71,6 +71,11 @@ def collect_imap_cmd(
         help="Messages per FETCH and per committed batch.")] = 1000,
     timeout: Annotated[float, typer.Option(
         help="Read timeout in seconds (a silent server is dropped and reconnected).")] = 120.0,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Dask scheduler address (tcp://host:8786) whose workers collect, "
+             "one mailbox per task (each worker needs the study mounted at the same path and "
+             "a route to the IMAP server); default: [cluster] address in study.toml, else "
+             "this machine's processes (--workers).")] = None,
     study: StudyOpt = None,
 ) -> None:
     """Collect message metadata from an IMAP server into data/messages/ (never bodies).
@@ -81,7 +86,7 @@ def collect_imap_cmd(
     from mailstudy.collect.imap.auth import auth_from_options, mailbox_of_login, read_accounts
     from mailstudy.collect.imap.connection import Server
     from mailstudy.collect.imap.errors import ImapError
-    from mailstudy.collect.imap.run import collect_imap
+    from mailstudy.pipeline.cluster_imap import collect_imap_on
     from mailstudy.study import open_study
 
     s = open_study(study)
@@ -123,9 +128,10 @@ def collect_imap_cmd(
                 progress.update(task, completed=done, total=planned or None,
                                 boxes=f"{boxes}/{total}")
 
-            summary = collect_imap(s, server, accs, auth, include=include or (),
-                                   exclude=exclude or (), workers=workers,
-                                   batch_size=batch_size, on_progress=on_progress, warn=warn)
+            summary = collect_imap_on(s, server, accs, auth, cluster=cluster,
+                                      include=include or (), exclude=exclude or (),
+                                      workers=workers, batch_size=batch_size,
+                                      on_progress=on_progress, warn=warn)
     except ImapError as exc:
         raise UserError(str(exc)) from None
     from mailstudy.cli.collect import print_summary

@@ -95,10 +95,11 @@ def _collection_result(summary: Any) -> dict[str, Any]:
 def _run_imap(ctx: StageContext) -> dict[str, Any]:
     """IMAP accounts from ``[collect.imap]``: host, port, starttls, plaintext, ca_file,
     accounts (a CSV of mailbox,login), password_env (or keyring = true, or
-    oauth2_token_env / oauth2_token_command), include, exclude, workers."""
+    oauth2_token_env / oauth2_token_command), include, exclude, workers; on the Dask
+    cluster of ``[cluster] address`` when it is set."""
     from mailstudy.collect.imap.auth import auth_from_options, read_accounts
     from mailstudy.collect.imap.connection import Server
-    from mailstudy.collect.imap.run import collect_imap
+    from mailstudy.pipeline.cluster_imap import collect_imap_on
 
     cfg = _imap_config(ctx.study)
     server = Server(host=str(cfg["host"]), port=cfg.get("port"),
@@ -117,10 +118,10 @@ def _run_imap(ctx: StageContext) -> dict[str, Any]:
     def on_progress(msgs: int, planned: int, boxes: int, n_boxes: int) -> None:
         ctx.progress("imap", boxes, n_boxes, f"mailboxes, {msgs}/{planned} messages")
 
-    summary = collect_imap(ctx.study, server, accounts, auth,
-                           include=list(cfg.get("include") or []),
-                           exclude=list(cfg.get("exclude") or []),
-                           workers=int(cfg.get("workers", 4)), on_progress=on_progress)
+    summary = collect_imap_on(ctx.study, server, accounts, auth,
+                              include=list(cfg.get("include") or []),
+                              exclude=list(cfg.get("exclude") or []),
+                              workers=int(cfg.get("workers", 4)), on_progress=on_progress)
     return _collection_result(summary)
 
 

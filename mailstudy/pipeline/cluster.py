@@ -9,7 +9,8 @@ task per batch of partitions for the profile. Tasks are idempotent, so the sched
 of a lost worker's tasks ends in the same rows (the store skips what is committed, a unit stages
 the same file under the same name, the finish publishes each staged file once, under the
 mailbox's lock). Task keys carry a run id and numbers only: no path, no identity reaches the
-scheduler's or the workers' logs.
+scheduler's or the workers' logs. IMAP collection on a cluster is in
+:mod:`mailstudy.pipeline.cluster_imap` (one task per mailbox).
 """
 
 from __future__ import annotations

@@ -72,3 +72,28 @@ def check_task(study_root: str, need_key: bool) -> dict[str, Any]:
         why = str(exc) if isinstance(exc, MailstudyError) else type(exc).__name__
         return {"ok": False, "error": why}
     return {"ok": True}
+
+
+def imap_task(cfg: Any, job: Any, admitted: MailboxResult) -> MailboxResult:
+    """A whole IMAP mailbox (``cfg`` a WorkerConfig, ``job`` its PlanJob); idempotent, as a
+    re-run plans from what the store holds (:mod:`mailstudy.collect.imap.single`). The
+    secrets ride in ``cfg`` as they do to a local pool worker; every repr of it is hidden."""
+    from mailstudy.collect.imap.single import collect_one
+
+    return collect_one(cfg, job, admitted)
+
+
+def imap_reach_task(server: Any) -> dict[str, Any]:
+    """Whether this worker reaches the IMAP server (TCP and TLS, no login): checked before any
+    mailbox, so a worker without the route fails the run at once instead of each mailbox
+    after its retries. The message names no host (the operator gave it)."""
+    from mailstudy.collect.imap.errors import ImapError
+    from mailstudy.collect.imap.run import preflight
+
+    try:
+        preflight(server)
+    except ImapError as exc:
+        return {"ok": False, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - reported to the client
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True}

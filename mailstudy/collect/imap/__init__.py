@@ -36,7 +36,8 @@ parsing); within a chunk unit a thread keeps one FETCH ahead of the parsing.
 Errors never name an address, a login, a password or a folder (folders carry names: they
 appear only as ``folder_id`` pseudonyms, and only in the data).
 
-Modules: ``run`` (:func:`collect_imap`, the entry), ``scheduler`` (units to workers, results
+Modules: ``run`` (:func:`collect_imap`, the entry), ``single`` (one whole mailbox in one
+call, what a Dask worker runs for ``--cluster``), ``scheduler`` (units to workers, results
 to mailbox summaries, UIDVALIDITY replans), ``process`` (a pool worker's start and its
 batches of units), ``worker`` (a worker's state, connections, retries, planning, small
 folders, rows and commits), ``chunk`` (one chunk unit, fetched a FETCH ahead of the parsing),

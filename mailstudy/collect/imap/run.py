@@ -1,5 +1,6 @@
 """The entry of IMAP collection: :func:`collect_imap` checks the settings and the mailboxes,
-seals the owners' identities, checks the server once, and runs the scheduler."""
+seals the owners' identities (:func:`prepare_imap`, shared with the cluster run of
+:mod:`mailstudy.pipeline.cluster_imap`), checks the server once, and runs the scheduler."""
 
 from __future__ import annotations
 
@@ -57,6 +58,27 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
     pseudonym and do not stop the other mailboxes. The summary is saved to ``data/runs/`` and
     returned; it holds counts and pseudonyms only.
     """
+    summary, results, jobs = prepare_imap(study, server, accounts, warn)
+    t0 = time.monotonic()
+    if jobs:
+        preflight(server)
+    cfg = WorkerConfig(study.root, server, auth, batch_size, chunk_size, max_retries,
+                       tuple(include), tuple(exclude), backoff, max(1, workers))
+    Scheduler(cfg, jobs, results, max(1, workers), on_progress, max(1, inflight)).run()
+    summary.mailboxes = results
+    summary.seconds = time.monotonic() - t0
+    summary.save(study.runs_dir)
+    return summary
+
+
+def prepare_imap(study: Study, server: Server, accounts: Sequence[Account],
+                 warn: Callable[[str], None] | None = None
+                 ) -> tuple[RunSummary, list[MailboxResult], list[PlanJob]]:
+    """What a run does before any mailbox is read, here or on a cluster: the server's
+    settings and the study's key and key holder checked, leftovers of killed writers removed,
+    the mailboxes admitted (organisation's domains, objections: an objector's mailbox is
+    never handed to a worker) and their owners' identities sealed, even for mailboxes that
+    turn out empty. Returns the summary, a result per account and the plan units."""
     from mailstudy.optout import load_optouts
 
     for w in server.check():
@@ -68,26 +90,14 @@ def collect_imap(study: Study, server: Server, accounts: Sequence[Account], auth
     optouts = load_optouts(study)
     summary = RunSummary(kind="collect-imap",
                          started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    store = MessageStore(study.messages_dir)
-    summary.tmp_cleaned = store.clean_tmp()
+    summary.tmp_cleaned = MessageStore(study.messages_dir).clean_tmp()
     results, jobs = _admit(accounts, ids, optouts)
-    # seal the owners' identities now, even for mailboxes that turn out empty
     escrow = study.escrow()
     sealer = Identities.of_study(study, optouts, escrow)
     for j in jobs:
         sealer.token(j.account.address)
     escrow.flush()
-
-    t0 = time.monotonic()
-    if jobs:
-        preflight(server)
-    cfg = WorkerConfig(study.root, server, auth, batch_size, chunk_size, max_retries,
-                       tuple(include), tuple(exclude), backoff, max(1, workers))
-    Scheduler(cfg, jobs, results, max(1, workers), on_progress, max(1, inflight)).run()
-    summary.mailboxes = results
-    summary.seconds = time.monotonic() - t0
-    summary.save(study.runs_dir)
-    return summary
+    return summary, results, jobs
 
 
 def _admit(accounts: Sequence[Account], ids: Identities, optouts: Container[str]
