@@ -23,6 +23,7 @@ from mailstudy.optout import add_optouts
 from mailstudy.pipeline.cluster import collect_files_on, profile_on
 from mailstudy.profile.run import run_profile
 from mailstudy.store import read_messages
+from mailstudy.study import open_study
 
 distributed = pytest.importorskip("distributed")
 
@@ -97,13 +98,16 @@ def test_cluster_collects_and_profiles_as_the_embedded_run(
     assert objector not in set(b["mailbox"]) and objector not in set(b["sender"])
     # profiling's per-batch work on the cluster, through [cluster] in study.toml
     _set_cluster(remote.root, cluster.scheduler_address)
-    got = profile_on(remote).people
+    got = profile_on(open_study(remote.root)).people  # the edited study.toml, read again
     want = run_profile(local).people
     pd.testing.assert_frame_equal(want.reset_index(drop=True), got.reset_index(drop=True))
     assert len(got) >= 1
 
     with distributed.Client(cluster.scheduler_address) as client:
         logs = _logs(client)
+        keys = client.run_on_scheduler(
+            lambda dask_scheduler: {str(t[0]) for t in dask_scheduler.transition_log})
+    assert any(k.startswith("profile-") for k in keys)  # the batches ran on the cluster
     assert "Receive client connection" in logs  # the logs were read
     key = remote.key_path.read_bytes()
     for word in [*secret, str(tmp_path / "src"), key.hex()]:
