@@ -150,3 +150,28 @@ def test_a_killed_worker_changes_nothing(tmp_path: Path, cluster: distributed.Lo
     assert not got.duplicated("item_id").any()
     pd.testing.assert_frame_equal(_rows(ref.messages_dir), got)
     assert not list(killed.messages_dir.rglob(".unit-*"))
+
+
+def test_mailstudy_run_collects_on_the_cluster_of_study_toml(
+        tmp_path: Path, cluster: distributed.LocalCluster) -> None:
+    """``mailstudy run`` (run_pipeline) takes ``[cluster] address`` from study.toml: the
+    collect stage's tasks reach the scheduler and its rows equal an embedded run's."""
+    from mailstudy.pipeline.run import run_pipeline
+
+    sources, _ = _sources(tmp_path / "src")
+    local, remote = keyed_studies(tmp_path, 2)
+    collect_files(local, sources, workers=2)
+    toml = remote.root / "study.toml"
+    listed = ", ".join(f'"{p}"' for p in sources)
+    toml.write_text(toml.read_text().replace("sources = []", f"sources = [{listed}]"))
+    _set_cluster(remote.root, cluster.scheduler_address)
+    with distributed.Client(cluster.scheduler_address) as client:
+        before = client.run_on_scheduler(
+            lambda dask_scheduler: {str(t[0]) for t in dask_scheduler.transition_log})
+    report = run_pipeline(open_study(remote.root), only="collect")
+    assert report.ok, [(s.name, s.status) for s in report.stages]
+    with distributed.Client(cluster.scheduler_address) as client:
+        after = client.run_on_scheduler(
+            lambda dask_scheduler: {str(t[0]) for t in dask_scheduler.transition_log})
+    assert any(k.startswith(("collect-", "unit-")) for k in after - before)
+    pd.testing.assert_frame_equal(_rows(local.messages_dir), _rows(remote.messages_dir))
