@@ -95,3 +95,24 @@ def test_fast_address_split_takes_common_lists() -> None:
     assert _simple_addresses("=?utf-8?q?Herv=C3=A9?= <h@x.fr>") == [
         ("=?utf-8?q?Herv=C3=A9?=", "h@x.fr")]
     assert _simple_addresses('"Dupont, Jean" <j@x.fr>') is None  # quoted: the full parser
+
+
+def test_rfc2231_encoded_boundary_and_file_name_are_decoded(tmp_path) -> None:
+    """Roundcube's test mail0.eml writes its boundary in RFC 2231 encoded sections, out of
+    order here: the delimiter lines use the decoded text. A file name written the same way
+    keeps its real extension."""
+    raw = (b"From: a@region.test\nTo: b@region.test\nSubject: s\nMIME-Version: 1.0\n"
+           b"Content-Type: multipart/mixed; boundary*1*=24f3;\n"
+           b" boundary*0*=us-ascii''%3D_8853%20x\n\n"
+           b"--=_8853 x24f3\nContent-Type: text/plain\n\nbonjour\n"
+           b"--=_8853 x24f3\nContent-Type: application/octet-stream\n"
+           b"Content-Disposition: attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.PDF\n\n"
+           b"data\n--=_8853 x24f3--\n")
+    path = tmp_path / "m.eml"
+    path.write_bytes(raw)
+    for parsed in (read_message_bytes(path.read_bytes()),
+                   read_message(iter_lines(io.BytesIO(path.read_bytes())))):
+        parts = parsed.outline.parts
+        assert [p.content_type for p in parts] == ["text/plain", "application/octet-stream"]
+        assert parts[1].extension == "pdf"
+        assert "missing_close_boundary" not in parsed.outline.defects

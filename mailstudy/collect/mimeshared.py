@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,18 +136,22 @@ class PartHeaders:
             return "", {}
         head = value.split(";", 1)[0].strip().lower()
         params: dict[str, str] = {}
+        sections: dict[str, dict[int, tuple[str, bool]]] = {}
         for k, v in _PARAM.findall(value):
             v = v.strip()
             if len(v) >= 2 and v[0] == v[-1] == '"':
                 v = v[1:-1].replace('\\"', '"').replace("\\\\", "\\")
             k = k.lower()
-            if "*" in k:  # RFC 2231: name*=utf-8''value, name*0=...
-                base = k.split("*", 1)[0]
-                if "''" in v:
-                    v = v.split("''", 1)[1]
-                params[base] = params.get(base, "") + v
+            if "*" in k:  # RFC 2231: name*=utf-8''value, name*0=..., name*1*=...
+                base, _, rest = k.partition("*")
+                number = rest.rstrip("*")
+                if number.isdigit() or not number:
+                    sections.setdefault(base, {})[int(number or 0)] = (v, rest.endswith("*")
+                                                                        or not rest)
             else:
                 params.setdefault(k, v)
+        for base, parts in sections.items():
+            params[base] = _rfc2231_value(parts)  # the extended form wins over a plain one
         return head, params
 
     def maintype(self) -> str:
@@ -214,6 +219,25 @@ class Stack:
         parent = self.frames[-1].subtype if self.frames else ""
         alt = next((f.number for f in reversed(self.frames) if f.subtype == "alternative"), 0)
         return parent, alt
+
+
+def _rfc2231_value(sections: dict[int, tuple[str, bool]]) -> str:
+    """One RFC 2231 parameter from its numbered sections, in order: an encoded section
+    (``name*N*``) is percent-escaped, the first one led by ``charset'language'``.
+
+    Why decode: a client that writes a boundary this way (``boundary*0*=us-ascii''%3D_88``)
+    uses the decoded text on its delimiter lines; kept escaped, no part would be found."""
+    charset, raw = "utf-8", b""
+    for n in sorted(sections):
+        v, encoded = sections[n]
+        if encoded and n == min(sections) and v.count("'") >= 2:
+            charset, _, v = v.split("'", 2)
+            charset = charset or "utf-8"
+        raw += urllib.parse.unquote_to_bytes(v) if encoded else v.encode("utf-8", "replace")
+    try:
+        return raw.decode(charset, "replace")
+    except LookupError:
+        return raw.decode("utf-8", "replace")
 
 
 def delimiter_text(line: bytes) -> bytes | None:
