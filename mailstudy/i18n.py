@@ -23,6 +23,7 @@ import functools
 import gettext as _gettext
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,9 @@ def _as_date(value: Any) -> dt.date | dt.datetime | None:
 
 def fmt_date(lang: str | None, value: Any, form: str = "long") -> str:
     """A date as people write it: "2 décembre 2026" (``long``), "mercredi 2 décembre 2026"
-    (``full``). A value that is not a date is returned as given."""
+    (``full``), the first of the month "1er janvier 2028" in French (CLDR writes "1",
+    French usage and the Imprimerie nationale's rules write the ordinal). A value that is
+    not a date is returned as given."""
     from babel.dates import format_date
 
     d = _as_date(value)
@@ -172,7 +175,11 @@ def fmt_date(lang: str | None, value: Any, form: str = "long") -> str:
         return str(value) if value not in (None, "") else DASH
     if isinstance(d, dt.datetime):
         d = d.date()
-    return format_date(d, form, locale=LOCALES[norm_lang(lang)])
+    lang = norm_lang(lang)
+    text = format_date(d, form, locale=LOCALES[lang])
+    if lang == "fr" and d.day == 1:
+        text = re.sub(r"(?<!\d)1(?= )", "1er", text, count=1)
+    return text
 
 
 def fmt_datetime(lang: str | None, value: Any) -> str:

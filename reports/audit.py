@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from mailstudy import i18n
 from mailstudy.i18n import label, tr
 from reports.render import render_html, write_html, write_pdf
@@ -107,12 +109,24 @@ def group_label(dim: str, value: Any, lang: str) -> str:
     return str(value)
 
 
+def sentence(lang: str, msgid: str, values: dict[str, Any]) -> Markup:
+    """A report sentence in ``lang``, its ``{name}`` placeholders filled with ``values``.
+
+    Why Markup: the catalogue's sentences are the report's own HTML (``<b>``, ``<code>``),
+    while the values (numbers, dates, study.toml text) are escaped as they go in; a value
+    that is itself a sentence (already Markup) goes in as it is."""
+    text = Markup(tr(lang, msgid, "report"))
+    return text.format(**values) if values else text
+
+
 def _helpers(lang: str) -> dict[str, Any]:
     w = words(lang)
     return {
         "W": w,
         # the report's sentences: English msgid, msgctxt "report" of mailstudy/locale/*.po
-        "_": lambda text: tr(lang, text, "report"),
+        "_": lambda text, **values: sentence(lang, text, values),
+        "defect_list": lambda counts: ", ".join(
+            f"{label(lang, 'defect', k)} {fmt_num(v, 0, lang)}" for k, v in counts.items()),
         "num": lambda v, d=0: fmt_num(v, d, lang),
         "pct": lambda v, d=0: fmt_pct(v, d, lang),
         "fval": lambda f, v: fmt_feature(f, v, lang),

@@ -187,10 +187,16 @@ def test_report_in_english(demo) -> None:
     assert res.exit_code == 0, res.output
     html = demo.study.out / "report" / "report.html"
     assert check_html(html) == []
-    assert "Limits of the data" in html.read_text(encoding="utf-8")
+    english = html.read_text(encoding="utf-8")
+    assert "Limits of the data" in english
     assert pdf_pages(demo.study.out / "report" / "report.pdf") >= 2
-    assert "Limites des données" in (demo.study.out / "report/rapport.html").read_text(
-        encoding="utf-8")
+    french = (demo.study.out / "report/rapport.html").read_text(encoding="utf-8")
+    assert "Limites des données" in french
+    # the catalogue's sentences, values filled in; nothing French quoted in English (the
+    # personas stage ran in French: its reason for k comes in both languages)
+    assert "The observed period runs from" in english and "La période observée va du" in french
+    assert "k = " in english and "le plus grand k" not in english and "force de" not in english
+    assert "{" not in re.sub(r"<style.*?</style>", "", english, flags=re.S)
 
 
 def test_run_cli_exit_code_and_summary(demo) -> None:

@@ -45,6 +45,8 @@ def test_catalogues_are_complete_in_both_languages() -> None:
 def test_dates_and_numbers_as_french_offices_write_them() -> None:
     assert i18n.fmt_date("fr", dt.date(2026, 12, 2)) == "2 décembre 2026"
     assert i18n.fmt_date("fr", "2026-12-02") == "2 décembre 2026"
+    assert i18n.fmt_date("fr", "2028-01-01") == "1er janvier 2028"  # the ordinal, as in French
+    assert i18n.fmt_date("fr", "2028-01-11") == "11 janvier 2028"
     assert i18n.fmt_datetime("fr", "2027-01-14T09:30") == "jeudi 14 janvier 2027, 9 h 30"
     assert i18n.fmt_datetime("en", "2027-01-14T09:30").endswith("14 January 2027, 09:30")
     assert i18n.fmt_time("fr", "08:00") == "8 h"

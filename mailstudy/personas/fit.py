@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mailstudy.i18n import LANGS
 from mailstudy.personas.choose import RULE, KChoice, choose_k, ps_split, seed_for
 from mailstudy.personas.describe import describe_personas, stability_warnings, zscores
 from mailstudy.personas.model import PersonaModel, card_centres, card_transform
@@ -245,6 +246,8 @@ def fit_personas(people: pd.DataFrame, k: int | str = "auto",
         f"bootstrap refits n_init {N_INIT_BOOT}) on robust-scaled features",
         "silhouette": round(silhouette(prep.X, labels, seed), 4),
         **_chosen_figures(row, choice, fits.diagnostics), "warnings": warnings,
+        **_in_both_languages(fits.diagnostics, None if k == "auto" else int(k), row, jac,
+                             n_merged, len(desc), choice.structure_ok),
         "thresholds": _thresholds(threshold, min_group_size),
         "merged_small_clusters": int(n_merged),
         **_persona_summary(desc, jac), **_fitted_space(prep, labels),
@@ -286,6 +289,19 @@ def _chosen_figures(row: pd.Series, choice: KChoice, diagnostics: pd.DataFrame
                      "rule": RULE, "chosen": choice.k, "reason": choice.reason,
                      "candidates": [{**r, "verdict": choice.verdicts[int(r["k"])]}
                                     for r in diagnostics.to_dict(orient="records")]},
+    }
+
+
+def _in_both_languages(diagnostics: pd.DataFrame, fixed: int | None, row: pd.Series,
+                       jac: dict[int, float], n_merged: int, k: int, ok: bool
+                       ) -> dict[str, Any]:
+    """Why k was chosen and the card's warnings in French and in English: the report may be
+    asked in the other language than the study's, and must not quote French in English."""
+    return {
+        "k_reasons": {lg: choose_k(diagnostics, fixed, lg).reason for lg in LANGS},
+        "warnings_by_lang": {lg: stability_warnings(ok, float(row.prediction_strength),
+                                                    float(row.stability_median), jac,
+                                                    n_merged, k, lg) for lg in LANGS},
     }
 
 

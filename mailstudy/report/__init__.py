@@ -102,7 +102,7 @@ def _profile_section(study: Study) -> dict[str, Any]:
     return {"tables": tables, "suppression": suppression}
 
 
-def _personas_section(study: Study) -> dict[str, Any] | None:
+def _personas_section(study: Study, lang: str) -> dict[str, Any] | None:
     base = study.catalog.path("persona_outputs")
     card = read_json(study.catalog.path("persona_model"))
     if not isinstance(card, dict):
@@ -113,9 +113,12 @@ def _personas_section(study: Study) -> dict[str, Any] | None:
         "silhouette": card.get("silhouette"), "stability_median": card.get("stability_median"),
         "stability_p10": card.get("stability_p10"), "structure_ok": card.get("structure_ok"),
         "prediction_strength": card.get("prediction_strength"),
-        "k_reason": card.get("k_reason"),  # why k was chosen, in the card's language
+        # why k was chosen, and the warnings, in the reader's language (the card's own
+        # language for a card written before both were kept)
+        "k_reason": (card.get("k_reasons") or {}).get(lang) or card.get("k_reason"),
         "k_candidates": (card.get("k_choice") or {}).get("candidates") or [],
-        "warnings": card.get("warnings") or [], "thresholds": card.get("thresholds") or {},
+        "warnings": (card.get("warnings_by_lang") or {}).get(lang) or card.get("warnings")
+        or [], "thresholds": card.get("thresholds") or {},
         "features_used": card.get("features_used") or [],
         "personas": [{"id": p.get("persona"), "name": p.get("name"), "size": p.get("size"),
                       "share": p.get("share"), "jaccard": p.get("jaccard")}
@@ -190,7 +193,7 @@ def report_context(study: Study, lang: str = "fr") -> dict[str, Any]:
                             for n, d in schema.describe("messages").items()},
         "rules": _habit_rules(study),
         "profiles": _profile_section(study),
-        "personas": _personas_section(study),
+        "personas": _personas_section(study, lang),
         "panel": _panel_section(study),
         "reveals": _count_lines(study.catalog.path("reidentification_log")),
         "compare": compare_section(study),
