@@ -35,3 +35,4 @@ def test_a_refused_folder_is_counted_and_the_mailbox_collected(tmp_path: Path, m
     assert m.error is None, m.error
     assert m.skipped["refused_folders"] == 1
     assert len(read_messages(study.messages_dir)) == 5
+
