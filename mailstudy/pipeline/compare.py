@@ -45,8 +45,8 @@ def campaigns_linked(first: Study, second: Study) -> bool:
 
 def _people(study: Study, which: str) -> pd.DataFrame:
     if not study.catalog.exists("people"):
-        raise InputError(f"the {which} campaign has no people table yet: run its profile "
-                         "stage first")
+        raise InputError("the {which} campaign has no people table yet: run its profile "
+                         "stage first", which=which)
     return study.catalog.read_table("people")
 
 
