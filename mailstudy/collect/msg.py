@@ -84,8 +84,8 @@ _COMPLETED = ("From", "To", "Cc", "Date", "Subject", "Message-ID", "In-Reply-To"
 class MsgError(CollectError):
     """An .msg that cannot be read as a mail message. ``reason`` names no file or person."""
 
-    def __init__(self, reason: str, **values: Any) -> None:
-        super().__init__(reason, **values)
+    def __init__(self, msgid: str, **values: Any) -> None:
+        super().__init__(msgid, **values)
         self.reason = str(self)
 
 
