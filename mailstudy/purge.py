@@ -75,7 +75,7 @@ def retention_dates(study: Study) -> dict[str, dt.date | None]:
     unknown = [k for k in per if k not in LAYERS]
     if unknown:
         raise StudyError("[privacy.retention]: unknown layer(s) {unknown}; layers "
-                         "are {layers}", unknown=', '.join(unknown), layers=', '.join(LAYERS))
+                         "are {layers}", unknown=", ".join(unknown), layers=", ".join(LAYERS))
     out: dict[str, dt.date | None] = {}
     for layer in LAYERS:
         v = per.get(layer)

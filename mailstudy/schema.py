@@ -278,12 +278,12 @@ def check(df: pd.DataFrame, table: str, *, extra_ok: bool = True) -> pd.DataFram
     missing = [c.name for c in cols if c.name not in df.columns]
     if missing:
         raise SchemaError("table {table!r} lacks column(s): {missing}",
-                          table=table, missing=', '.join(missing))
+                          table=table, missing=", ".join(missing))
     if not extra_ok:
         extra = [c for c in df.columns if c not in {x.name for x in cols}]
         if extra:
             raise SchemaError("table {table!r} has unexpected column(s): {extra}",
-                              table=table, extra=', '.join(extra))
+                              table=table, extra=", ".join(extra))
     for c in cols:
         if not c.nullable and len(df) and df[c.name].isna().any():
             raise SchemaError("table {table!r}: column {name!r} has missing values",

@@ -107,7 +107,7 @@ def french_csv(study: Any, plain: bool | None = None) -> bool:
     dialect = rep.get("csv") or ("excel-fr" if rep.get("lang", "fr") == "fr" else "plain")
     if dialect not in CSV_DIALECTS:
         raise ConfigError("[report] csv must be one of {csv_dialects}, "
-                          "not {dialect!r}", csv_dialects=', '.join(CSV_DIALECTS), dialect=dialect)
+                          "not {dialect!r}", csv_dialects=", ".join(CSV_DIALECTS), dialect=dialect)
     return dialect == "excel-fr"
 
 

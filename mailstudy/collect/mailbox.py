@@ -219,7 +219,7 @@ def open_source(session: Session, job: MailboxJob, res: MailboxResult,
     fmt = job.fmt or detect_format(source)
     if fmt not in FORMATS:
         raise SourceError("unknown format {fmt!r} (fmt); use one of {formats}",
-                          fmt=fmt, formats=', '.join(FORMATS))
+                          fmt=fmt, formats=", ".join(FORMATS))
     res.format = fmt
     ids = session.ids
     # the owner first, from what needs no reading: an opted-out mailbox is never opened

@@ -133,7 +133,7 @@ def file_jobs(study: Study, sources: Sequence[Path | str], owner: str | None,
                          "{kind}: write [source]", kind=type(sources).__name__)
     bad = [type(s).__name__ for s in sources if not isinstance(s, str | Path)]
     if bad:
-        raise InputError("sources must hold paths, not {bad}", bad=', '.join(sorted(set(bad))))
+        raise InputError("sources must hold paths, not {bad}", bad=", ".join(sorted(set(bad))))
     if owner is not None and len(sources) != 1:
         raise InputError("owner applies to a single source")
     return [MailboxJob(index=i, source=Path(s), owner=owner, fmt=fmt, study_root=study.root,

@@ -113,7 +113,7 @@ def import_availability(study: Any, path: Any, sessions: Sequence[str] | None = 
         for sid in sessions:
             if fold_words(sid) not in normed:
                 raise AnswersError("no column for session {sid!r} among the file's "
-                                  "{value} session columns", sid=sid, value=len(header) - 1)
+                                  "{n} session columns", sid=sid, n=len(header) - 1)
             idx[sid] = normed.index(fold_words(sid))
     else:
         idx = {h.strip(): i for i, h in enumerate(header) if i != col and h.strip()}

@@ -134,7 +134,7 @@ def match_columns(header: list[str], overrides: Mapping[str, str] | None = None)
     for fld, hdr in (overrides or {}).items():
         if fld not in FIELDS:
             raise DirectoryError("unknown directory field {fld!r}; fields are: "
-                                 "{fields}", fld=fld, fields=', '.join(FIELDS))
+                                 "{fields}", fld=fld, fields=", ".join(FIELDS))
         target = fold_words(hdr)
         if target not in normed:
             raise DirectoryError("the column mapped to {fld} is not in the file "
@@ -156,7 +156,7 @@ def match_columns(header: list[str], overrides: Mapping[str, str] | None = None)
                 "{headers} (accents and case ignored), or map one in "
                 "[directory.columns] of study.toml or the columns parameter "
                 "({header_hint})",
-                fld=fld, headers=', '.join(HEADERS[fld]), header_hint=header_hint(header))
+                fld=fld, headers=", ".join(HEADERS[fld]), header_hint=header_hint(header))
     return out
 
 

@@ -145,7 +145,7 @@ def find_distribution(pool: pd.DataFrame, plan: Plan, *, algorithm: str = "lexim
     """
     if algorithm not in ALGORITHMS:
         raise InviteError("algorithm must be one of {algorithms}, not {algorithm!r}",
-                          algorithms=', '.join(ALGORITHMS), algorithm=algorithm)
+                          algorithms=", ".join(ALGORITHMS), algorithm=algorithm)
     started = time.perf_counter()
     pool = complete_pool(pool, plan)
     eligible = pool[pool["available"]].reset_index(drop=True)

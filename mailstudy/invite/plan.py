@@ -120,5 +120,5 @@ def plan_from_config(ws: Mapping[str, Any], population: pd.DataFrame, size: int,
     if unknown:
         raise InviteError("[workshop.seats]: unknown role famil(y/ies) {unknown}; "
                           "known: {families}",
-                          unknown=', '.join(unknown), families=', '.join(FAMILIES))
+                          unknown=", ".join(unknown), families=", ".join(FAMILIES))
     return Plan(size, quotas, seats, bool(ws.get("one_per_service", True)))

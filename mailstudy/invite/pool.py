@@ -87,7 +87,7 @@ def build_pool(people: pd.DataFrame, personas: pd.DataFrame | None = None,
         missing = [s for s in sess if s not in availability.columns]
         if missing:
             raise InviteError("availability has no column for session(s) {missing}",
-                              missing=', '.join(missing))
+                              missing=", ".join(missing))
         av = availability.drop_duplicates("person").set_index("person")[sess]
         ok = av.fillna(False).astype(bool).all(axis=1) if sess else pd.Series(True, av.index)
         base["available"] = base["person"].map(ok).fillna(False).astype(bool)
@@ -114,7 +114,7 @@ def complete_pool(pool: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     missing = [f for f in plan.features if f not in out]
     if missing:
         raise InviteError("plan.quotas name feature(s) the pool lacks: {missing}",
-                          missing=', '.join(missing))
+                          missing=", ".join(missing))
     if "available" not in out:
         out["available"] = True
     if "volunteer" not in out:
@@ -131,7 +131,7 @@ def complete_pool(pool: pd.DataFrame, plan: Plan) -> pd.DataFrame:
         absent = [c for c in plan.group_by if c not in out]
         if absent:
             raise InviteError("plan.one_per_service needs column(s) {absent} "
-                              "in the pool (plan.group_by)", absent=', '.join(absent))
+                              "in the pool (plan.group_by)", absent=", ".join(absent))
     return out
 
 

@@ -139,7 +139,7 @@ def verify(table: pd.DataFrame, number: int, sha256: str | None = None,
     missing = [c for c in LOTTERY_COLUMNS if c not in table]
     if missing:
         raise InviteError("the published list lacks column(s) {missing}",
-                          missing=', '.join(missing))
+                          missing=", ".join(missing))
     table = table.assign(person=table["person"].astype(str), role=table["role"].astype(str),
                          seat=table["seat"].astype(str))
     digest = lottery_hash(table)

@@ -98,7 +98,7 @@ def categories_table(raw: pd.DataFrame, name: str = "categories") -> pd.DataFram
     if missing:
         raise PanelInputError("{name}: no column for {missing} (expected headers "
                               "feature, value, min, max or caractéristique, valeur, min, max)",
-                              name=name, missing=', '.join(missing))
+                              name=name, missing=", ".join(missing))
     out = pd.DataFrame({k: raw[c].astype(str).str.strip() for k, c in cols.items()})
     out = out[(out["feature"] != "") | (out["value"] != "")]
     if out.empty:
@@ -131,7 +131,7 @@ def respondents_table(raw: pd.DataFrame, features: Sequence[str],
     idcol = _find(list(raw.columns), ID_HEADERS)
     if idcol is None:
         raise PanelInputError("{name}: no id column (expected one of {id_headers})",
-                              name=name, id_headers=', '.join(ID_HEADERS))
+                              name=name, id_headers=", ".join(ID_HEADERS))
     if raw.empty:
         raise PanelInputError("{name}: no respondent listed (one row per person)", name=name)
     out = pd.DataFrame({"person": raw[idcol].astype(str).str.strip()})
@@ -143,13 +143,12 @@ def respondents_table(raw: pd.DataFrame, features: Sequence[str],
         out[f] = raw[col].astype(str).str.strip()
     empty = out["person"] == ""
     if empty.any():
-        raise PanelInputError("{name}, line {value}: empty id",
-                              name=name, value=int(out.index[empty][0]) + 2)
+        raise PanelInputError("{name}, line {line}: empty id",
+                              name=name, line=int(out.index[empty][0]) + 2)
     dup = out["person"].duplicated()
     if dup.any():
-        raise PanelInputError("{name}, line {value}: id "
-                              "already used on an earlier line",
-                              name=name, value=int(out.index[dup][0]) + 2)
+        raise PanelInputError("{name}, line {line}: id already used on an earlier line",
+                              name=name, line=int(out.index[dup][0]) + 2)
     return out
 
 

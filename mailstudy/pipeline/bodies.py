@@ -89,7 +89,7 @@ def _collection_result(summary: Any) -> dict[str, Any]:
     if summary.failures:
         raise StageFailure("{n_failures} of {mailboxes} mailbox(es) failed "
                            "(see the collection summary in data/runs/)", t,
-                           n_failures=len(summary.failures), mailboxes=t['mailboxes'])
+                           n_failures=len(summary.failures), mailboxes=t["mailboxes"])
     return {k: t[k] for k in ("mailboxes", "folders", "messages_written", "already_present",
                               "skipped", "defects")}
 

@@ -44,9 +44,12 @@ def campaigns_linked(first: Study, second: Study) -> bool:
 
 
 def _people(study: Study, which: str) -> pd.DataFrame:
+    if not study.catalog.exists("people") and which == "first":
+        raise InputError("the first campaign has no people table yet: run its profile "
+                         "stage first")
     if not study.catalog.exists("people"):
-        raise InputError("the {which} campaign has no people table yet: run its profile "
-                         "stage first", which=which)
+        raise InputError("the second campaign has no people table yet: run its profile "
+                         "stage first")
     return study.catalog.read_table("people")
 
 

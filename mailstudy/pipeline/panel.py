@@ -136,7 +136,7 @@ def verify_panel(lottery: Path | str, number: int, sha256: str | None = None,
     missing = [c for c in ("panel", "seat", "person", "role") if c not in table.columns]
     if missing:
         raise InviteError("lottery: no column {missing} (is it the published "
-                          "list lottery.csv?)", missing=', '.join(missing))
+                          "list lottery.csv?)", missing=", ".join(missing))
     table["panel"] = pd.to_numeric(table["panel"], errors="coerce")
     if table["panel"].isna().any():
         raise InviteError("lottery: the panel column must hold panel numbers")
@@ -145,7 +145,7 @@ def verify_panel(lottery: Path | str, number: int, sha256: str | None = None,
         lacks = [c for c in ("person", "role") if c not in announced.columns]
         if lacks:
             raise InviteError("panel: no column {lacks} (is it the announced "
-                              "panel.csv?)", lacks=', '.join(lacks))
+                              "panel.csv?)", lacks=", ".join(lacks))
     return verify(table, number, sha256, announced)
 
 

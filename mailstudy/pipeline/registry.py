@@ -145,4 +145,4 @@ def get_stage(name: str) -> Stage:
         if s.name == name:
             return s
     raise PipelineError("unknown stage {name!r}; stages are: {stage_names}",
-                        name=name, stage_names=', '.join(STAGE_NAMES))
+                        name=name, stage_names=", ".join(STAGE_NAMES))

@@ -98,7 +98,7 @@ def _select(names: list[str], from_stage: str | None,
     for name in (from_stage, only):
         if name is not None and name not in names:
             raise PipelineError("unknown stage {name!r}; stages are: {names}",
-                                name=name, names=', '.join(names))
+                                name=name, names=", ".join(names))
     if only:
         return {only}, {only}
     if from_stage:

@@ -82,7 +82,7 @@ class Rule:
                     raise ProfileError("[profile.habits] {label}: cannot read {cl!r}; write "
                                        "'feature >= number' joined by and/or, with a feature "
                                        "among: {feats}",
-                                       label=label, cl=cl, feats=', '.join(sorted(feats)))
+                                       label=label, cl=cl, feats=", ".join(sorted(feats)))
                 ands.append((m.group(1), m.group(2), float(m.group(3))))
             ors.append(ands)
         return cls(label, text, ors)
@@ -150,7 +150,7 @@ class ProfileConfig:
         bad = [d for d in days if d not in _DAYS]
         if bad:
             raise ProfileError("[time] workdays: unknown day(s) {bad}; use "
-                               "{days}", bad=', '.join(bad), days=', '.join(_DAYS))
+                               "{days}", bad=", ".join(bad), days=", ".join(_DAYS))
         out = cls(
             workdays=days, work_start=_minutes(t.get("work_start", "08:00")),
             work_end=_minutes(t.get("work_end", "19:00")),
