@@ -65,10 +65,11 @@ def load_identity(path: Path) -> x25519.Identity:
         mode = stat.S_IMODE(path.stat().st_mode)
         raw = path.read_bytes()
     except OSError as exc:
-        raise EscrowError(f"cannot read the identity file ({exc.strerror})") from exc
+        raise EscrowError("cannot read the identity file ({strerror})",
+                          strerror=exc.strerror) from exc
     if mode & 0o077:
-        raise EscrowError(f"the identity file is readable by group or others (mode "
-                          f"{mode:04o}); run 'chmod 600' on it and try again")
+        raise EscrowError("the identity file is readable by group or others (mode "
+                          "{mode:04o}); run 'chmod 600' on it and try again", mode=mode)
     try:
         lines = raw.decode("utf-8").splitlines()
     except UnicodeDecodeError:

@@ -148,7 +148,7 @@ class Catalog:
         try:
             return DATASETS[name]
         except KeyError:
-            raise StageError(f"unknown dataset {name!r}") from None
+            raise StageError("unknown dataset {name!r}", name=name) from None
 
     def path(self, dataset: str, /, **params: Any) -> Path:
         return self.root / self.dataset(dataset).path.format(**params)

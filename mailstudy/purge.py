@@ -63,7 +63,7 @@ def _parse_date(text: str, where: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(text))
     except ValueError:
-        raise StudyError(f"{where} must be a date written YYYY-MM-DD") from None
+        raise StudyError("{where} must be a date written YYYY-MM-DD", where=where) from None
 
 
 def retention_dates(study: Study) -> dict[str, dt.date | None]:
@@ -74,8 +74,8 @@ def retention_dates(study: Study) -> dict[str, dt.date | None]:
     per = priv.get("retention") or {}
     unknown = [k for k in per if k not in LAYERS]
     if unknown:
-        raise StudyError(f"[privacy.retention]: unknown layer(s) {', '.join(unknown)}; layers "
-                         f"are {', '.join(LAYERS)}")
+        raise StudyError("[privacy.retention]: unknown layer(s) {unknown}; layers "
+                         "are {layers}", unknown=", ".join(unknown), layers=", ".join(LAYERS))
     out: dict[str, dt.date | None] = {}
     for layer in LAYERS:
         v = per.get(layer)

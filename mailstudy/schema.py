@@ -277,14 +277,17 @@ def check(df: pd.DataFrame, table: str, *, extra_ok: bool = True) -> pd.DataFram
     cols = TABLES[table]
     missing = [c.name for c in cols if c.name not in df.columns]
     if missing:
-        raise SchemaError(f"table {table!r} lacks column(s): {', '.join(missing)}")
+        raise SchemaError("table {table!r} lacks column(s): {missing}",
+                          table=table, missing=", ".join(missing))
     if not extra_ok:
         extra = [c for c in df.columns if c not in {x.name for x in cols}]
         if extra:
-            raise SchemaError(f"table {table!r} has unexpected column(s): {', '.join(extra)}")
+            raise SchemaError("table {table!r} has unexpected column(s): {extra}",
+                              table=table, extra=", ".join(extra))
     for c in cols:
         if not c.nullable and len(df) and df[c.name].isna().any():
-            raise SchemaError(f"table {table!r}: column {c.name!r} has missing values")
+            raise SchemaError("table {table!r}: column {name!r} has missing values",
+                              table=table, name=c.name)
     return df
 
 

@@ -41,8 +41,8 @@ def config_int(value: Any, name: str) -> int:
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
-    raise ConfigError(f"{name} must be a whole number, not {type(value).__name__} "
-                      f"{str(value)[:20]!r}")
+    raise ConfigError("{name} must be a whole number, not {kind} "
+                      "{value!r}", name=name, kind=type(value).__name__, value=str(value)[:20])
 
 
 class StudyError(ConfigError):
@@ -213,8 +213,8 @@ class Study:
         n = config_int(self.section("privacy").get("min_group_size", 10),
                        "privacy.min_group_size")
         if n < MIN_GROUP_FLOOR:
-            raise StudyError(f"privacy.min_group_size is {n}; it may not be below "
-                             f"{MIN_GROUP_FLOOR}")
+            raise StudyError("privacy.min_group_size is {n}; it may not be below "
+                             "{min_group_floor}", n=n, min_group_floor=MIN_GROUP_FLOOR)
         return n
 
     @property
@@ -233,20 +233,23 @@ class Study:
         p = self.key_path
         if not p.exists():
             raise StudyError("this command needs the pseudonymisation key "
-                             f"(secrets/{KEY_FILE}), which this copy of the study does not have: "
-                             "run it on the collection machine")
+                             "(secrets/{key_file}), which this copy of the study does not have: "
+                             "run it on the collection machine", key_file=KEY_FILE)
         folder_mode = stat.S_IMODE(p.parent.stat().st_mode)
         if folder_mode & 0o077:
-            raise StudyError(f"the secrets folder is open to group or others (mode "
-                             f"{folder_mode:04o}): another account could swap the key; run "
-                             f"'chmod 700 {p.parent}' and try again")
+            raise StudyError("the secrets folder is open to group or others (mode "
+                             "{folder_mode:04o}): another account could swap the key; run "
+                             "'chmod 700 {parent}' and try again",
+                             folder_mode=folder_mode, parent=p.parent)
         mode = stat.S_IMODE(p.stat().st_mode)
         if mode & 0o077:
-            raise StudyError(f"secrets/{KEY_FILE} is readable by group or others (mode "
-                             f"{mode:04o}); run 'chmod 600 {p}' and try again")
+            raise StudyError("secrets/{key_file} is readable by group or others (mode "
+                             "{mode:04o}); run 'chmod 600 {p}' and try again",
+                             key_file=KEY_FILE, mode=mode, p=p)
         data = p.read_bytes()
         if len(data) < KEY_BYTES:
-            raise StudyError(f"secrets/{KEY_FILE} is damaged (expected {KEY_BYTES} bytes)")
+            raise StudyError("secrets/{key_file} is damaged (expected {key_bytes} bytes)",
+                             key_file=KEY_FILE, key_bytes=KEY_BYTES)
         return data
 
     def pseudonymiser(self) -> Pseudonymiser:
@@ -289,12 +292,14 @@ def open_study(study: Path | str | None = None) -> Study:
     root = find_study_dir(study).resolve()
     cfg_path = root / STUDY_FILE
     if not cfg_path.exists():
-        raise StudyError(f"no {STUDY_FILE} in {root}: create a study with 'mailstudy init DIR' "
-                         "or point to one with --study DIR or MAILSTUDY_STUDY")
+        raise StudyError("no {study_file} in {root}: create a study with 'mailstudy init DIR' "
+                         "or point to one with --study DIR or MAILSTUDY_STUDY",
+                         study_file=STUDY_FILE, root=root)
     try:
         cfg = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise StudyError(f"{STUDY_FILE} is not valid TOML: {exc}") from exc
+        raise StudyError("{study_file} is not valid TOML: {exc}",
+                         study_file=STUDY_FILE, exc=exc) from exc
     s = Study(root, _merge(DEFAULTS, cfg))
     s.min_group_size  # validate early  # noqa: B018
     return s
@@ -305,7 +310,7 @@ def _new_workspace(root: Path) -> Catalog:
     root.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(root)
     if catalog.exists("config") or catalog.exists("key"):
-        raise StudyError(f"{root} already holds a study; use another folder")
+        raise StudyError("{root} already holds a study; use another folder", root=root)
     for sub in ("data", "out", "secrets"):
         (root / sub).mkdir(exist_ok=True)
     os.chmod(root / "secrets", 0o700)

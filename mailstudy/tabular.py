@@ -106,8 +106,8 @@ def french_csv(study: Any, plain: bool | None = None) -> bool:
     rep = study.section("report")
     dialect = rep.get("csv") or ("excel-fr" if rep.get("lang", "fr") == "fr" else "plain")
     if dialect not in CSV_DIALECTS:
-        raise ConfigError(f"[report] csv must be one of {', '.join(CSV_DIALECTS)}, "
-                          f"not {dialect!r}")
+        raise ConfigError("[report] csv must be one of {csv_dialects}, "
+                          "not {dialect!r}", csv_dialects=", ".join(CSV_DIALECTS), dialect=dialect)
     return dialect == "excel-fr"
 
 

@@ -22,7 +22,7 @@ from typer import core as _typer_core
 
 from mailstudy import __version__
 from mailstudy.errors import MailstudyError
-from mailstudy.i18n import cli_lang, tr
+from mailstudy.i18n import catalogue, cli_lang, tr
 
 #: Commands in the order of a campaign, grouped in help panels (typer rich_help_panel).
 #: A command not listed here (a new stage) is shown after them in its own panel, or in
@@ -210,9 +210,7 @@ def clean_errors(fn: F) -> F:
         except typer.Exit:
             raise
         except _expected_errors() as exc:
-            # a message the catalogue knows is shown in the user's language
-            err_console.print(Text.assemble((_tr("error:"), "red"), " ",
-                                            _tr(_safe_message(exc)) or ""))
+            err_console.print(Text.assemble((_tr("error:"), "red"), " ", user_message(exc)))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print(_tr("interrupted; committed work is kept, re-run to resume"))
@@ -226,6 +224,16 @@ def clean_errors(fn: F) -> F:
             raise typer.Exit(3) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def user_message(exc: BaseException) -> str:
+    """An expected failure's message in the user's language: a :class:`MailstudyError`'s
+    template through the catalogue (msgctxt ``error``) with its values filled in, else the
+    English text (a sentence the catalogue knows without context is still translated)."""
+    lang = cli_lang()
+    if isinstance(exc, MailstudyError) and ("error", exc.msgid) in catalogue(lang):
+        return tr(lang, exc.msgid, context="error", **exc.values)
+    return tr(lang, _safe_message(exc))
 
 
 def _safe_message(exc: BaseException) -> str:
@@ -245,8 +253,9 @@ def styled(label: str, style: str, rest: str = "") -> Text:
     return Text.assemble((_tr(label) or label, style), " ", rest)
 
 
-def fail(message: str) -> None:
-    raise UserError(message)
+def fail(msgid: str, /, **values: Any) -> None:
+    """Refuse a command-line value: ``msgid`` is an English template (see ``errors``)."""
+    raise UserError(msgid, **values)
 
 
 def is_interactive() -> bool:

@@ -18,7 +18,7 @@ def _parse_columns(items: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
-            raise UserError(f"--column expects field=HEADER, got {item!r}")
+            raise UserError("--column expects field=HEADER, got {item!r}", item=item)
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out

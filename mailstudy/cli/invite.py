@@ -36,7 +36,7 @@ def _user_errors(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except InviteError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.msgid, **exc.values) from None
 
 
 @volunteers_app.command("import")

@@ -20,7 +20,8 @@ def _check(addresses: list[str]) -> None:
 
     bad = sum(1 for a in addresses if not is_address(a.strip().lower()))
     if bad:
-        raise UserError(f"{bad} of the arguments are not e-mail addresses; nothing recorded")
+        raise UserError("{bad} of the arguments are not e-mail addresses; nothing recorded",
+                        bad=bad)
 
 
 @optout_app.command("add")

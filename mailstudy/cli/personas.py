@@ -47,7 +47,7 @@ def personas_cmd(
         model, paths = run_personas(open_study(study), k=k, lang=lang, seed=seed,
                                     k_range=bounds)
     except PersonaError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.msgid, **exc.values) from None
     card = model.card
     d = model.diagnostics
     console.print(f"k tried: {', '.join(str(int(v)) for v in d.k)}")

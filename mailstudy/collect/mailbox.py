@@ -218,7 +218,8 @@ def open_source(session: Session, job: MailboxJob, res: MailboxResult,
         raise SourceError("source does not exist")
     fmt = job.fmt or detect_format(source)
     if fmt not in FORMATS:
-        raise SourceError(f"unknown format {fmt!r} (fmt); use one of {', '.join(FORMATS)}")
+        raise SourceError("unknown format {fmt!r} (fmt); use one of {formats}",
+                          fmt=fmt, formats=", ".join(FORMATS))
     res.format = fmt
     ids = session.ids
     # the owner first, from what needs no reading: an opted-out mailbox is never opened
@@ -235,8 +236,8 @@ def open_source(session: Session, job: MailboxJob, res: MailboxResult,
     listing = list_source(fmt, root, session.is_personal)
     if (not listing.items and not listing.skipped_folders and job.fmt
             and _has_files(root)):
-        raise SourceError(f"no {fmt} mailbox found in this source; check the format "
-                          "given (fmt)")
+        raise SourceError("no {fmt} mailbox found in this source; check the format "
+                          "given (fmt)", fmt=fmt)
     if owner is None:
         owner = infer_owner(listing, ids)
         res.owner_from = "inferred"

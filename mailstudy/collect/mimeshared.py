@@ -37,7 +37,7 @@ class MessageOverBudget(CollectError):
     """A message exceeded the per-message time or part budget; ``reason`` says which."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"message over its {reason} budget")
+        super().__init__("message over its {reason} budget", reason=reason)
         self.reason = reason
 
 

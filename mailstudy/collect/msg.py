@@ -84,9 +84,9 @@ _COMPLETED = ("From", "To", "Cc", "Date", "Subject", "Message-ID", "In-Reply-To"
 class MsgError(CollectError):
     """An .msg that cannot be read as a mail message. ``reason`` names no file or person."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, msgid: str, **values: Any) -> None:
+        super().__init__(msgid, **values)
+        self.reason = str(self)
 
 
 @dataclass
@@ -120,7 +120,7 @@ def read_msg(path: Path) -> MsgMessage:
     except MsgError:
         raise
     except Exception as e:
-        raise MsgError(f"corrupt .msg ({type(e).__name__})") from None
+        raise MsgError("corrupt .msg ({kind})", kind=type(e).__name__) from None
     finally:
         try:
             msg.close()
@@ -136,7 +136,7 @@ def _open(path: Path, cls: type[Any]) -> Any:
     except OSError:
         raise MsgError("not an OLE compound file, or truncated") from None
     except Exception as e:  # extract_msg raises many types on corrupt files
-        raise MsgError(f"corrupt .msg ({type(e).__name__})") from None
+        raise MsgError("corrupt .msg ({kind})", kind=type(e).__name__) from None
 
 
 def _check_complete(path: Path, size: int) -> None:

@@ -130,10 +130,10 @@ def file_jobs(study: Study, sources: Sequence[Path | str], owner: str | None,
     if isinstance(sources, str | Path) or not isinstance(sources, Sequence):
         # a str is a Sequence too: read one character at a time, 'a/b' would be 3 sources
         raise InputError("sources must be a list of paths (one mailbox each), not "
-                         f"{type(sources).__name__}: write [source]")
+                         "{kind}: write [source]", kind=type(sources).__name__)
     bad = [type(s).__name__ for s in sources if not isinstance(s, str | Path)]
     if bad:
-        raise InputError(f"sources must hold paths, not {', '.join(sorted(set(bad)))}")
+        raise InputError("sources must hold paths, not {bad}", bad=", ".join(sorted(set(bad))))
     if owner is not None and len(sources) != 1:
         raise InputError("owner applies to a single source")
     return [MailboxJob(index=i, source=Path(s), owner=owner, fmt=fmt, study_root=study.root,
@@ -170,9 +170,10 @@ def collect_files(study: Study, sources: Sequence[Path | str], *, owner: str | N
     summary.seconds = time.monotonic() - t0
     summary.save(study.runs_dir)
     if raise_on_error and summary.failures:
-        raise CollectError(f"{len(summary.failures)} of {len(summary.mailboxes)} source(s) "
-                           "failed: " + "; ".join(f"source {m.index + 1}: {m.error}"
-                                                  for m in summary.failures))
+        details = "; ".join(f"source {m.index + 1}: {m.error}" for m in summary.failures)
+        raise CollectError("{failed} of {total} source(s) failed: {details}",
+                           failed=len(summary.failures), total=len(summary.mailboxes),
+                           details=details)
     return summary
 
 

@@ -12,7 +12,8 @@ from mailstudy.demo.dovecot_config import OPENSSL, DovecotError
 def _run(args: list[str], cwd: Path) -> None:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
     if proc.returncode:
-        raise DovecotError(f"{args[0]} failed: {proc.stderr.strip()[-500:]}")
+        raise DovecotError("{command} failed: {detail}",
+                           command=args[0], detail=proc.stderr.strip()[-500:])
 
 
 def make_certificates(directory: Path, hostname: str = "localhost") -> tuple[Path, Path, Path]:

@@ -114,7 +114,7 @@ class DovecotServer:
         """A server in a fresh world-traversable temp dir, with ``users`` (login -> password)."""
         reason = available()
         if reason:
-            raise DovecotError(reason)
+            raise DovecotError("the demo mail server cannot run here: {reason}", reason=reason)
         root = Path(tempfile.mkdtemp(prefix="mailstudy-dovecot-", dir="/tmp"))
         os.chmod(root, 0o755)
         srv = cls(root, **kwargs)  # type: ignore[arg-type]
@@ -306,7 +306,7 @@ class DovecotServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise DovecotError("dovecot exited at start: " + self._log_tail())
+                raise DovecotError("dovecot exited at start: {log}", log=self._log_tail())
             try:
                 with socket.create_connection((self.host, self.imap_port), timeout=1) as s:
                     s.settimeout(2)
@@ -315,7 +315,7 @@ class DovecotServer:
             except OSError:
                 time.sleep(0.02)
         self.kill()
-        raise DovecotError("dovecot did not greet in time: " + self._log_tail())
+        raise DovecotError("dovecot did not greet in time: {log}", log=self._log_tail())
 
     def _signal_group(self, sig: int) -> None:
         if self.proc is None:

@@ -214,7 +214,8 @@ def _check_arguments(root: Path, *, agents: int, lang: str) -> None:
                          "groups of 10)")
     for sub in ("study", "council", "keyholder"):
         if (root / sub).exists():
-            raise StudyError(f"{root / sub} exists already: remove it or choose another folder")
+            raise StudyError("{path} exists already: remove it or choose another folder",
+                             path=root / sub)
 
 
 def _make_keyholder(folder: Path) -> tuple[Path, str]:

@@ -37,7 +37,7 @@ def _read_address_file(study: Any, path: Any) -> tuple[list[str], list[tuple[int
     try:
         header, rows = read_rows(path)
     except TableFileError as exc:
-        raise AnswersError(str(exc)) from None
+        raise AnswersError(exc.msgid, **exc.values) from None
     normed = [fold_words(h) for h in header]
     col = next((i for i, h in enumerate(normed) if h in ADDRESS_HEADERS), None)
     if col is None:
@@ -112,8 +112,8 @@ def import_availability(study: Any, path: Any, sessions: Sequence[str] | None = 
         idx = {}
         for sid in sessions:
             if fold_words(sid) not in normed:
-                raise AnswersError(f"no column for session {sid!r} among the file's "
-                                  f"{len(header) - 1} session columns")
+                raise AnswersError("no column for session {sid!r} among the file's "
+                                  "{n} session columns", sid=sid, n=len(header) - 1)
             idx[sid] = normed.index(fold_words(sid))
     else:
         idx = {h.strip(): i for i, h in enumerate(header) if i != col and h.strip()}

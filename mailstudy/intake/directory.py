@@ -89,7 +89,8 @@ class Ladder:
             try:
                 pats.append([re.compile(r) for r in regexes])
             except re.error as exc:
-                raise DirectoryError(f"[directory.ladder] {level!r}: bad pattern ({exc})") from exc
+                raise DirectoryError("[directory.ladder] {level!r}: bad pattern ({exc})",
+                                     level=level, exc=exc) from exc
             levels.append(level)
         if not levels:
             raise DirectoryError("[directory.ladder] is empty")
@@ -132,12 +133,12 @@ def match_columns(header: list[str], overrides: Mapping[str, str] | None = None)
     out: dict[str, int] = {}
     for fld, hdr in (overrides or {}).items():
         if fld not in FIELDS:
-            raise DirectoryError(f"unknown directory field {fld!r}; fields are: "
-                                 f"{', '.join(FIELDS)}")
+            raise DirectoryError("unknown directory field {fld!r}; fields are: "
+                                 "{fields}", fld=fld, fields=", ".join(FIELDS))
         target = fold_words(hdr)
         if target not in normed:
-            raise DirectoryError(f"the column mapped to {fld} is not in the file "
-                                 f"({header_hint(header)})")
+            raise DirectoryError("the column mapped to {fld} is not in the file "
+                                 "({header_hint})", fld=fld, header_hint=header_hint(header))
         out[fld] = normed.index(target)
     used = set(out.values())
     for fld, spellings in HEADERS.items():
@@ -151,10 +152,11 @@ def match_columns(header: list[str], overrides: Mapping[str, str] | None = None)
     for fld in REQUIRED:
         if fld not in out:
             raise DirectoryError(
-                f"no {fld} column found; expected a header among: "
-                f"{', '.join(HEADERS[fld])} (accents and case ignored), or map one in "
-                f"[directory.columns] of study.toml or the columns parameter "
-                f"({header_hint(header)})")
+                "no {fld} column found; expected a header among: "
+                "{headers} (accents and case ignored), or map one in "
+                "[directory.columns] of study.toml or the columns parameter "
+                "({header_hint})",
+                fld=fld, headers=", ".join(HEADERS[fld]), header_hint=header_hint(header))
     return out
 
 

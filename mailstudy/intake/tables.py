@@ -70,7 +70,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds
-        raise TableFileError(f"cannot read the workbook ({type(exc).__name__})") from exc
+        raise TableFileError("cannot read the workbook ({kind})", kind=type(exc).__name__) from exc
     ws = wb.worksheets[0]
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []

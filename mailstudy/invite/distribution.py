@@ -41,8 +41,9 @@ WARM_RATE = 0.3
 class InfeasibleError(InviteError):
     """No panel meets every constraint. ``relaxations`` lists changes that each would work."""
 
-    def __init__(self, message: str, blocking: list[str], relaxations: list[str]) -> None:
-        super().__init__(message)
+    def __init__(self, msgid: str, blocking: list[str], relaxations: list[str],
+                 **values: Any) -> None:
+        super().__init__(msgid, **values)
         self.blocking = blocking
         self.relaxations = relaxations
 
@@ -101,11 +102,15 @@ def diagnose(pool: pd.DataFrame, plan: Plan) -> InfeasibleError:
                     relax.append(f"widen only {f}={q.value} (now {q.min}..{q.max})")
     if not blocking:
         blocking.append("the combination of quotas, role seats and the one-per-service rule")
-    msg = (f"no panel of {plan.size} meets every constraint. Blocking: "
-           + "; ".join(blocking) + ". ")
-    msg += ("Each of these changes alone would work: " + "; ".join(relax) if relax else
-            "No single relaxation is enough: lower the panel size or widen several quotas.")
-    return InfeasibleError(msg, blocking, relax)
+    if relax:
+        return InfeasibleError("no panel of {size} meets every constraint. Blocking: {blocked}. "
+                               "Each of these changes alone would work: {changes}",
+                               blocking, relax, size=plan.size, blocked="; ".join(blocking),
+                               changes="; ".join(relax))
+    return InfeasibleError("no panel of {size} meets every constraint. Blocking: {blocked}. "
+                           "No single relaxation is enough: lower the panel size or widen "
+                           "several quotas.", blocking, relax, size=plan.size,
+                           blocked="; ".join(blocking))
 
 
 @dataclass
@@ -139,7 +144,8 @@ def find_distribution(pool: pd.DataFrame, plan: Plan, *, algorithm: str = "lexim
     (with relaxations) when no panel meets the plan.
     """
     if algorithm not in ALGORITHMS:
-        raise InviteError(f"algorithm must be one of {', '.join(ALGORITHMS)}, not {algorithm!r}")
+        raise InviteError("algorithm must be one of {algorithms}, not {algorithm!r}",
+                          algorithms=", ".join(ALGORITHMS), algorithm=algorithm)
     started = time.perf_counter()
     pool = complete_pool(pool, plan)
     eligible = pool[pool["available"]].reset_index(drop=True)

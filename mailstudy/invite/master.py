@@ -74,8 +74,8 @@ class _Master:
             h.clearSolver()
             h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise InviteError("the lottery LP did not solve: "
-                              + h.modelStatusToString(h.getModelStatus()))
+            raise InviteError("the lottery LP did not solve: {status}",
+                              status=h.modelStatusToString(h.getModelStatus()))
         sol = h.getSolution()
         z = float(sol.col_value[0])
         lam = np.asarray(sol.col_value[1:])

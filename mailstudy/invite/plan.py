@@ -118,6 +118,7 @@ def plan_from_config(ws: Mapping[str, Any], population: pd.DataFrame, size: int,
         raise InviteError("[workshop.seats] values must be whole numbers of seats") from None
     unknown = [f for f in seats if f not in FAMILIES]
     if unknown:
-        raise InviteError(f"[workshop.seats]: unknown role famil(y/ies) {', '.join(unknown)}; "
-                          f"known: {', '.join(FAMILIES)}")
+        raise InviteError("[workshop.seats]: unknown role famil(y/ies) {unknown}; "
+                          "known: {families}",
+                          unknown=", ".join(unknown), families=", ".join(FAMILIES))
     return Plan(size, quotas, seats, bool(ws.get("one_per_service", True)))

@@ -86,7 +86,8 @@ def build_pool(people: pd.DataFrame, personas: pd.DataFrame | None = None,
                                                 if c != "person"]
         missing = [s for s in sess if s not in availability.columns]
         if missing:
-            raise InviteError(f"availability has no column for session(s) {', '.join(missing)}")
+            raise InviteError("availability has no column for session(s) {missing}",
+                              missing=", ".join(missing))
         av = availability.drop_duplicates("person").set_index("person")[sess]
         ok = av.fillna(False).astype(bool).all(axis=1) if sess else pd.Series(True, av.index)
         base["available"] = base["person"].map(ok).fillna(False).astype(bool)
@@ -112,7 +113,8 @@ def complete_pool(pool: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     out["person"] = out["person"].astype(str)
     missing = [f for f in plan.features if f not in out]
     if missing:
-        raise InviteError(f"plan.quotas name feature(s) the pool lacks: {', '.join(missing)}")
+        raise InviteError("plan.quotas name feature(s) the pool lacks: {missing}",
+                          missing=", ".join(missing))
     if "available" not in out:
         out["available"] = True
     if "volunteer" not in out:
@@ -128,8 +130,8 @@ def complete_pool(pool: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     if plan.one_per_service:
         absent = [c for c in plan.group_by if c not in out]
         if absent:
-            raise InviteError(f"plan.one_per_service needs column(s) {', '.join(absent)} "
-                              "in the pool (plan.group_by)")
+            raise InviteError("plan.one_per_service needs column(s) {absent} "
+                              "in the pool (plan.group_by)", absent=", ".join(absent))
     return out
 
 

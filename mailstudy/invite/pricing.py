@@ -112,7 +112,8 @@ class _Pricing:
         sol = np.asarray(h.getSolution().col_value)
         if st != highspy.HighsModelStatus.kOptimal:
             if h.getInfo().primal_solution_status != 2:  # no feasible point found in time
-                raise InviteError(f"the panel solver stopped ({h.modelStatusToString(st)})")
+                raise InviteError("the panel solver stopped ({status})",
+                                  status=h.modelStatusToString(st))
         self.bound = float(h.getInfo().mip_dual_bound)
         n = np.rint(sol[: self.n_types]).astype(int)
         y = {(t, f): int(round(sol[c])) for t, f, c in self.seat_vars if round(sol[c]) > 0}

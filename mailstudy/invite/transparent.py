@@ -78,7 +78,8 @@ def uniform_lottery(lot: Lottery, panels: int = DEFAULT_PANELS, seed: int = 0
     copies = pipage(lot.weights * panels, rng)
     total = int(copies.sum())
     if total != panels:  # cannot happen with an integer sum; say so rather than publish
-        raise InviteError(f"rounding gave {total} panels instead of {panels}")
+        raise InviteError("rounding gave {total} panels instead of {panels}",
+                          total=total, panels=panels)
     members = [list(rng.permutation(m)) for m in lot.types.members]
     turn = [0] * len(members)
     rows: list[tuple[int, str, str]] = []
@@ -111,8 +112,8 @@ def panel_number(table: pd.DataFrame, number: int) -> pd.DataFrame:
     """Panel ``number`` (1..M) of the published list: seat, person, role."""
     panels = int(pd.to_numeric(table["panel"]).max()) if len(table) else 0
     if not 1 <= int(number) <= panels:
-        raise InviteError(f"number must be between 1 and {panels} (the list's panels), "
-                          f"not {number}")
+        raise InviteError("number must be between 1 and {panels} (the list's panels), "
+                          "not {number}", panels=panels, number=number)
     t = table[pd.to_numeric(table["panel"]) == int(number)]
     return t[["seat", "person", "role"]].sort_values("seat").reset_index(drop=True)
 
@@ -137,7 +138,8 @@ def verify(table: pd.DataFrame, number: int, sha256: str | None = None,
     problems: list[str] = []
     missing = [c for c in LOTTERY_COLUMNS if c not in table]
     if missing:
-        raise InviteError(f"the published list lacks column(s) {', '.join(missing)}")
+        raise InviteError("the published list lacks column(s) {missing}",
+                          missing=", ".join(missing))
     table = table.assign(person=table["person"].astype(str), role=table["role"].astype(str),
                          seat=table["seat"].astype(str))
     digest = lottery_hash(table)

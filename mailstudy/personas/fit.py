@@ -260,7 +260,7 @@ def _check_inputs(people: pd.DataFrame, lang: str, n_boot: int, n_split: int,
                   min_group_size: int) -> int:
     """Refuse bad parameters; the smallest persona size kept."""
     if lang not in ("fr", "en"):
-        raise PersonaError(f"unknown language {lang!r} (fr or en)")
+        raise PersonaError("unknown language {lang!r} (fr or en)", lang=lang)
     if n_boot < 1:
         raise PersonaError("n_boot must be at least 1")
     if n_split < 1:
@@ -269,8 +269,8 @@ def _check_inputs(people: pd.DataFrame, lang: str, n_boot: int, n_split: int,
         raise PersonaError("people table lacks the 'person' column")
     threshold = min_persona_size(len(people), min_group_size)
     if len(people) < 2 * threshold:
-        raise PersonaError(f"{len(people)} people: too few for two personas of at least "
-                           f"{threshold}")
+        raise PersonaError("{n_people} people: too few for two personas of at least "
+                           "{threshold}", n_people=len(people), threshold=threshold)
     return threshold
 
 
@@ -318,7 +318,7 @@ def _k_candidates(k: int | str, k_range: tuple[int, int], threshold: int, n_peop
     if k == "auto":
         lo, hi = int(k_range[0]), int(k_range[1])
         if not 2 <= lo <= hi:
-            raise PersonaError(f"bad k_range {lo}..{hi}: needs 2 <= first <= last")
+            raise PersonaError("bad k_range {lo}..{hi}: needs 2 <= first <= last", lo=lo, hi=hi)
         return [kk for kk in range(lo, hi + 1) if kk * threshold <= n_people] or [lo]
     if int(k) < 2:
         raise PersonaError("k must be at least 2")

@@ -36,8 +36,8 @@ def write_outputs(model: PersonaModel, catalog: Catalog,
     html = build_sheets(ctx, out_dir)
     leaked = find_person_ids(html, model.assignments.person.tolist())
     if leaked:
-        raise PersonaError(f"refusing to write sheets: {len(leaked)} person identifier(s) "
-                           "would appear in them")
+        raise PersonaError("refusing to write sheets: {n_leaked} person identifier(s) "
+                           "would appear in them", n_leaked=len(leaked))
     paths["html"] = write_html(html, out_dir / "personas.html")
     if pdf:
         paths["pdf"] = write_pdf(html, out_dir / "personas.pdf", base_url=out_dir)
@@ -74,7 +74,7 @@ def run_personas(study: Any, k: int | str | None = None, lang: str | None = None
     k_val: int | str = k if k is not None else cfg.get("k", "auto")
     if isinstance(k_val, str) and k_val != "auto":
         if not k_val.isdigit():
-            raise PersonaError(f"k must be 'auto' or a number, not {k_val!r}")
+            raise PersonaError("k must be 'auto' or a number, not {k_val!r}", k_val=k_val)
         k_val = int(k_val)
     model = fit_personas(
         people, k=k_val,

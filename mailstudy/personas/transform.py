@@ -151,7 +151,8 @@ def prepare_features(people: pd.DataFrame, features: Sequence[str] | None = None
 def _require_columns(people: pd.DataFrame, features: Sequence[str]) -> None:
     missing = [name for name in features if name not in people.columns]
     if missing:
-        raise PersonaError(f"people table lacks feature column(s): {', '.join(missing)}")
+        raise PersonaError("people table lacks feature column(s): {missing}",
+                           missing=", ".join(missing))
 
 
 def _numeric(people: pd.DataFrame, name: str) -> pd.Series:

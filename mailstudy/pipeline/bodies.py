@@ -73,7 +73,8 @@ def _run_collect(ctx: StageContext) -> dict[str, Any]:
 
     sources, unmatched = collect_sources(ctx.study)
     if unmatched:
-        raise StudyError(f"[collect] sources: pattern(s) number {unmatched} match nothing")
+        raise StudyError("[collect] sources: pattern(s) number {unmatched} match nothing",
+                         unmatched=unmatched)
 
     def on_progress(msgs: int, boxes: int) -> None:
         ctx.progress("collect", boxes, len(sources), f"mailboxes, {msgs} messages")
@@ -86,8 +87,9 @@ def _collection_result(summary: Any) -> dict[str, Any]:
     """A collection's stage result; any failed mailbox fails the stage (exit code != 0)."""
     t = summary.totals()
     if summary.failures:
-        raise StageFailure(f"{len(summary.failures)} of {t['mailboxes']} mailbox(es) failed "
-                           "(see the collection summary in data/runs/)", t)
+        raise StageFailure("{n_failures} of {mailboxes} mailbox(es) failed "
+                           "(see the collection summary in data/runs/)", t,
+                           n_failures=len(summary.failures), mailboxes=t["mailboxes"])
     return {k: t[k] for k in ("mailboxes", "folders", "messages_written", "already_present",
                               "skipped", "defects")}
 
@@ -180,6 +182,7 @@ def _run_report(ctx: StageContext) -> dict[str, Any]:
 class StageFailure(StageError):
     """A stage ran but did not fully succeed; ``summary`` still says what it did."""
 
-    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, msgid: str, summary: dict[str, Any] | None = None,
+                 **values: Any) -> None:
+        super().__init__(msgid, **values)
         self.summary = summary or {}

@@ -44,8 +44,11 @@ def campaigns_linked(first: Study, second: Study) -> bool:
 
 
 def _people(study: Study, which: str) -> pd.DataFrame:
+    if not study.catalog.exists("people") and which == "first":
+        raise InputError("the first campaign has no people table yet: run its profile "
+                         "stage first")
     if not study.catalog.exists("people"):
-        raise InputError(f"the {which} campaign has no people table yet: run its profile "
+        raise InputError("the second campaign has no people table yet: run its profile "
                          "stage first")
     return study.catalog.read_table("people")
 

@@ -135,8 +135,8 @@ def verify_panel(lottery: Path | str, number: int, sha256: str | None = None,
     sha256 = _announced_hash(sha256)
     missing = [c for c in ("panel", "seat", "person", "role") if c not in table.columns]
     if missing:
-        raise InviteError(f"lottery: no column {', '.join(missing)} (is it the published "
-                          "list lottery.csv?)")
+        raise InviteError("lottery: no column {missing} (is it the published "
+                          "list lottery.csv?)", missing=", ".join(missing))
     table["panel"] = pd.to_numeric(table["panel"], errors="coerce")
     if table["panel"].isna().any():
         raise InviteError("lottery: the panel column must hold panel numbers")
@@ -144,8 +144,8 @@ def verify_panel(lottery: Path | str, number: int, sha256: str | None = None,
     if announced is not None:
         lacks = [c for c in ("person", "role") if c not in announced.columns]
         if lacks:
-            raise InviteError(f"panel: no column {', '.join(lacks)} (is it the announced "
-                              "panel.csv?)")
+            raise InviteError("panel: no column {lacks} (is it the announced "
+                              "panel.csv?)", lacks=", ".join(lacks))
     return verify(table, number, sha256, announced)
 
 
@@ -155,10 +155,10 @@ def _announced_hash(sha256: str | None) -> str | None:
         return sha256
     path = Path(sha256)
     if not path.is_file():
-        raise InviteError(f"sha256: {path.name}: no such file")
+        raise InviteError("sha256: {name}: no such file", name=path.name)
     try:
         value = json.loads(path.read_text(encoding="utf-8"))["sha256"]
     except (ValueError, KeyError, TypeError):
-        raise InviteError(f"sha256: {path.name} holds no sha256 (is it the lottery.json "
-                          "written with the list?)") from None
+        raise InviteError("sha256: {name} holds no sha256 (is it the lottery.json "
+                          "written with the list?)", name=path.name) from None
     return str(value)

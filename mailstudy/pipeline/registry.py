@@ -144,4 +144,5 @@ def get_stage(name: str) -> Stage:
     for s in STAGES:
         if s.name == name:
             return s
-    raise PipelineError(f"unknown stage {name!r}; stages are: {', '.join(STAGE_NAMES)}")
+    raise PipelineError("unknown stage {name!r}; stages are: {stage_names}",
+                        name=name, stage_names=", ".join(STAGE_NAMES))

@@ -97,7 +97,8 @@ def _select(names: list[str], from_stage: str | None,
         raise PipelineError("--from and --only exclude each other")
     for name in (from_stage, only):
         if name is not None and name not in names:
-            raise PipelineError(f"unknown stage {name!r}; stages are: {', '.join(names)}")
+            raise PipelineError("unknown stage {name!r}; stages are: {names}",
+                                name=name, names=", ".join(names))
     if only:
         return {only}, {only}
     if from_stage:

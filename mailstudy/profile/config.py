@@ -55,7 +55,7 @@ class ProfileError(StudyError):
 def _minutes(hhmm: str) -> int:
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(hhmm).strip())
     if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
-        raise ProfileError(f"[time] expects HH:MM, got {hhmm!r}")
+        raise ProfileError("[time] expects HH:MM, got {hhmm!r}", hhmm=hhmm)
     return int(m.group(1)) * 60 + int(m.group(2))
 
 
@@ -79,9 +79,10 @@ class Rule:
             for cl in re.split(r"\s+and\s+", alt):
                 m = re.fullmatch(r"\s*([a-z_]+)\s*(>=|<=|==|>|<)\s*(-?[\d.]+)\s*", cl)
                 if not m or m.group(1) not in feats:
-                    raise ProfileError(f"[profile.habits] {label}: cannot read {cl!r}; write "
+                    raise ProfileError("[profile.habits] {label}: cannot read {cl!r}; write "
                                        "'feature >= number' joined by and/or, with a feature "
-                                       f"among: {', '.join(sorted(feats))}")
+                                       "among: {feats}",
+                                       label=label, cl=cl, feats=", ".join(sorted(feats)))
                 ands.append((m.group(1), m.group(2), float(m.group(3))))
             ors.append(ands)
         return cls(label, text, ors)
@@ -148,8 +149,8 @@ class ProfileConfig:
         days = [str(d).lower()[:3] for d in t.get("workdays", _DAYS[:5])]
         bad = [d for d in days if d not in _DAYS]
         if bad:
-            raise ProfileError(f"[time] workdays: unknown day(s) {', '.join(bad)}; use "
-                               f"{', '.join(_DAYS)}")
+            raise ProfileError("[time] workdays: unknown day(s) {bad}; use "
+                               "{days}", bad=", ".join(bad), days=", ".join(_DAYS))
         out = cls(
             workdays=days, work_start=_minutes(t.get("work_start", "08:00")),
             work_end=_minutes(t.get("work_end", "19:00")),
@@ -180,7 +181,7 @@ class ProfileConfig:
             days = hol.holidays(range(first_year, last_year + 1), self.public_holidays,
                                 self.extra_holidays)
         except ValueError as exc:
-            raise ProfileError(f"[time] {exc}") from exc
+            raise ProfileError("[time] {exc}", exc=exc) from exc
         return np.busdaycalendar(weekmask=self.weekmask,
                                  holidays=np.array(days, dtype="datetime64[D]"))
 

@@ -48,8 +48,8 @@ def verify_log(path: Path, receipt: str | None = None) -> LogCheck:
     for n, line in enumerate(lines, start=1):
         fields, line_prev, own = _split(line)
         if line_prev != prev or own != _line_hash(prev, fields):
-            raise LogError(f"the re-identification log is broken at line {n}: it was edited, "
-                           "or a line was removed or moved")
+            raise LogError("the re-identification log is broken at line {n}: it was edited, "
+                           "or a line was removed or moved", n=n)
         prev = own
         hashes.append(own)
     if receipt is not None and receipt not in hashes:

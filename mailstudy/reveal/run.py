@@ -77,21 +77,26 @@ def _check_published_list(study: Study, fair: dict, panel: pd.DataFrame) -> None
     announced = fair.get("published_list_sha256")
     if not announced:
         return
-    refused = ("the published list (lottery.csv) does not give the committed panel "
-               "({}): nothing revealed; re-run 'mailstudy invite'")
     if not c.exists("lottery"):
-        raise RevealError(refused.format("it is missing"))
+        raise RevealError("the published list (lottery.csv) does not give the committed panel "
+                          "(it is missing): nothing revealed; re-run 'mailstudy invite'")
     try:
         table = pd.read_csv(c.path("lottery"), dtype=str, keep_default_na=False)
         digest = lottery_hash(table)
         line = table[table["panel"].astype(int) == int(fair.get("panel_number", 0))]
     except (KeyError, ValueError) as exc:
-        raise RevealError(refused.format("it cannot be read")) from exc
+        raise RevealError("the published list (lottery.csv) does not give the committed panel "
+                          "(it cannot be read): nothing revealed; re-run 'mailstudy invite'"
+                          ) from exc
     if digest != str(announced):
-        raise RevealError(refused.format("its hash differs from the announced one"))
+        raise RevealError("the published list (lottery.csv) does not give the committed panel "
+                          "(its hash differs from the announced one): nothing revealed; "
+                          "re-run 'mailstudy invite'")
     if set(zip(line["person"], line["role"], strict=True)) != set(
             zip(panel["person"].astype(str), panel["role"].astype(str), strict=True)):
-        raise RevealError(refused.format("the panel is not its drawn line"))
+        raise RevealError("the published list (lottery.csv) does not give the committed panel "
+                          "(the panel is not its drawn line): nothing revealed; "
+                          "re-run 'mailstudy invite'")
 
 
 def named_files(study: Study, npanel: pd.DataFrame, nres: pd.DataFrame, panel_sha: str,
@@ -112,9 +117,9 @@ def named_files(study: Study, npanel: pd.DataFrame, nres: pd.DataFrame, panel_sh
             files[f"invitation-{safe}.ics"] = invitee_calendar(
                 workshop, row, str(row["seat"]), tz, panel_sha, lang)
         except (KeyError, TypeError, ValueError) as exc:
-            raise StageError(f"[[workshop.sessions]]: every session needs an id, a start and "
-                             f"an end like 2027-01-14T09:30 ({type(exc).__name__}); nothing "
-                             "revealed") from None
+            raise StageError("[[workshop.sessions]]: every session needs an id, a start and "
+                             "an end like 2027-01-14T09:30 ({kind}); nothing "
+                             "revealed", kind=type(exc).__name__) from None
     return files
 
 
@@ -123,8 +128,8 @@ def _sessions_text(study: Study, lang: str) -> str:
         return " ; ".join(session_when(s, lang)
                           for s in study.section("workshop").get("sessions", []))
     except (KeyError, TypeError, ValueError) as exc:
-        raise StageError(f"[[workshop.sessions]]: a start is not a date like 2027-01-14T09:30 "
-                         f"({type(exc).__name__}); nothing revealed") from None
+        raise StageError("[[workshop.sessions]]: a start is not a date like 2027-01-14T09:30 "
+                         "({kind}); nothing revealed", kind=type(exc).__name__) from None
 
 
 def reveal(study: Study, identity_file: Path | str, *, lang: str | None = None,

@@ -59,7 +59,8 @@ def pst_as_eml(path: Path, tmp_root: Path | None = None) -> Iterator[Path]:
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               timeout=3600, check=False)
         if proc.returncode != 0:
-            raise SourceError(f"readpst could not convert this PST (exit code {proc.returncode})")
+            raise SourceError("readpst could not convert this PST (exit code {returncode})",
+                              returncode=proc.returncode)
         # readpst nests everything under the PST's root folders ("Personal folders",
         # the store's name...): start at the first level that holds more than one folder
         root = Path(tmp)
