@@ -192,6 +192,6 @@ def columns(
 
     unknown = [t for t in table or [] if t not in schema.TABLES]
     if unknown:
-        raise UserError(f"unknown table(s) {', '.join(unknown)}; known: "
-                        f"{', '.join(schema.TABLES)}")
+        raise UserError("unknown table(s) {unknown}; known: {known}",
+                        unknown=", ".join(unknown), known=", ".join(schema.TABLES))
     print(schema.markdown(table or None))

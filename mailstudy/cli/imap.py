@@ -133,7 +133,7 @@ def collect_imap_cmd(
                                       workers=workers, batch_size=batch_size,
                                       on_progress=on_progress, warn=warn)
     except ImapError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.msgid, **exc.values) from None
     from mailstudy.cli.collect import print_summary
 
     print_summary(summary)

@@ -105,18 +105,20 @@ def connect(spec: ClusterSpec, study: Study, need_key: bool = True) -> Iterator[
         client = Client(spec.address, timeout=spec.timeout, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - a non-Dask peer fails in many ways
         _abandon_client(exc)
-        raise ConfigError(f"cannot reach a Dask scheduler at {spec.address} within "
-                          f"{spec.timeout:g} s ({type(exc).__name__}); start it with "
-                          "'dask scheduler', or check the address") from None
+        raise ConfigError("cannot reach a Dask scheduler at {address} within {timeout:g} s "
+                          "({kind}); start it with 'dask scheduler', or check the address",
+                          address=spec.address, timeout=spec.timeout,
+                          kind=type(exc).__name__) from None
     try:
         seen = client.run(cluster_tasks.check_task, str(study.root), need_key)
         if not seen:
-            raise ConfigError(f"the Dask scheduler at {spec.address} has no worker")
+            raise ConfigError("the Dask scheduler at {address} has no worker",
+                              address=spec.address)
         bad = sorted({v["error"] for v in seen.values() if not v["ok"]})
         if bad:
             raise ConfigError("a Dask worker cannot open the study at its path (the study must "
                               "be on a filesystem every worker mounts at the same path): "
-                              + "; ".join(bad))
+                              "{reasons}", reasons="; ".join(bad))
         yield client
     finally:
         client.close()

@@ -87,8 +87,8 @@ def _check_reach(client: Any, server: Server) -> None:
     bad = sorted({v["error"] for v in seen.values() if not v["ok"]})
     if bad:
         raise ConfigError("a Dask worker cannot reach the IMAP server (each worker needs a "
-                          "network route to it, and the CA file at the same path): "
-                          + "; ".join(bad))
+                          "network route to it, and the CA file at the same path): {reasons}",
+                          reasons="; ".join(bad))
 
 
 def _gather(client: Any, futures: dict[Any, int], results: list[MailboxResult],

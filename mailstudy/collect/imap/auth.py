@@ -117,10 +117,12 @@ def run_token_command(command: str, timeout: float = 60.0, login: str = "") -> s
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
                               check=False)
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise LoginRefused(f"the OAuth2 token command failed ({type(exc).__name__})") from None
+        raise LoginRefused("the OAuth2 token command failed ({kind})",
+                           kind=type(exc).__name__) from None
     token = proc.stdout.strip()
     if proc.returncode != 0 or not token:
-        raise LoginRefused(f"the OAuth2 token command failed (exit code {proc.returncode})")
+        raise LoginRefused("the OAuth2 token command failed (exit code {code})",
+                           code=proc.returncode)
     return token.splitlines()[-1].strip()
 
 
@@ -148,7 +150,7 @@ def read_accounts(path: Path) -> list[Account]:
     out = []
     for n, r in enumerate(rows, start=2 if li is not None or mi else 1):
         if mi >= len(r) or not r[mi].strip():
-            raise ImapError(f"accounts file: line {n} has no mailbox address")
+            raise ImapError("accounts file: line {line} has no mailbox address", line=n)
         address = r[mi].strip()
         login = r[li].strip() if li is not None and li < len(r) and r[li].strip() else address
         out.append(Account(address, login))
@@ -183,7 +185,8 @@ def auth_from_options(logins: Sequence[str], *, service: str = "mailstudy-imap",
     if oauth2_token_env is not None:
         token = os.environ.get(oauth2_token_env)
         if not token:
-            raise ImapError(f"the environment variable {oauth2_token_env} is not set")
+            raise ImapError("the environment variable {name} is not set",
+                            name=oauth2_token_env)
         return Auth(oauth2_token=token.strip())
     if oauth2_token_command is not None:
         # fail now rather than in every worker (a per-login command is checked with the
@@ -193,7 +196,7 @@ def auth_from_options(logins: Sequence[str], *, service: str = "mailstudy-imap",
     if password_env is not None:
         pw = os.environ.get(password_env)
         if pw is None or pw == "":
-            raise ImapError(f"the environment variable {password_env} is not set")
+            raise ImapError("the environment variable {name} is not set", name=password_env)
         return Auth(password=pw)
     if use_keyring:
         import keyring
@@ -206,11 +209,13 @@ def auth_from_options(logins: Sequence[str], *, service: str = "mailstudy-imap",
                 if pw is not None:
                     found[login] = pw
         except KeyringError as exc:
-            raise ImapError(f"the system keyring is not usable ({kind_of(exc)})") from None
+            raise ImapError("the system keyring is not usable ({kind})",
+                            kind=kind_of(exc)) from None
         missing = len(set(logins) - set(found))
         if missing:
-            raise ImapError(f"no keyring entry for {missing} login(s) under the service "
-                            f"'{service}' (add them with: keyring set {service} LOGIN)")
+            raise ImapError("no keyring entry for {n} login(s) under the service "
+                            "'{service}' (add them with: keyring set {service} LOGIN)",
+                            n=missing, service=service)
         return Auth(passwords=found)
     if interactive:
         import getpass

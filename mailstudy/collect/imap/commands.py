@@ -29,7 +29,8 @@ def fetch_batch(client: IMAPClient, uids: Sequence[int]) -> list[Fetched]:
     try:
         typ, data = imap.uid("FETCH", uid_set(uids), FETCH_ITEMS)
     except (imaplib.IMAP4.abort, OSError) as exc:
-        raise TransientError(f"connection lost during FETCH ({kind_of(exc)})") from None
+        raise TransientError("connection lost during {command} ({kind})", command="FETCH",
+                             kind=kind_of(exc)) from None
     except imaplib.IMAP4.error:
         raise TransientError("the server rejected the FETCH") from None
     if typ != "OK":
@@ -54,7 +55,8 @@ def pipelined_statuses(client: IMAPClient, folders: Sequence[Folder]
             out.append(parse_status(data) if typ == "OK" else None)
         return out
     except (imaplib.IMAP4.abort, OSError) as exc:
-        raise TransientError(f"connection lost during STATUS ({kind_of(exc)})") from None
+        raise TransientError("connection lost during {command} ({kind})", command="STATUS",
+                             kind=kind_of(exc)) from None
     except imaplib.IMAP4.error:
         raise TransientError("the server rejected STATUS") from None
 
@@ -102,7 +104,8 @@ def pipelined_gap_fetch(client: IMAPClient, group: Sequence[FolderGaps]
                 raise TransientError("the server refused the FETCH")
             out.append(fetched_from(data, lambda u, r=g.ranges: in_ranges(u, r)))
     except (imaplib.IMAP4.abort, OSError) as exc:
-        raise TransientError(f"connection lost during FETCH ({kind_of(exc)})") from None
+        raise TransientError("connection lost during {command} ({kind})", command="FETCH",
+                             kind=kind_of(exc)) from None
     except imaplib.IMAP4.error:
         raise TransientError("the server rejected the FETCH") from None
     return out, refused

@@ -84,20 +84,21 @@ class Server:
             raise ImapError("the server's TLS certificate is not trusted (for an internal CA "
                             "give its ca_file)") from None
         except ssl.SSLError as exc:
-            raise TransientError(f"TLS failure ({exc.reason or 'handshake'})") from None
+            raise TransientError("TLS failure ({reason})",
+                                 reason=exc.reason or "handshake") from None
         except TimeoutError:
             raise TransientError("connection timed out") from None
         except OSError as exc:
-            raise TransientError(f"cannot connect ({exc.strerror or type(exc).__name__})") \
-                from None
+            raise TransientError("cannot connect ({reason})",
+                                 reason=exc.strerror or type(exc).__name__) from None
         except imaplib.IMAP4.abort:  # e.g. a greeting of a server shutting down
             raise TransientError("the server closed the connection while greeting") from None
         except IMAPClientError as exc:  # e.g. STARTTLS not offered
             if _BYE_GREETING.match(str(exc)):  # the greeting of a server that is stopping
                 raise TransientError("the server closed the connection while greeting") \
                     from None
-            raise ImapError(f"the server refused the secure connection ({kind_of(exc)})") \
-                from None
+            raise ImapError("the server refused the secure connection ({kind})",
+                            kind=kind_of(exc)) from None
         client.normalise_times = False
         # imaplib formats every line for imapclient's debug logger: costly, and it would put
         # headers in a debug log if one were enabled.
@@ -122,9 +123,10 @@ def open_session(server: Server, auth: Auth, login: str) -> IMAPClient:
         auth.login(client, login)
     except LoginError as exc:
         close_quietly(client)
+        msgid = login_reason(exc)  # one of LOGIN_REASONS, each with its French text
         if login_is_transient(exc):
-            raise TransientError(login_reason(exc)) from None  # retried with backoff
-        raise LoginRefused(login_reason(exc)) from None
+            raise TransientError(msgid) from None  # retried with backoff
+        raise LoginRefused(msgid) from None
     except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError):
         close_quietly(client)
         raise TransientError("connection lost during login") from None

@@ -43,6 +43,10 @@ _LOGIN_REASONS = [
      "server temporarily unavailable"),
     (re.compile(rb"EXPIRED", re.I), "credentials expired"),
 ]
+_REFUSED = "login refused"
+#: Every phrase :func:`login_reason` may give: a refused login raises one of them as its
+#: message template (no values), so each has its French text in the catalogue.
+LOGIN_REASONS = (*(reason for _, reason in _LOGIN_REASONS), _REFUSED)
 
 
 def login_is_transient(exc: BaseException) -> bool:
@@ -61,5 +65,5 @@ def login_reason(exc: BaseException) -> str:
     for pat, reason in _LOGIN_REASONS:
         if pat.search(text):
             return reason
-    return "login refused"
+    return _REFUSED
 

@@ -73,7 +73,8 @@ class Connections:
         try:
             info = c.select_folder(folder.name, readonly=True)
         except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError) as exc:
-            raise TransientError(f"connection lost during SELECT ({kind_of(exc)})") from None
+            raise TransientError("connection lost during {command} ({kind})",
+                                 command="SELECT", kind=kind_of(exc)) from None
         except IMAPClientError:
             raise ImapError("the server refused to open a folder") from None
         self.conns[account.login] = (c, folder.name)

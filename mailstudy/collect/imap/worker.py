@@ -247,7 +247,8 @@ class Worker(Connections):
         try:
             return list(self.client(account).list_folders())
         except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError) as exc:
-            raise TransientError(f"connection lost during LIST ({kind_of(exc)})") from None
+            raise TransientError("connection lost during {command} ({kind})", command="LIST",
+                                 kind=kind_of(exc)) from None
 
     def _folder_uids(self, account: Account, folder: Folder) -> tuple[dict[bytes, Any], list]:
         info = self.select(account, folder)
@@ -256,7 +257,8 @@ class Worker(Connections):
         try:
             return info, list(self.client(account).search(["ALL"]))
         except (IMAPClientAbortError, imaplib.IMAP4.abort, OSError) as exc:
-            raise TransientError(f"connection lost during SEARCH ({kind_of(exc)})") from None
+            raise TransientError("connection lost during {command} ({kind})",
+                                 command="SEARCH", kind=kind_of(exc)) from None
 
     def _committed(self, mailbox: str) -> Committed:
         """(folder_id, UIDVALIDITY) -> UIDs already in the store for this mailbox."""
