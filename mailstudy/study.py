@@ -281,10 +281,21 @@ class Study:
 
 
 def find_study_dir(study: Path | str | None = None) -> Path:
-    if study:
-        return Path(study)
-    env = os.environ.get("MAILSTUDY_STUDY")
-    return Path(env) if env else Path.cwd()
+    """The study folder named by ``study``, MAILSTUDY_STUDY or the current directory."""
+    where = str(study) if study else os.environ.get("MAILSTUDY_STUDY")
+    return _local_folder(where) if where else Path.cwd()
+
+
+def _local_folder(where: str) -> Path:
+    """Why a URL is refused: the store's exactly-once writes need an atomic rename inside a
+    folder and a lock the kernel drops when its holder dies; object storage (s3://, gs://,
+    a bucket under FUSE) gives neither, so a study lives on a (shared) POSIX filesystem."""
+    # "s3://b" or, once the command line made it a Path, "s3:/b" (two letters at least: C:/)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", where):
+        raise StudyError("a study is a folder on a filesystem (a shared mount for a cluster), "
+                         "not a URL: object storage cannot give the message store its atomic "
+                         "renames and locks")
+    return Path(where)
 
 
 def open_study(study: Path | str | None = None) -> Study:
@@ -335,7 +346,7 @@ def init_study(directory: Path | str, domains: list[str], *, keyholder: str | No
 
     ``retention_days`` defaults to 13 months, Viva Insights' default retention.
     """
-    root = Path(directory)
+    root = _local_folder(str(directory))
     if not domains:
         raise StudyError("at least one organisation domain is needed (--domain region.fr)")
     catalog = _new_workspace(root)
@@ -379,7 +390,7 @@ def init_follow_up(directory: Path | str, first: Path | str, *,
     """
     src = open_study(first)
     key = src.key()
-    root = Path(directory)
+    root = _local_folder(str(directory))
     if root.resolve() == src.root:
         raise StudyError("the follow-up needs a folder of its own, not the first campaign's")
     catalog = _new_workspace(root)

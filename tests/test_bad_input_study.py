@@ -45,6 +45,16 @@ def test_malformed_cluster_address_is_refused_before_connecting(
     _clean_error(r, "cluster address must look like tcp://host:8786")
 
 
+@pytest.mark.parametrize("url", ["s3://bucket/audit-2027", "gs://b/a", "file:///srv/audit"])
+def test_a_study_url_is_refused_with_the_reason(url: str) -> None:
+    """Object storage cannot hold a study (no atomic rename, no lock): said plainly, in the
+    user's language, for every command that takes --study and for init."""
+    _clean_error(run_cli("profile", study=url, timeout=60), "not a URL")
+    _clean_error(run_cli("init", url, "--domain", "region.test", timeout=60), "not a URL")
+    fr = run_cli("profile", study=url, env={"LC_ALL": "fr_FR.UTF-8"}, timeout=60)
+    _clean_error(fr, "pas une URL")
+
+
 def test_unreachable_scheduler_fails_within_the_timeout_without_traceback(
         tmp_path: Path) -> None:
     study = _study(tmp_path)
