@@ -21,6 +21,7 @@ process, each into a new study per round; prints both rates and their ratio.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import sys
@@ -42,6 +43,9 @@ from bench_collect_files import (  # noqa: E402
 from mailstudy.demo.council import generate_council  # noqa: E402
 
 NIGHT_S = 8 * 3600
+# The workers as the README advises running them: Dask's statistical profiler (a thread
+# sampling the worker every 10 ms) off; it cost 7% of the workers' compute time here.
+os.environ.setdefault("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", "False")
 
 
 def _cpu() -> float:
@@ -106,12 +110,17 @@ def imap_rounds(args, sources: list[Path], domain: str, n: int) -> None:
     finally:
         srv.cleanup()
         shutil.rmtree(args.out / "dask", ignore_errors=True)
-    p, d = statistics.median(pool), statistics.median(dask)
-    print(f"IMAP local pool, 2 workers : {p:7.2f} s  {n / p:8.0f} msg/s median "
-          f"(of {len(pool)}: {n / max(pool):.0f}..{n / min(pool):.0f})")
-    print(f"IMAP LocalCluster, 2 workers: {d:7.2f} s  {n / d:8.0f} msg/s median "
-          f"(of {len(dask)}: {n / max(dask):.0f}..{n / min(dask):.0f})")
+    p, d = rates("IMAP local pool, 2 workers", pool, n), rates("IMAP LocalCluster, 2 workers",
+                                                                dask, n)
     print(f"ratio cluster / pool: {p / d:.2f}x")
+
+
+def rates(label: str, times: list[float], n: int) -> float:
+    """Print a series' median rate and its range; return the median time."""
+    t = statistics.median(times)
+    print(f"{label:29}: {t:7.2f} s  {n / t:8.0f} msg/s median "
+          f"(of {len(times)}: {n / max(times):.0f}..{n / min(times):.0f})")
+    return t
 
 
 def main() -> None:
@@ -151,11 +160,7 @@ def main() -> None:
                 dask.append(run(new_study(args.out / "dask-run", domain), sources,
                                 ["--cluster", addr], client, cpu))
     shutil.rmtree(args.out / "dask", ignore_errors=True)
-    p, d = statistics.median(pool), statistics.median(dask)
-    print(f"local pool, 2 workers : {p:7.2f} s  {n / p:8.0f} msg/s median "
-          f"(of {len(pool)}: {n / max(pool):.0f}..{n / min(pool):.0f})")
-    print(f"LocalCluster, 2 workers: {d:7.2f} s  {n / d:8.0f} msg/s median "
-          f"(of {len(dask)}: {n / max(dask):.0f}..{n / min(dask):.0f})")
+    p, d = rates("local pool, 2 workers", pool, n), rates("LocalCluster, 2 workers", dask, n)
     print(f"ratio cluster / pool: {p / d:.2f}x (target >= 1.0)")
     wall_msg = d * 2 / n
     cpu_msg = statistics.median(cpu) / n

@@ -66,3 +66,16 @@ def make_dovecot() -> Iterator[Callable[..., DovecotServer]]:
     finally:
         for srv in made:
             srv.cleanup()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Dask LocalCluster of two worker processes on 127.0.0.1 for a test module (its
+    scratch folder kept as ``local_dir``, for the tests that scan it for secrets)."""
+    distributed = pytest.importorskip("distributed")
+    work = tmp_path_factory.mktemp("dask")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=":0",
+                                  local_directory=str(work), silence_logs=False) as c:
+        c.local_dir = work
+        yield c

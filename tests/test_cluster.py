@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -26,16 +25,6 @@ from mailstudy.store import read_messages
 from mailstudy.study import open_study
 
 distributed = pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[distributed.LocalCluster]:
-    work = tmp_path_factory.mktemp("dask")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=":0",
-                                  local_directory=str(work), silence_logs=False) as c:
-        c.local_dir = work  # type: ignore[attr-defined]
-        yield c
 
 
 @pytest.fixture

@@ -69,16 +69,6 @@ def server() -> Iterator[DovecotServer]:
         srv.cleanup()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    work = tmp_path_factory.mktemp("dask")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=":0",
-                                  local_directory=str(work), silence_logs=False) as c:
-        c.local_dir = work  # type: ignore[attr-defined]
-        yield c
-
-
 def _imap(srv: DovecotServer) -> tuple[Server, list[Account], Auth]:
     accounts = [Account(owner, login) for owner, login, _, _ in BOXES]
     auth = Auth(passwords={login: pw for _, login, pw, _ in BOXES})
