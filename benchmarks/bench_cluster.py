@@ -71,20 +71,17 @@ def imap_rounds(args, sources: list[Path], domain: str, n: int) -> None:
     """Local pool against LocalCluster, IMAP from a Dovecot holding ``sources``."""
     import time
 
+    from bench_imap import serve_mailboxes
     from distributed import LocalCluster
 
-    from mailstudy.collect.imap import Account, Auth, Server, collect_imap
+    from mailstudy.collect.imap import Auth, Server, collect_imap
     from mailstudy.demo.dovecot import DovecotServer
     from mailstudy.pipeline.cluster_imap import collect_imap_on
     from mailstudy.study import open_study
 
     srv = DovecotServer.create()
     try:
-        accounts = []
-        for i, box in enumerate(sources):
-            srv.add_user(f"u{i}", "pw")
-            srv.load_maildir(f"u{i}", box)
-            accounts.append(Account(box.name, srv.login_as(f"u{i}")))
+        accounts = serve_mailboxes(srv, sources)
         srv.start()
         server = Server(srv.host, srv.imaps_port, ca_file=str(srv.ca_file))
         auth = Auth(password=srv.master[1])

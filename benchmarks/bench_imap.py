@@ -42,6 +42,7 @@ import threading
 import time
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -58,6 +59,17 @@ REF_ITEMS = ["ENVELOPE", "BODYSTRUCTURE", "FLAGS", "RFC822.SIZE", "INTERNALDATE"
 
 # ---------------------------------------------------------------------------------------------
 # a loopback proxy adding latency (in its own process, so it takes no GIL from the client)
+
+
+def serve_mailboxes(srv: Any, boxes: list[Path]) -> list[Account]:
+    """One Dovecot user per Maildir (u0, u1...), each mailbox owned by the folder's name and
+    logged into through the master user: the accounts, in the order of ``boxes``."""
+    accounts = []
+    for i, box in enumerate(boxes):
+        srv.add_user(f"u{i}", "pw")
+        srv.load_maildir(f"u{i}", box)
+        accounts.append(Account(box.name, srv.login_as(f"u{i}")))
+    return accounts
 
 
 def _pipe(src: socket.socket, dst: socket.socket, delay: float) -> None:
@@ -320,11 +332,7 @@ def main() -> None:
             srv.load_maildir("big", box)
         big = [Account(boxes[0].name, srv.login_as("big"))]
         # B: every agent's own mailbox
-        accounts = []
-        for i, box in enumerate(boxes):
-            srv.add_user(f"u{i}", "pw")
-            srv.load_maildir(f"u{i}", box)
-            accounts.append(Account(box.name, srv.login_as(f"u{i}")))
+        accounts = serve_mailboxes(srv, boxes)
         srv.start()
         pw = srv.master[1]
         key = os.urandom(32)
